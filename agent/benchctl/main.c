@@ -1,0 +1,125 @@
+/* benchctl: global options and the command table; see benchctl.h. */
+#include "benchctl.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	benchctl_cmd_fn fn;
+	const char *usage;
+};
+
+static const struct command commands[] = {
+	{ "devices", cmd_devices, "devices                      devices seen now (usbmux and recovery/DFU)" },
+	{ "snapshot", cmd_snapshot, "snapshot --udid UDID [--out FILE] [--syslog-seconds N]\n"
+				    "                               read every probe, write the snapshot JSON" },
+	{ "run", cmd_run, "run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer K=V]...\n"
+			  "    [--ticket ID] [--out FILE] [--syslog-seconds N]\n"
+			  "                               run trees, write a signed report" },
+	{ "report", cmd_report, "report show FILE [--format text|html|json] | report verify FILE [--key JWK]" },
+	{ "key", cmd_key, "key init [--force] | key export      the bench signing key" },
+	{ "trees", cmd_trees, "trees list | trees check | trees test   the diagnostic trees" },
+	{ "status", cmd_status, "status                       ask the running benchd" },
+	{ "sessions", cmd_sessions, "sessions                     device sessions of the running benchd" },
+	{ "outbox", cmd_outbox, "outbox [retry ID]            the upload outbox of the running benchd" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: benchctl [--state-dir DIR] [--json] [--lang en|it|fr|zh] COMMAND [ARGS]\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %s\n", commands[i].usage);
+	fprintf(f, "\nglobal options (anywhere before \"--\"):\n"
+		   "  --state-dir DIR   state directory (env BENCHD_STATE_DIR; default /var/lib/benchd\n"
+		   "                    for root, $XDG_STATE_HOME/benchd otherwise)\n"
+		   "  --json            machine-readable output\n"
+		   "  --lang LANG       language of customer text: en, it, fr or zh\n"
+		   "  --version, --help\n"
+		   "\nexit codes: 0 ok, 1 failed, 2 usage, 3 no device/unplugged, 4 locked,\n"
+		   "            5 not trusted/pairing pending, 6 invalid report, 7 benchd not running\n");
+}
+
+int
+benchctl_not_built(const char *what, const char *issue)
+{
+	fprintf(stderr, "benchctl: '%s' is not built yet (issue %s)\n", what, issue);
+	return BC_EXIT_NOT_BUILT;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl g = { .prog = "benchctl", .lang = "en" };
+	const char *state_opt = NULL;
+	char **rest = xcalloc((size_t)argc + 1, sizeof(char *));
+	int nrest = 0, r, dashdash = 0;
+
+	log_init("benchctl", LOG_LEVEL_WARN);
+	/* Pull the global options out wherever they stand, keep the rest in order. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!dashdash && strcmp(a, "--") == 0) {
+			dashdash = 1;
+			rest[nrest++] = argv[i];
+		} else if (!dashdash && strcmp(a, "--json") == 0) {
+			g.json = 1;
+		} else if (!dashdash && (strcmp(a, "--state-dir") == 0 || strcmp(a, "--lang") == 0)) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "benchctl: %s needs a value\n", a);
+				free(rest);
+				return BC_EXIT_USAGE;
+			}
+			if (a[2] == 's')
+				state_opt = argv[++i];
+			else
+				g.lang = argv[++i];
+		} else if (!dashdash && strncmp(a, "--state-dir=", 12) == 0) {
+			state_opt = a + 12;
+		} else if (!dashdash && strncmp(a, "--lang=", 7) == 0) {
+			g.lang = a + 7;
+		} else if (!dashdash && nrest == 0 && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+			usage(stdout);
+			free(rest);
+			return BC_EXIT_OK;
+		} else if (!dashdash && nrest == 0 && strcmp(a, "--version") == 0) {
+			printf("benchctl %s\n", BENCHD_VERSION);
+			free(rest);
+			return BC_EXIT_OK;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	if (strcmp(g.lang, "en") && strcmp(g.lang, "it") && strcmp(g.lang, "fr") && strcmp(g.lang, "zh")) {
+		fprintf(stderr, "benchctl: --lang must be en, it, fr or zh, not '%s'\n", g.lang);
+		free(rest);
+		return BC_EXIT_USAGE;
+	}
+	if (nrest == 0) {
+		usage(stderr);
+		free(rest);
+		return BC_EXIT_USAGE;
+	}
+	g.state_dir = util_state_dir(state_opt);
+	r = -1;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(rest[0], commands[i].name) == 0) {
+			r = commands[i].fn(&g, nrest, rest);
+			break;
+		}
+	}
+	if (r == -1) {
+		fprintf(stderr, "benchctl: unknown command '%s' (see benchctl --help)\n", rest[0]);
+		r = BC_EXIT_USAGE;
+	}
+	free(g.state_dir);
+	free(rest);
+	return r;
+}

@@ -1,0 +1,69 @@
+/*
+ * engine: runs diagnostic trees (Lua 5.4, diag-trees/*.lua) over a snapshot in a sandbox.
+ *
+ * Trees are pure: the result is a function of (snapshot, answers, tree files) only, so the
+ * same inputs give byte-identical faults and trace. Each tree runs in its own lua_State with
+ * only base/string/table/math/utf8, strict globals, an instruction limit and a memory limit;
+ * a tree that errs, loops or allocates without end becomes an entry in `errors`, never a crash.
+ *
+ * Ownership: engine_run hands back a result the caller frees with engine_result_free; the json
+ * members belong to the result (json_incref to keep one).
+ */
+#ifndef BENCHD_ENGINE_H
+#define BENCHD_ENGINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+enum engine_err {
+	ENGINE_OK = 0,
+	ENGINE_E_TREES = -1,    /* the trees directory or a named tree cannot be read */
+	ENGINE_E_SNAPSHOT = -2, /* the snapshot is not a benchd.snapshot/1 document */
+	ENGINE_E_CATALOGUE = -3,/* the fault catalogue cannot be read */
+	ENGINE_E_NOMEM = -4,
+};
+const char *engine_strerror(int err);
+
+struct engine_answer {
+	const char *key;
+	const char *value;
+};
+
+struct engine_opts {
+	const char *trees_dir;          /* NULL: the installed/default diag-trees directory */
+	const char *const *trees;       /* tree names to run; NULL/0: all */
+	size_t ntrees;
+	const struct engine_answer *answers;
+	size_t nanswers;
+	const char *lang;               /* question and title language, default "en" */
+};
+
+struct engine_result {
+	json_t *faults;    /* [{code, severity, part, title, evidence, tree, node}] */
+	json_t *trace;     /* [{tree, node, result, values...}] every node visited, in order */
+	json_t *trees;     /* [{name, version, sha256}] */
+	json_t *questions; /* unanswered: [{key, tree, text, choices}] */
+	json_t *errors;    /* engine errors: [{tree, reason}] */
+	char outcome[16];  /* "pass", "fail" or "incomplete" */
+};
+
+int engine_run(const json_t *snapshot, const struct engine_opts *opts, struct engine_result **out,
+    char *why, size_t whylen);
+void engine_result_free(struct engine_result *r);
+
+/* The probes the named trees need (union, sorted): a json array of strings. */
+int engine_probes(const struct engine_opts *opts, json_t **probes, char *why, size_t whylen);
+
+/* The default trees directory: $BENCHD_TREES_DIR, else the source tree's diag-trees when run
+ * from a build tree, else the installed one. Static string. */
+const char *engine_default_trees_dir(void);
+
+/*
+ * Syslog signature scanner (PCRE2): match `lines` (json array of strings) against the rules
+ * file and return [{id, count, first_line}] (sorted by id). Used by whoever produces a
+ * snapshot to fill syslog.signatures.
+ */
+int engine_scan_syslog(const char *rules_path, const json_t *lines, json_t **signatures, char *why,
+    size_t whylen);
+
+#endif

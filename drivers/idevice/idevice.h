@@ -1,0 +1,90 @@
+/*
+ * idevice: the driver for iPhones in normal mode, over usbmuxd and lockdownd
+ * (libimobiledevice 1.3.0). Only drivers/ includes libimobiledevice headers; this header does
+ * not, so everything above sees plain C and jansson.
+ *
+ * One session (idev_session) = one lockdown session and one TLS handshake, reused for every
+ * probe. A probe that fails records {probe, reason} in the snapshot's "errors" and the others
+ * still run. Every read has a timeout and every length a cap (docs/snapshot.md).
+ * Crash reports are copied, never removed from the device.
+ *
+ * Ownership: idev_session_new/idev_session_free; the json_t returned by idev_session_snapshot
+ * belongs to the caller (json_decref).
+ */
+#ifndef BENCHD_IDEVICE_H
+#define BENCHD_IDEVICE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+enum idev_err {
+	IDEV_OK = 0,
+	IDEV_E_NOT_FOUND = -1,       /* no device with that UDID (or unplugged) */
+	IDEV_E_LOCKED = -2,          /* passcode locked: unlock it */
+	IDEV_E_UNTRUSTED = -3,       /* not paired: tap Trust on the device */
+	IDEV_E_PAIRING_PENDING = -4, /* the Trust dialog is waiting for an answer */
+	IDEV_E_UNPLUGGED = -5,       /* the device went away during a read */
+	IDEV_E_TIMEOUT = -6,         /* the device did not answer in time */
+	IDEV_E_PROTOCOL = -7,        /* the device sent something we cannot use */
+	IDEV_E_NO_USBMUXD = -8,      /* no usbmuxd (or emulator) answers */
+	IDEV_E_IO = -9,              /* local I/O (crash folder, disk) */
+	IDEV_E_UNKNOWN = -256,
+};
+const char *idev_strerror(int err);
+
+/* A device usbmuxd reports. */
+struct idev_info {
+	char udid[65];
+	unsigned product_id;
+	int conn_usb; /* 1 USB, 0 network */
+};
+/* List attached devices. *out is malloc'd (caller frees), *n set. Returns IDEV_OK or error. */
+int idev_list(struct idev_info **out, size_t *n);
+
+/* Attach/detach events (usbmux Listen), delivered on a libimobiledevice thread. */
+enum idev_event_kind { IDEV_EVENT_ADD = 1, IDEV_EVENT_REMOVE = 2, IDEV_EVENT_PAIRED = 3 };
+typedef void (*idev_event_cb)(enum idev_event_kind kind, const char *udid, void *ctx);
+int idev_watch_start(idev_event_cb cb, void *ctx);
+void idev_watch_stop(void);
+
+/* Probe names as used in trees and snapshots. */
+#define IDEV_PROBE_INFO "info"
+#define IDEV_PROBE_BATTERY "battery"
+#define IDEV_PROBE_DIAGNOSTICS "diagnostics"
+#define IDEV_PROBE_SYSLOG "syslog"
+#define IDEV_PROBE_CRASHES "crashes"
+
+struct idev_opts {
+	const char *const *probes; /* NULL: all five */
+	size_t nprobes;
+	int syslog_seconds;        /* capture length, 0 skips syslog */
+	const char *crash_dir;     /* where crash files are streamed; NULL: parse in memory only */
+	const char *models_path;   /* diag-trees/models.json for model names; NULL: default */
+	int timeout_ms;            /* per read; 0 = default (10 s) */
+	const char *label;         /* lockdown Label, e.g. "benchd" */
+	/* Progress for long work ("reading crash reports 3/12"); may be NULL. */
+	void (*progress)(const char *what, void *ctx);
+	void *progress_ctx;
+	/* Checked between reads; non-zero stops the session early (daemon shutdown). */
+	volatile int *cancel;
+};
+
+struct idev_session;
+/*
+ * Open a session: connect, lockdown handshake, TLS. On failure returns an idev_err and writes a
+ * technician-readable reason to why (e.g. "device is locked: unlock it and try again").
+ */
+int idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_session **out,
+    char *why, size_t whylen);
+void idev_session_free(struct idev_session *s);
+/* Run the probes and build a snapshot (docs/snapshot.md). Returns IDEV_OK when a snapshot was
+ * built, even with probe errors recorded inside it. */
+int idev_session_snapshot(struct idev_session *s, json_t **snapshot, char *why, size_t whylen);
+
+/*
+ * A snapshot for a device that cannot be read (locked, untrusted, pairing pending): device
+ * fields known from usbmux plus device.lockdown and an errors entry. Lets trees write SYS-003.
+ */
+json_t *idev_snapshot_unreadable(const char *udid, int err, const char *why);
+
+#endif

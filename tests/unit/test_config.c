@@ -1,0 +1,149 @@
+/* Unit tests: the INI loader's defaults, values, and one-line errors naming file and line. */
+#include "config.h"
+
+#include "util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static void
+expect_error(const char *text, int code, const char *msg)
+{
+	struct config *cfg = NULL;
+	char err[512];
+
+	assert_int_equal(config_load_string("bench.conf", text, &cfg, err, sizeof(err)), code);
+	assert_null(cfg);
+	assert_string_equal(err, msg);
+	assert_null(strchr(err, '\n'));
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config *cfg = config_new();
+	char *sock;
+
+	(void)state;
+	assert_string_equal(cfg->bench_id, "bench-01");
+	assert_null(cfg->trees);
+	assert_string_equal(cfg->lang, "en");
+	assert_int_equal(cfg->syslog_seconds, 5);
+	assert_int_equal(cfg->max_sessions, 64);
+	assert_string_equal(cfg->upload_url, "");
+	sock = config_control_socket(cfg, "/var/lib/benchd");
+	assert_string_equal(sock, "/var/lib/benchd/control.sock");
+	free(sock);
+	config_free(cfg);
+}
+
+static void
+test_full(void **state)
+{
+	const char *text = "; a bench\n"
+			   "[bench]\n"
+			   "id = desk-7\n"
+			   "trees = battery, panics ,storage\n"
+			   "lang = it\n"
+			   "syslog_seconds = 0\n"
+			   "max_sessions = 16\n"
+			   "\n"
+			   "[upload]\n"
+			   "url = https://cases.example.test/api\n"
+			   "token_file = /etc/benchd/token\n"
+			   "ca_file = /etc/benchd/ca.pem\n"
+			   "[control]\n"
+			   "socket = /run/benchd/control.sock\n";
+	struct config *cfg = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(config_load_string("x", text, &cfg, err, sizeof(err)), CONFIG_OK);
+	assert_string_equal(cfg->bench_id, "desk-7");
+	assert_int_equal(cfg->ntrees, 3);
+	assert_string_equal(cfg->trees[0], "battery");
+	assert_string_equal(cfg->trees[1], "panics");
+	assert_string_equal(cfg->trees[2], "storage");
+	assert_string_equal(cfg->lang, "it");
+	assert_int_equal(cfg->syslog_seconds, 0);
+	assert_int_equal(cfg->max_sessions, 16);
+	assert_string_equal(cfg->upload_url, "https://cases.example.test/api");
+	assert_string_equal(cfg->token_file, "/etc/benchd/token");
+	assert_string_equal(cfg->ca_file, "/etc/benchd/ca.pem");
+	assert_string_equal(cfg->control_socket, "/run/benchd/control.sock");
+	config_free(cfg);
+
+	assert_int_equal(config_load_string("x", "[bench]\ntrees = (all)\n", &cfg, err, sizeof(err)), CONFIG_OK);
+	assert_null(cfg->trees);
+	config_free(cfg);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	expect_error("[bench]\nid = a\n\n\n\n[upload]\nurll = https://x\n", CONFIG_E_UNKNOWN,
+	    "bench.conf line 7: unknown key 'urll' in [upload]");
+	expect_error("[bench]\nmax_sessions = 0\n", CONFIG_E_VALUE,
+	    "bench.conf line 2: max_sessions must be a whole number from 1 to 256, not '0'");
+	expect_error("[bench]\nsyslog_seconds = 5s\n", CONFIG_E_VALUE,
+	    "bench.conf line 2: syslog_seconds must be a whole number from 0 to 600, not '5s'");
+	expect_error("[bench]\nlang = de\n", CONFIG_E_VALUE,
+	    "bench.conf line 2: lang must be en, it, fr or zh, not 'de'");
+	expect_error("[upload]\nurl = ftp://x\n", CONFIG_E_VALUE,
+	    "bench.conf line 2: url must start with https:// or http://, not 'ftp://x'");
+	expect_error("[benches]\nid = x\n", CONFIG_E_UNKNOWN,
+	    "bench.conf line 2: unknown section [benches] (known: bench, upload, control)");
+	expect_error("[bench]\nthis line has no equals sign\n", CONFIG_E_SYNTAX,
+	    "bench.conf line 2: syntax error: expected '[section]', 'key = value' or a comment");
+	/* A syntax error before a bad key: the first problem is the one reported. */
+	expect_error("[bench]\ngarbage\nmax_sessions = 999\n", CONFIG_E_SYNTAX,
+	    "bench.conf line 2: syntax error: expected '[section]', 'key = value' or a comment");
+	expect_error("[bench]\nid = a\nid = b\n", CONFIG_E_VALUE, "bench.conf line 3: key 'id' set twice in [bench]");
+	expect_error("id = a\n", CONFIG_E_SYNTAX,
+	    "bench.conf line 1: key 'id' outside any section: put it under [bench], [upload] or [control]");
+	expect_error("[bench]\ntrees = battery, b@d\n", CONFIG_E_VALUE,
+	    "bench.conf line 2: trees: 'b@d' is not a tree name (letters, digits, '-', '_')");
+	expect_error("[control]\nsocket = relative.sock\n", CONFIG_E_VALUE,
+	    "bench.conf line 2: socket must be an absolute path, not 'relative.sock'");
+}
+
+static void
+test_file(void **state)
+{
+	char path[] = "/tmp/benchd-conf-XXXXXX";
+	struct config *cfg = NULL;
+	char err[512];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "[bench]\nid = ok\n[upload]\nurll = x\n", 34), 34);
+	close(fd);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), CONFIG_E_UNKNOWN);
+	char *want = xasprintf("%s line 4: unknown key 'urll' in [upload]", path);
+	assert_string_equal(err, want);
+	free(want);
+	unlink(path);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), CONFIG_E_OPEN);
+	assert_non_null(strstr(err, "No such file or directory"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
