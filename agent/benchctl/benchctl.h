@@ -8,23 +8,23 @@
 #define BENCHD_BENCHCTL_H
 
 enum benchctl_exit {
-	BC_EXIT_OK = 0,         /* done (run: a signed report was written, whatever it found) */
-	BC_EXIT_FAIL = 1,       /* the command failed; stderr says why */
-	BC_EXIT_USAGE = 2,      /* bad command line */
-	BC_EXIT_NO_DEVICE = 3,  /* no such device, or it was unplugged during the read */
-	BC_EXIT_LOCKED = 4,     /* device is passcode locked */
-	BC_EXIT_UNTRUSTED = 5,  /* device does not trust this computer, or pairing is pending */
-	BC_EXIT_INVALID = 6,    /* report verify: bad signature, wrong key, malformed file */
-	BC_EXIT_NO_DAEMON = 7,  /* benchd is not running (no answer on the control socket) */
-	BC_EXIT_NOT_BUILT = 8,  /* this command is not built yet */
+	BC_EXIT_OK = 0,        /* done (run: a signed report was written, whatever it found) */
+	BC_EXIT_FAIL = 1,      /* the command failed; stderr says why */
+	BC_EXIT_USAGE = 2,     /* bad command line */
+	BC_EXIT_NO_DEVICE = 3, /* no such device, or it was unplugged during the read */
+	BC_EXIT_LOCKED = 4,    /* device is passcode locked */
+	BC_EXIT_UNTRUSTED = 5, /* device does not trust this computer, or pairing is pending */
+	BC_EXIT_INVALID = 6,   /* report verify: bad signature, wrong key, malformed file */
+	BC_EXIT_NO_DAEMON = 7, /* benchd is not running (no answer on the control socket) */
+	BC_EXIT_NOT_BUILT = 8, /* this command is not built yet */
 };
 
 /* Global options, valid anywhere on the command line before "--". */
 struct ctl {
 	const char *prog;
-	char *state_dir; /* resolved: --state-dir, $BENCHD_STATE_DIR, or the default (util.h) */
-	int json;        /* --json */
-	const char *lang;/* --lang en|it|fr|zh, default "en" */
+	char *state_dir;  /* resolved: --state-dir, $BENCHD_STATE_DIR, or the default (util.h) */
+	int json;         /* --json */
+	const char *lang; /* --lang en|it|fr|zh, default "en" */
 };
 
 /* Every command: argv[0] is the command name; options after it are the command's own. */

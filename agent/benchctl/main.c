@@ -15,18 +15,20 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "devices", cmd_devices, "devices                      devices seen now (usbmux and recovery/DFU)" },
-	{ "snapshot", cmd_snapshot, "snapshot --udid UDID [--out FILE] [--syslog-seconds N]\n"
-				    "                               read every probe, write the snapshot JSON" },
-	{ "run", cmd_run, "run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer K=V]...\n"
-			  "    [--ticket ID] [--out FILE] [--syslog-seconds N]\n"
-			  "                               run trees, write a signed report" },
-	{ "report", cmd_report, "report show FILE [--format text|html|json] | report verify FILE [--key JWK]" },
-	{ "key", cmd_key, "key init [--force] | key export      the bench signing key" },
-	{ "trees", cmd_trees, "trees list | trees check | trees test   the diagnostic trees" },
-	{ "status", cmd_status, "status                       ask the running benchd" },
-	{ "sessions", cmd_sessions, "sessions                     device sessions of the running benchd" },
-	{ "outbox", cmd_outbox, "outbox [retry ID]            the upload outbox of the running benchd" },
+    {"devices", cmd_devices, "devices                      devices seen now (usbmux and recovery/DFU)"},
+    {"snapshot", cmd_snapshot,
+     "snapshot --udid UDID [--out FILE] [--syslog-seconds N]\n"
+     "                               read every probe, write the snapshot JSON"},
+    {"run", cmd_run,
+     "run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer K=V]...\n"
+     "    [--ticket ID] [--out FILE] [--syslog-seconds N]\n"
+     "                               run trees, write a signed report"},
+    {"report", cmd_report, "report show FILE [--format text|html|json] | report verify FILE [--key JWK]"},
+    {"key", cmd_key, "key init [--force] | key export      the bench signing key"},
+    {"trees", cmd_trees, "trees list | trees check | trees test   the diagnostic trees"},
+    {"status", cmd_status, "status                       ask the running benchd"},
+    {"sessions", cmd_sessions, "sessions                     device sessions of the running benchd"},
+    {"outbox", cmd_outbox, "outbox [retry ID]            the upload outbox of the running benchd"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -34,17 +36,17 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: benchctl [--state-dir DIR] [--json] [--lang en|it|fr|zh] COMMAND [ARGS]\n\n"
-		   "commands:\n");
+	           "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\nglobal options (anywhere before \"--\"):\n"
-		   "  --state-dir DIR   state directory (env BENCHD_STATE_DIR; default /var/lib/benchd\n"
-		   "                    for root, $XDG_STATE_HOME/benchd otherwise)\n"
-		   "  --json            machine-readable output\n"
-		   "  --lang LANG       language of customer text: en, it, fr or zh\n"
-		   "  --version, --help\n"
-		   "\nexit codes: 0 ok, 1 failed, 2 usage, 3 no device/unplugged, 4 locked,\n"
-		   "            5 not trusted/pairing pending, 6 invalid report, 7 benchd not running\n");
+	           "  --state-dir DIR   state directory (env BENCHD_STATE_DIR; default /var/lib/benchd\n"
+	           "                    for root, $XDG_STATE_HOME/benchd otherwise)\n"
+	           "  --json            machine-readable output\n"
+	           "  --lang LANG       language of customer text: en, it, fr or zh\n"
+	           "  --version, --help\n"
+	           "\nexit codes: 0 ok, 1 failed, 2 usage, 3 no device/unplugged, 4 locked,\n"
+	           "            5 not trusted/pairing pending, 6 invalid report, 7 benchd not running\n");
 }
 
 int
@@ -57,7 +59,7 @@ benchctl_not_built(const char *what, const char *issue)
 int
 main(int argc, char **argv)
 {
-	struct ctl g = { .prog = "benchctl", .lang = "en" };
+	struct ctl g = {.prog = "benchctl", .lang = "en"};
 	const char *state_opt = NULL;
 	char **rest = xcalloc((size_t)argc + 1, sizeof(char *));
 	int nrest = 0, r, dashdash = 0;

@@ -12,7 +12,7 @@ static enum log_level log_level = LOG_LEVEL_INFO;
 static int log_fd = STDERR_FILENO;
 static _Thread_local char log_device[64];
 
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 void
 log_init(const char *prog, enum log_level level)
@@ -83,12 +83,12 @@ log_vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-#define LOG_BODY(level, with_errno)                   \
-	do {                                          \
-		va_list ap;                           \
-		va_start(ap, fmt);                    \
-		log_vlog(level, with_errno, fmt, ap); \
-		va_end(ap);                           \
+#define LOG_BODY(level, with_errno)                                                                          \
+	do {                                                                                                 \
+		va_list ap;                                                                                  \
+		va_start(ap, fmt);                                                                           \
+		log_vlog(level, with_errno, fmt, ap);                                                        \
+		va_end(ap);                                                                                  \
 	} while (0)
 
 void

@@ -67,9 +67,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_append_and_take),
-		cmocka_unit_test(test_cap),
-		cmocka_unit_test(test_take_empty),
+	    cmocka_unit_test(test_append_and_take),
+	    cmocka_unit_test(test_cap),
+	    cmocka_unit_test(test_take_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

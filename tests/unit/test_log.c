@@ -75,7 +75,7 @@ test_device_tag(void **state)
 	log_init("benchd", LOG_LEVEL_INFO);
 	capture(emit_device);
 	assert_string_equal(out, "benchd[00008030-001A35E21A05802E]: warning: battery gauge silent\n"
-				 "benchd: info: after\n");
+	                         "benchd: info: after\n");
 }
 
 static void
@@ -120,11 +120,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prefix),
-		cmocka_unit_test(test_device_tag),
-		cmocka_unit_test(test_errno),
-		cmocka_unit_test(test_level),
-		cmocka_unit_test(test_long_line_truncated_one_line),
+	    cmocka_unit_test(test_prefix),
+	    cmocka_unit_test(test_device_tag),
+	    cmocka_unit_test(test_errno),
+	    cmocka_unit_test(test_level),
+	    cmocka_unit_test(test_long_line_truncated_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

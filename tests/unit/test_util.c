@@ -134,11 +134,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_write_read),
-		cmocka_unit_test(test_big_file_cap),
-		cmocka_unit_test(test_rfc3339),
-		cmocka_unit_test(test_state_dir),
-		cmocka_unit_test(test_strlcpy),
+	    cmocka_unit_test(test_write_read), cmocka_unit_test(test_big_file_cap),
+	    cmocka_unit_test(test_rfc3339),    cmocka_unit_test(test_state_dir),
+	    cmocka_unit_test(test_strlcpy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
