@@ -191,8 +191,16 @@ afc_resolve(const struct afc_conn *c, const char *rel, char *out, size_t outlen,
 	n = snprintf(out, outlen, "%s%s%s", c->root, *rel ? "/" : "", rel);
 	if (n < 0 || (size_t)n >= outlen)
 		return AFC_S_INVALID_ARG;
-	if (lstat(out, st) != 0)
+	if (lstat(out, st) != 0) {
+		if (!*rel && errno == ENOENT) {
+			/* a profile without crashes/: a phone with nothing to report */
+			memset(st, 0, sizeof(*st));
+			st->st_mode = S_IFDIR | 0755;
+			st->st_nlink = 2;
+			return AFC_S_OK;
+		}
 		return errno == EACCES ? AFC_S_PERM_DENIED : AFC_S_NOT_FOUND;
+	}
 	return AFC_S_OK;
 }
 
@@ -275,9 +283,9 @@ afc_read_dir(struct afc_conn *c, const char *rel)
 		return afc_status(c, s);
 	if (!S_ISDIR(st.st_mode))
 		return afc_status(c, AFC_S_INVALID_ARG);
-	if (!(dir = opendir(path)))
+	if (!(dir = opendir(path)) && !(errno == ENOENT && !*rel))
 		return afc_status(c, AFC_S_PERM_DENIED);
-	while ((de = readdir(dir))) {
+	while (dir && (de = readdir(dir))) {
 		char *child;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -289,8 +297,10 @@ afc_read_dir(struct afc_conn *c, const char *rel)
 		}
 		free(child);
 	}
-	closedir(dir);
-	qsort(names, n, sizeof(*names), afc_cmp);
+	if (dir)
+		closedir(dir);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), afc_cmp);
 	buf_init(&b, AFC_MAX_LISTING);
 	s = buf_add(&b, ".", 2);
 	if (s == BUF_OK)
