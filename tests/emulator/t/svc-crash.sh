@@ -1,7 +1,7 @@
 #!/bin/sh
 # idevicecrashreport (crashreportmover + AFC) against idevice-emu.
-# Usage: svc-crash.sh EMU PROFILES CASE [AFC_CHECK]
-EMU=$1 PROFILES=$2 CASE=$3 AFC_CHECK=${4:-}
+# Usage: svc-crash.sh EMU PROFILES CASE [SVC_CHECK]
+EMU=$1 PROFILES=$2 CASE=$3 SVC_CHECK=${4:-}
 . "$(dirname "$0")/svc-lib.sh"
 
 HEALTHY=00008130-000A1C2E3B4D801E
@@ -59,10 +59,10 @@ empty)
 	[ -z "$(ls -A "$T/e")" ] || fail "files from an empty device"
 	;;
 edge)
-	# AFC corners the tool never reaches (t/svc-afc-check.c, the real libimobiledevice client).
+	# Corners the tools never reach (t/svc-check.c, real libimobiledevice clients).
 	svc_copy healthy-15pro
 	svc_start "$T/healthy-15pro"
-	SVC_UDID=$HEALTHY SVC_PROFILE="$T/healthy-15pro" "$AFC_CHECK" >"$T/out" 2>&1 || fail "AFC edge cases"
+	SVC_UDID=$HEALTHY SVC_PROFILE="$T/healthy-15pro" "$SVC_CHECK" >"$T/out" 2>&1 || fail "service edge cases"
 	cat "$T/out"
 	diff -r "$PROFILES/healthy-15pro/crashes" "$T/healthy-15pro/crashes" >&2 ||
 	    fail "the profile's files changed"

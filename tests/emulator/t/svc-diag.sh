@@ -1,7 +1,7 @@
 #!/bin/sh
 # idevicediagnostics (libimobiledevice 1.3.0) against idevice-emu's diagnostics_relay.
-# Usage: svc-diag.sh EMU PROFILES CASE
-EMU=$1 PROFILES=$2 CASE=$3
+# Usage: svc-diag.sh EMU PROFILES CASE [SVC_CHECK]
+EMU=$1 PROFILES=$2 CASE=$3 SVC_CHECK=${4:-}
 . "$(dirname "$0")/svc-lib.sh"
 
 WORN=00008030-001A35E21A05802E
@@ -81,6 +81,13 @@ disconnect)
 	[ $RC -ne 124 ] || fail "idevicediagnostics hung after the drop"
 	[ $RC -ne 0 ] || fail "a dropped connection counted as success"
 	grep -q "Unable to retrieve diagnostics" "$T/out" || fail "not the retrieval error"
+	;;
+latency)
+	svc_copy healthy-15pro "<key>LatencyMs</key><integer>300</integer>"
+	svc_start "$T/healthy-15pro"
+	SVC_UDID=$HEALTHY SVC_PROFILE="$T/healthy-15pro" SVC_LATENCY_MS=300 "$SVC_CHECK" test_latency \
+	    >"$T/out" 2>&1 || fail "replies came faster than LatencyMs"
+	grep -q "PASSED.*1 test" "$T/out" || fail "latency check did not run"
 	;;
 *)
 	fail "unknown case $CASE"

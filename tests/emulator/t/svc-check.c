@@ -1,7 +1,8 @@
 /*
- * emu-svc-afc-check: AFC edge cases of idevice-emu's com.apple.crashreportcopymobile that
- * idevicecrashreport never exercises, driven through the real libimobiledevice 1.3.0 AFC client
- * (and raw bytes on the service connection for the malformed-packet cases).
+ * emu-svc-check: what the stock tools never exercise in idevice-emu's services, driven through
+ * the real libimobiledevice 1.3.0 clients: AFC corners of com.apple.crashreportcopymobile (and
+ * raw bytes on the service connection for malformed packets), and diagnostics_relay requests
+ * idevicediagnostics cannot send (EntryClass lookups, unknown requests).
  *
  * Environment: USBMUXD_SOCKET_ADDRESS (the emulator), SVC_UDID (a paired profile whose crashes/
  * holds ForceReset-full-2026-11-12-083015.000.ips and Retired/JetsamEvent-2026-11-19-141502.ips:
@@ -15,12 +16,14 @@
 #include <cmocka.h>
 #include <endian.h>
 #include <libimobiledevice/afc.h>
+#include <libimobiledevice/diagnostics_relay.h>
 #include <libimobiledevice/libimobiledevice.h>
 #include <libimobiledevice/lockdown.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REPORT  "ForceReset-full-2026-11-12-083015.000.ips"
@@ -37,7 +40,7 @@ afc_open_client(uint16_t *port_out)
 	lockdownd_service_descriptor_t svc = NULL;
 	afc_client_t afc = NULL;
 
-	assert_int_equal(lockdownd_client_new_with_handshake(dev, &ld, "svc-afc-check"), LOCKDOWN_E_SUCCESS);
+	assert_int_equal(lockdownd_client_new_with_handshake(dev, &ld, "svc-check"), LOCKDOWN_E_SUCCESS);
 	assert_int_equal(lockdownd_start_service(ld, "com.apple.crashreportcopymobile", &svc),
 	                 LOCKDOWN_E_SUCCESS);
 	lockdownd_client_free(ld);
@@ -179,6 +182,12 @@ test_read_seek_tell(void **state)
 	assert_int_equal(afc_file_seek(afc, h, 10, SEEK_SET), AFC_E_SUCCESS);
 	assert_int_equal(afc_file_tell(afc, h, &pos), AFC_E_SUCCESS);
 	assert_int_equal(pos, 10);
+	/* nonsense offsets are refused and leave the position alone */
+	assert_int_not_equal(afc_file_seek(afc, h, INT64_MIN, SEEK_CUR), AFC_E_SUCCESS);
+	assert_int_not_equal(afc_file_seek(afc, h, -11, SEEK_CUR), AFC_E_SUCCESS);
+	assert_int_not_equal(afc_file_seek(afc, h, INT64_MAX, SEEK_END), AFC_E_SUCCESS);
+	assert_int_equal(afc_file_tell(afc, h, &pos), AFC_E_SUCCESS);
+	assert_int_equal(pos, 10);
 	assert_int_equal(afc_file_read(afc, h, buf, 5, &n), AFC_E_SUCCESS);
 	assert_int_equal(n, 5);
 	assert_memory_equal(buf, want + 10, 5);
@@ -278,11 +287,118 @@ test_garbage(void **state)
 	afc_client_free(afc);
 }
 
+static diagnostics_relay_client_t
+diag_open(void)
+{
+	lockdownd_client_t ld = NULL;
+	lockdownd_service_descriptor_t svc = NULL;
+	diagnostics_relay_client_t c = NULL;
+
+	assert_int_equal(lockdownd_client_new_with_handshake(dev, &ld, "svc-check"), LOCKDOWN_E_SUCCESS);
+	assert_int_equal(lockdownd_start_service(ld, "com.apple.mobile.diagnostics_relay", &svc),
+	                 LOCKDOWN_E_SUCCESS);
+	lockdownd_client_free(ld);
+	assert_int_equal(diagnostics_relay_client_new(dev, svc, &c), DIAGNOSTICS_RELAY_E_SUCCESS);
+	lockdownd_service_descriptor_free(svc);
+	return c;
+}
+
+static void
+test_diag_requests(void **state)
+{
+	diagnostics_relay_client_t c = diag_open();
+	plist_t node = NULL, reg, v;
+	uint64_t u = 0;
+	uint8_t b = 1;
+
+	(void)state;
+	/* pymobiledevice3 asks by class: AppleSmartBattery is an IOPMPowerSource */
+	assert_int_equal(diagnostics_relay_query_ioregistry_entry(c, NULL, "IOPMPowerSource", &node),
+	                 DIAGNOSTICS_RELAY_E_SUCCESS);
+	assert_non_null(reg = plist_dict_get_item(node, "IORegistry"));
+	assert_non_null(v = plist_dict_get_item(reg, "InstantAmperage"));
+	plist_get_uint_val(v, &u);
+	assert_int_equal((int64_t)u, -312); /* libplist 2.2: two's complement in a uint */
+	assert_non_null(v = plist_dict_get_item(reg, "IsCharging"));
+	plist_get_bool_val(v, &b);
+	assert_int_equal(b, 0);
+	plist_free(node);
+	node = NULL;
+	/* by name, with EntryClass "" as the 1.3.0 tool sends it */
+	assert_int_equal(diagnostics_relay_query_ioregistry_entry(c, "AppleSmartBattery", "", &node),
+	                 DIAGNOSTICS_RELAY_E_SUCCESS);
+	assert_non_null(reg = plist_dict_get_item(node, "IORegistry"));
+	assert_non_null(v = plist_dict_get_item(reg, "CycleCount"));
+	plist_get_uint_val(v, &u);
+	assert_int_equal(u, 180);
+	plist_free(node);
+	node = NULL;
+	/* HDMI is only in the profile's "All": answered from there */
+	assert_int_equal(diagnostics_relay_request_diagnostics(c, "HDMI", &node),
+	                 DIAGNOSTICS_RELAY_E_SUCCESS);
+	assert_non_null(plist_dict_get_item(node, "HDMI"));
+	plist_free(node);
+	node = NULL;
+	assert_int_equal(diagnostics_relay_request_diagnostics(c, "Bogus", &node),
+	                 DIAGNOSTICS_RELAY_E_UNKNOWN_REQUEST);
+	assert_null(node);
+	assert_int_equal(diagnostics_relay_restart(c, DIAGNOSTICS_RELAY_ACTION_FLAG_WAIT_FOR_DISCONNECT),
+	                 DIAGNOSTICS_RELAY_E_SUCCESS);
+	/* still answering after Restart (the emulated phone stays) */
+	assert_int_equal(diagnostics_relay_request_diagnostics(c, "GasGauge", &node),
+	                 DIAGNOSTICS_RELAY_E_SUCCESS);
+	plist_free(node);
+	assert_int_equal(diagnostics_relay_goodbye(c), DIAGNOSTICS_RELAY_E_SUCCESS);
+	diagnostics_relay_client_free(c);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Behaviour/LatencyMs: every service reply waits that long (SVC_LATENCY_MS, else skipped). */
+static void
+test_latency(void **state)
+{
+	const char *env = getenv("SVC_LATENCY_MS");
+	diagnostics_relay_client_t c;
+	afc_client_t afc;
+	plist_t node = NULL;
+	char **list = NULL;
+	long long t0, lat;
+
+	(void)state;
+	if (!env)
+		skip();
+	lat = atoll(env);
+	c = diag_open();
+	t0 = now_ms();
+	assert_int_equal(diagnostics_relay_request_diagnostics(c, "GasGauge", &node),
+	                 DIAGNOSTICS_RELAY_E_SUCCESS);
+	assert_true(now_ms() - t0 >= lat);
+	plist_free(node);
+	diagnostics_relay_goodbye(c);
+	diagnostics_relay_client_free(c);
+	afc = afc_open_client(NULL);
+	t0 = now_ms();
+	assert_int_equal(afc_read_directory(afc, ".", &list), AFC_E_SUCCESS);
+	assert_true(now_ms() - t0 >= lat);
+	afc_dictionary_free(list);
+	afc_client_free(afc);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const char *udid = getenv("SVC_UDID");
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_latency),
+	    cmocka_unit_test(test_diag_requests),
 	    cmocka_unit_test(test_escape_refused),
 	    cmocka_unit_test(test_listing_and_info),
 	    cmocka_unit_test(test_open_rules),
@@ -301,6 +417,8 @@ main(void)
 		fprintf(stderr, "device %s not found\n", udid);
 		return 1;
 	}
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	idevice_free(dev);
 	return rc;
