@@ -20,14 +20,24 @@
 void
 emu_delay(const struct emu_device *d)
 {
-	struct timespec ts;
+	long long end;
 
 	if (d == NULL || d->latency_ms <= 0)
 		return;
-	ts.tv_sec = d->latency_ms / 1000;
-	ts.tv_nsec = (long)(d->latency_ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	/* in slices, so a detach or shutdown is not held up by a slow profile */
+	end = util_now_ms() + d->latency_ms;
+	for (;;) {
+		long long left = end - util_now_ms();
+		struct timespec ts;
+
+		if (left <= 0 || atomic_load(&d->detached) || atomic_load(&emu_core.stopping))
+			return;
+		if (left > POLL_SLICE_MS)
+			left = POLL_SLICE_MS;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL);
+	}
 }
 
 int

@@ -377,6 +377,8 @@ shutdown_all(void)
 
 	pthread_mutex_lock(&emu_core.lock);
 	atomic_store(&emu_core.stopping, 1);
+	for (struct core_dev *cd = emu_core.devs; cd != NULL; cd = cd->next)
+		atomic_store(&cd->d.detached, 1); /* services polling the flag stop too */
 	for (struct core_conn *c = emu_core.conns; c != NULL; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -438,6 +440,17 @@ main(int argc, char **argv)
 		if (core_profile_load(argv[i], &loaded[nloaded], err, sizeof(err)) != 0) {
 			log_errorx("%s", err);
 			goto out;
+		}
+		for (int j = 0; j < nloaded; j++) {
+			char a[65], b[65];
+			core_udid_key(loaded[j]->d.udid, a, sizeof(a));
+			core_udid_key(loaded[nloaded]->d.udid, b, sizeof(b));
+			if (strcasecmp(a, b) == 0) {
+				log_errorx("%s: a device with UDID %s is already attached (from %s)",
+				           loaded[nloaded]->d.dir, loaded[nloaded]->d.udid, loaded[j]->d.dir);
+				nloaded++;
+				goto out;
+			}
 		}
 		nloaded++;
 	}

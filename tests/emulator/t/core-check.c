@@ -9,7 +9,11 @@
  *   events UDID CTLSOCK PROFILE   Listen: require Attached for UDID, then Detached after
  *                                 "detach", then Attached after "attach PROFILE"
  *   garbage MUXSOCK               throw malformed usbmux and lockdown traffic at the emulator,
- *                                 then require ListDevices to still answer
+ *                                 hold 200 idle connections, and require ListDevices to answer
+ *   bad-host UDID                 StartSession with a HostID the device never paired with:
+ *                                 require InvalidHostID
+ *   hold UDID                     keep a Listen subscription and a lockdown session open, print
+ *                                 "ready", exit 0 when the emulator goes away within 60 s
  * USBMUXD_SOCKET_ADDRESS must point at the emulator. Exit 0 = pass, 1 = fail (reason on stderr).
  */
 #include <errno.h>
@@ -387,6 +391,24 @@ cmd_garbage(const char *sock)
 		close(fd);
 	}
 
+	/* hundreds of connections that say nothing must not block anyone else */
+	{
+		int idle[200];
+		long long t0 = now_ms();
+		for (int i = 0; i < 200; i++)
+			idle[i] = unix_connect(sock);
+		n = usbmuxd_get_device_list(&list);
+		for (int i = 0; i < 200; i++)
+			if (idle[i] >= 0)
+				close(idle[i]);
+		if (n < 1 || now_ms() - t0 > 5000) {
+			fprintf(stderr, "ListDevices with 200 idle connections: %d after %lld ms\n", n,
+			        now_ms() - t0);
+			usbmuxd_device_list_free(&list);
+			return 1;
+		}
+		usbmuxd_device_list_free(&list);
+	}
 	n = usbmuxd_get_device_list(&list);
 	if (n < 1) {
 		fprintf(stderr, "ListDevices after garbage returned %d\n", n);
@@ -395,6 +417,76 @@ cmd_garbage(const char *sock)
 	usbmuxd_device_list_free(&list);
 	printf("ok: still serving %d device(s) after garbage\n", n);
 	return 0;
+}
+
+static int
+cmd_bad_host(const char *udid)
+{
+	idevice_t dev = NULL;
+	lockdownd_client_t ld = NULL;
+	char *sid = NULL;
+	int ssl = 0;
+	lockdownd_error_t le;
+
+	if (idevice_new(&dev, udid) != IDEVICE_E_SUCCESS) {
+		fprintf(stderr, "no device %s\n", udid);
+		return 1;
+	}
+	if (lockdownd_client_new(dev, &ld, "emu-core-check") != LOCKDOWN_E_SUCCESS) {
+		fprintf(stderr, "cannot reach lockdown on %s\n", udid);
+		idevice_free(dev);
+		return 1;
+	}
+	le = lockdownd_start_session(ld, "00000000-1111-2222-3333-444444444444", &sid, &ssl);
+	free(sid);
+	lockdownd_client_free(ld);
+	idevice_free(dev);
+	if (le != LOCKDOWN_E_INVALID_HOST_ID) {
+		fprintf(stderr, "StartSession with an unknown HostID gave %d, not InvalidHostID\n", le);
+		return 1;
+	}
+	printf("ok: InvalidHostID\n");
+	return 0;
+}
+
+static void
+on_event_quiet(const usbmuxd_event_t *e, void *user)
+{
+	(void)e;
+	(void)user;
+}
+
+static int
+cmd_hold(const char *udid)
+{
+	usbmuxd_subscription_context_t ctx = NULL;
+	idevice_t dev = NULL;
+	lockdownd_client_t ld = NULL;
+	plist_t v = NULL;
+	long long end = now_ms() + 60000;
+	int rc = 1;
+
+	if (usbmuxd_events_subscribe(&ctx, on_event_quiet, NULL) != 0)
+		return 1;
+	if (open_lockdown(udid, &dev, &ld) != 0)
+		goto out;
+	printf("ready\n");
+	fflush(stdout);
+	/* GetValue fails once the emulator has shut the connection */
+	while (now_ms() < end) {
+		if (lockdownd_get_value(ld, NULL, "ProductVersion", &v) != LOCKDOWN_E_SUCCESS) {
+			rc = 0;
+			break;
+		}
+		plist_free(v);
+		v = NULL;
+		usleep(100000);
+	}
+	lockdownd_client_free(ld);
+	idevice_free(dev);
+out:
+	usbmuxd_events_unsubscribe(ctx);
+	return rc;
 }
 
 int
@@ -416,7 +508,13 @@ main(int argc, char **argv)
 		return cmd_events(argv[2], argv[3], argv[4]);
 	if (argc == 3 && strcmp(argv[1], "garbage") == 0)
 		return cmd_garbage(argv[2]);
-	fprintf(stderr, "usage: emu-core-check control SOCK LINE | start-service UDID NAME | "
-	                "detach-ends UDID CTLSOCK | events UDID CTLSOCK PROFILE | garbage MUXSOCK\n");
+	if (argc == 3 && strcmp(argv[1], "bad-host") == 0)
+		return cmd_bad_host(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "hold") == 0)
+		return cmd_hold(argv[2]);
+	fprintf(stderr,
+	        "usage: emu-core-check control SOCK LINE | start-service UDID NAME | "
+	        "detach-ends UDID CTLSOCK | events UDID CTLSOCK PROFILE | garbage MUXSOCK | bad-host UDID | "
+	        "hold UDID\n");
 	return 2;
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Pairing: `idevicepair pair` on a Paired=false profile succeeds (DevicePublicKey, Pair,
-# SavePairRecord) and the device then opens TLS sessions; a TrustPending profile refuses with
+# SavePairRecord) and the device then opens TLS sessions (before that, StartSession from an
+# unknown host is InvalidHostID); a TrustPending profile refuses with
 # the trust-dialog error; `idevicepair unpair` then `validate` pairs afresh.
 . "$(dirname "$0")/core-lib.sh"
 U1=00008030-0000000000000101
@@ -8,6 +9,9 @@ U2=00008030-0000000000000102
 emu_profile "$T/p1" $U1 '<key>Behaviour</key><dict><key>Paired</key><false/></dict>'
 emu_profile "$T/p2" $U2 '<key>Behaviour</key><dict><key>Paired</key><false/><key>TrustPending</key><true/></dict>'
 emu_start "$T/p1" "$T/p2"
+
+# before any pairing the device rejects a session from a host it does not know
+timeout 20 "$EMU_CHECK" bad-host $U1 || fail "an unpaired device did not answer InvalidHostID"
 
 out=$(timeout 20 idevicepair -u $U1 pair) || fail "idevicepair pair failed: $out"
 grep -q "SUCCESS: Paired with device $U1" <<<"$out" || fail "pair said: $out"
