@@ -49,7 +49,11 @@ int emu_read_full(int fd, void *buf, size_t n, int timeout_ms, const struct emu_
 /* Write all n bytes in as few writes as the kernel allows (one call per message). 0 or -1. */
 int emu_write_all(int fd, const void *buf, size_t n);
 
-/* Lockdown-style framing: 4-byte big-endian length then an XML or binary plist. */
+/*
+ * Lockdown-style framing: 4-byte big-endian length then an XML plist (hosts send XML; binary
+ * plists and messages with more than 1024 arrays/dicts are refused, as libplist's parsers
+ * recurse without a depth limit). -1 on any problem.
+ */
 int emu_plist_recv(int fd, plist_t *out, int timeout_ms, const struct emu_device *d);
 /* Send as XML (starting "<?xml") with the length, in one write. */
 int emu_plist_send(int fd, plist_t p);

@@ -111,8 +111,7 @@ mux_recv(int fd, plist_t *out, uint32_t *tag)
 		free(body);
 		return -1;
 	}
-	if (len - MUX_HDR >= 5 && memcmp(body, "<?xml", 5) == 0)
-		plist_from_xml(body, len - MUX_HDR, &p);
+	p = core_plist_from_xml(body, len - MUX_HDR);
 	free(body);
 	if (p == NULL || plist_get_node_type(p) != PLIST_DICT) {
 		log_debug("mux: payload is not an XML dictionary, closing");

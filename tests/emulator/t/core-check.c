@@ -391,6 +391,42 @@ cmd_garbage(const char *sock)
 		close(fd);
 	}
 
+	/* deep nesting: libplist recurses per level, a naive parse overflows the stack */
+	{
+		const char *head = "<?xml version=\"1.0\"?><plist>";
+		size_t body = 1000u * 1000u, hl = strlen(head);
+		unsigned char *big = malloc(4 + 16 + body);
+		if (big == NULL)
+			return 1;
+		memcpy(big + 16, head, hl);
+		for (size_t i = 16 + hl; i + 7 <= 16 + body; i += 7)
+			memcpy(big + i, "<array>", 7);
+		mux_hdr(big, (uint32_t)(16 + body), 1, 8, 1);
+		send_raw(sock, big, 16 + body, 1);
+		free(big);
+
+		body = 4000u * 1000u;
+		big = malloc(4 + body);
+		if (big == NULL)
+			return 1;
+		memcpy(big + 4, head, hl);
+		for (size_t i = 4 + hl; i + 7 <= 4 + body; i += 7)
+			memcpy(big + i, "<array>", 7);
+		big[0] = (unsigned char)(body >> 24);
+		big[1] = (unsigned char)(body >> 16);
+		big[2] = (unsigned char)(body >> 8);
+		big[3] = (unsigned char)body;
+		if ((fd = mux_connect_lockdown(sock, 1)) >= 0) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			char c;
+			(void)send(fd, big, 4 + body, MSG_NOSIGNAL);
+			while (poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1)
+				;
+			close(fd);
+		}
+		free(big);
+	}
+
 	/* hundreds of connections that say nothing must not block anyone else */
 	{
 		int idle[200];
