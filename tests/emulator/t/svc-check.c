@@ -115,13 +115,16 @@ test_listing_and_info(void **state)
 	assert_int_equal(strtoll(v, NULL, 10), st.st_size);
 	assert_non_null(info_get(info, "st_blocks"));
 	assert_non_null(info_get(info, "st_nlink"));
+	/* nanoseconds; the report's own date (2026-11-12 08:30:15 at UTC+1), not the checkout's */
 	assert_non_null(v = info_get(info, "st_mtime"));
-	assert_int_equal(strtoll(v, NULL, 10) / 1000000000LL, st.st_mtime); /* nanoseconds */
+	assert_int_equal(strtoll(v, NULL, 10), 1794468615LL * 1000000000LL);
 	assert_non_null(info_get(info, "st_birthtime"));
 	afc_dictionary_free(info);
 	info = NULL;
 	assert_int_equal(afc_get_file_info(afc, "/Retired/", &info), AFC_E_SUCCESS);
 	assert_string_equal(info_get(info, "st_ifmt"), "S_IFDIR");
+	assert_non_null(v = info_get(info, "st_mtime")); /* no date in the name: the folder's */
+	assert_true(strtoll(v, NULL, 10) > 1000000000LL * 1000000000LL);
 	afc_dictionary_free(info);
 	info = NULL;
 	assert_int_equal(afc_get_file_info(afc, "no-such-report.ips", &info), AFC_E_OBJECT_NOT_FOUND);
