@@ -35,6 +35,6 @@ if(TARGET idevice-emu)
     add_test(NAME emu-svc-profiles
       COMMAND sh ${_svc_t}/svc-profiles.sh $<TARGET_FILE:idevice-emu> ${_svc_profiles})
     list(APPEND _svc_tests emu-svc-profiles)
-    set_tests_properties(${_svc_tests} PROPERTIES TIMEOUT 90 LABELS emulator)
+    set_tests_properties(${_svc_tests} PROPERTIES TIMEOUT 180 LABELS emulator)
   endif()
 endif()

@@ -48,7 +48,7 @@ svc_start() {
 	i=0
 	while [ ! -S "$T/mux.sock" ]; do
 		i=$((i + 1))
-		[ $i -le 200 ] || fail "emulator socket did not appear in 10 s"
+		[ $i -le 600 ] || fail "emulator socket did not appear in 30 s"
 		kill -0 "$EMU_PID" 2>/dev/null || fail "emulator exited at start"
 		sleep 0.05
 	done

@@ -44,7 +44,7 @@ svc_start "$@"
 for p in "$@"; do
 	udid=$(root_val "$p" UniqueDeviceID)
 	# -s: no session, so locked and untrusted phones answer too
-	run 20 ideviceinfo -s -u "$udid" -k ProductType
+	run 60 ideviceinfo -s -u "$udid" -k ProductType
 	[ $RC -eq 0 ] || fail "$(basename "$p"): ideviceinfo exited $RC"
 	[ "$(cat "$T/out")" = "$(root_val "$p" ProductType)" ] || fail "$(basename "$p"): wrong ProductType"
 done
