@@ -94,7 +94,8 @@ void core_dev_free(struct core_dev *cd);
 int emu_pki_init(char *err, size_t errlen);
 void emu_pki_free(void);
 plist_t emu_pki_pair_record(const char *udid);  /* a full usbmuxd-style record, caller frees */
-const char *emu_pki_device_pubkey(size_t *len); /* PEM "RSA PUBLIC KEY" */
+const char *emu_pki_device_pubkey(size_t *len); /* PEM "RSA PUBLIC KEY"; waits; NULL if none */
+void emu_pki_want_rsa(void);                    /* start making that key in the background (idempotent) */
 void emu_random_uuid(char out[37]);
 
 /* emu_mux.c */

@@ -108,6 +108,8 @@ core_dev_attach(struct core_dev *cd, char *err, size_t errlen)
 		core_dev_free(cd);
 		return -1;
 	}
+	if (!cd->d.paired && emu_profile_get(&cd->d, "Lockdown", "Root", "DevicePublicKey", NULL) == NULL)
+		emu_pki_want_rsa(); /* the host will ask for it to Pair: have it ready */
 	cd->d.device_id = emu_core.next_id++;
 	cd->refs = 1;
 	cd->listed = 1;
