@@ -27,15 +27,16 @@
 #include "log.h"
 #include "util.h"
 
-#define AFC_MAGIC       "CFA6LPAA"
 #define AFC_HDR         40
-#define AFC_MAX_REQUEST (64u * 1024)   /* no writes are accepted: requests are small */
-#define AFC_MAX_READ    (1024u * 1024) /* FileRead replies are capped at this */
-#define AFC_MAX_LISTING (1024u * 1024)
+#define AFC_MAX_REQUEST ((size_t)64 * 1024)   /* no writes are accepted: requests are small */
+#define AFC_MAX_READ    ((size_t)1024 * 1024) /* FileRead replies are capped at this */
+#define AFC_MAX_LISTING ((size_t)1024 * 1024)
 #define AFC_MAX_PATH    1024
 #define AFC_MAX_HANDLES 16
 #define AFC_MAX_SEEK    ((int64_t)1 << 40) /* no crash report is a terabyte */
 #define AFC_IDLE_MS     (4 * EMU_READ_TIMEOUT_MS)
+
+static const unsigned char afc_magic[8] = {'C', 'F', 'A', '6', 'L', 'P', 'A', 'A'};
 
 enum afc_op {
 	AFC_OP_STATUS = 0x01,
@@ -216,7 +217,7 @@ afc_send(struct afc_conn *c, uint64_t op, const void *hdata, size_t hlen, const 
 	uint64_t v;
 	int rc;
 
-	memcpy(p, AFC_MAGIC, 8);
+	memcpy(p, afc_magic, sizeof(afc_magic));
 	v = htole64(total);
 	memcpy(p + 8, &v, 8);
 	v = htole64(AFC_HDR + hlen);
@@ -636,7 +637,7 @@ svc_afc_serve(int fd, struct emu_device *d)
 
 		if (emu_read_full(fd, hdr, AFC_HDR, AFC_IDLE_MS, d) != 0)
 			break;
-		if (memcmp(hdr, AFC_MAGIC, 8) != 0) {
+		if (memcmp(hdr, afc_magic, sizeof(afc_magic)) != 0) {
 			log_warnx("afc: bad magic from host, closing");
 			break;
 		}
