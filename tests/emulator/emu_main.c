@@ -287,6 +287,7 @@ spawn(int fd, int control)
 	struct job *j = xmalloc(sizeof(*j));
 	struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
 	pthread_attr_t attr;
+	sigset_t block, old;
 	pthread_t t;
 	int rc;
 
@@ -298,7 +299,13 @@ spawn(int fd, int control)
 	pthread_mutex_lock(&emu_core.lock);
 	emu_core.nthreads++;
 	pthread_mutex_unlock(&emu_core.lock);
+	/* SIGINT/SIGTERM belong to the main thread: connection threads start with them blocked */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	rc = pthread_create(&t, &attr, conn_thread, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		log_warnx("cannot start a connection thread: %s", strerror(rc));
