@@ -12,6 +12,8 @@
  *                                 hold 200 idle connections, and require ListDevices to answer
  *   bad-host UDID                 StartSession with a HostID the device never paired with:
  *                                 require InvalidHostID
+ *   record UDID                   ReadPairRecord: require every key real usbmuxd keeps, PEM
+ *                                 certificates and keys, and SystemBUID equal to ReadBUID
  *   hold UDID                     keep a Listen subscription and a lockdown session open, print
  *                                 "ready", exit 0 when the emulator goes away within 60 s
  * USBMUXD_SOCKET_ADDRESS must point at the emulator. Exit 0 = pass, 1 = fail (reason on stderr).
@@ -485,6 +487,62 @@ cmd_bad_host(const char *udid)
 	return 0;
 }
 
+static int
+cmd_record(const char *udid)
+{
+	static const char *const pem_keys[] = {"HostCertificate", "HostPrivateKey",    "RootCertificate",
+	                                       "RootPrivateKey",  "DeviceCertificate", NULL};
+	char *data = NULL, *buid = NULL;
+	uint32_t len = 0;
+	plist_t rec = NULL, n;
+	const char *s;
+	int rc = 1;
+
+	if (usbmuxd_read_pair_record(udid, &data, &len) != 0 || data == NULL) {
+		fprintf(stderr, "no pair record for %s\n", udid);
+		return 1;
+	}
+	plist_from_memory(data, len, &rec);
+	if (rec == NULL || plist_get_node_type(rec) != PLIST_DICT) {
+		fprintf(stderr, "the pair record is not a plist dictionary\n");
+		goto out;
+	}
+	for (int i = 0; pem_keys[i] != NULL; i++) {
+		uint64_t l = 0;
+		n = plist_dict_get_item(rec, pem_keys[i]);
+		s = n != NULL && plist_get_node_type(n) == PLIST_DATA ? plist_get_data_ptr(n, &l) : NULL;
+		if (s == NULL || l < 30 || memcmp(s, "-----BEGIN ", 11) != 0) {
+			fprintf(stderr, "%s is missing or not PEM data\n", pem_keys[i]);
+			goto out;
+		}
+	}
+	n = plist_dict_get_item(rec, "HostID");
+	if (n == NULL || plist_get_node_type(n) != PLIST_STRING ||
+	    strlen(plist_get_string_ptr(n, NULL)) != 36) {
+		fprintf(stderr, "HostID is missing or not a UUID\n");
+		goto out;
+	}
+	n = plist_dict_get_item(rec, "WiFiMACAddress");
+	if (n == NULL || plist_get_node_type(n) != PLIST_STRING) {
+		fprintf(stderr, "WiFiMACAddress is missing\n");
+		goto out;
+	}
+	n = plist_dict_get_item(rec, "SystemBUID");
+	if (usbmuxd_read_buid(&buid) != 0 || n == NULL || plist_get_node_type(n) != PLIST_STRING ||
+	    strcmp(plist_get_string_ptr(n, NULL), buid) != 0) {
+		fprintf(stderr, "SystemBUID does not match ReadBUID\n");
+		goto out;
+	}
+	printf("ok: complete pair record, HostID %s\n",
+	       plist_get_string_ptr(plist_dict_get_item(rec, "HostID"), NULL));
+	rc = 0;
+out:
+	free(buid);
+	free(data);
+	plist_free(rec);
+	return rc;
+}
+
 static void
 on_event_quiet(const usbmuxd_event_t *e, void *user)
 {
@@ -546,11 +604,13 @@ main(int argc, char **argv)
 		return cmd_garbage(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "bad-host") == 0)
 		return cmd_bad_host(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "record") == 0)
+		return cmd_record(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "hold") == 0)
 		return cmd_hold(argv[2]);
 	fprintf(stderr,
 	        "usage: emu-core-check control SOCK LINE | start-service UDID NAME | "
 	        "detach-ends UDID CTLSOCK | events UDID CTLSOCK PROFILE | garbage MUXSOCK | bad-host UDID | "
-	        "hold UDID\n");
+	        "record UDID | hold UDID\n");
 	return 2;
 }
