@@ -1,7 +1,7 @@
 #!/bin/sh
 # idevicesyslog against idevice-emu's syslog_relay (the mover ping is covered by svc-crash.sh).
-# Usage: svc-syslog.sh EMU PROFILES CASE
-EMU=$1 PROFILES=$2 CASE=$3
+# Usage: svc-syslog.sh EMU PROFILES CASE [EMU_CORE_CHECK]
+EMU=$1 PROFILES=$2 CASE=$3 CTL=${4:-}
 . "$(dirname "$0")/svc-lib.sh"
 
 WORN=00008030-001A35E21A05802E
@@ -17,10 +17,11 @@ log_lines() {
 	grep -E '^[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} ' "$T/out"
 }
 
-# Run idevicesyslog in the background until $1 records arrived or 30 s passed, wait $2 more
-# seconds (to see that nothing else comes), then interrupt it. RC: 1 if it ended by itself.
+# Run idevicesyslog in the background until $1 records arrived or 30 s passed, run the
+# command $3 (if any), wait up to $2 seconds (to see that nothing else comes, or for the tool
+# to end), then interrupt it. RC: 1 if it ended by itself.
 syslog_until() {
-	idevicesyslog -u $WORN >"$T/out" 2>&1 &
+	idevicesyslog -x -u $WORN >"$T/out" 2>&1 &
 	sp=$!
 	i=0
 	while [ "$(log_lines | wc -l)" -lt "$1" ] && [ $i -lt 300 ]; do
@@ -28,11 +29,20 @@ syslog_until() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	sleep "$2"
+	[ -z "${3:-}" ] || $3
+	i=0
+	while [ $i -lt $(($2 * 10)) ] && kill -0 $sp 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	RC=0
 	kill -0 $sp 2>/dev/null || RC=1 # it ended by itself
 	kill -INT $sp 2>/dev/null
 	wait $sp 2>/dev/null
+}
+
+detach_worn() {
+	"$CTL" control "$T/ctl.sock" "detach $WORN" >/dev/null || fail "control: detach refused"
 }
 
 case $CASE in
@@ -58,6 +68,15 @@ disconnect)
 	[ "$n" -ge 1 ] || fail "nothing arrived before the drop"
 	[ "$n" -lt "$(wc -l <"$T/want")" ] || fail "the whole log arrived despite the drop"
 	head -n "$n" "$T/want" | cmp -s - "$T/got" || fail "lines before the drop differ"
+	;;
+detach)
+	# The device leaves while streaming: the tool (-x) sees it go and ends by itself.
+	svc_start "$PROFILES/worn-battery-11"
+	expected "$PROFILES/worn-battery-11/syslog.txt" >"$T/want"
+	syslog_until "$(wc -l <"$T/want")" 10 detach_worn
+	[ $RC -eq 1 ] || fail "idevicesyslog -x still running 10 s after the detach"
+	log_lines | cmp -s "$T/want" - || fail "syslog lines differ from the profile's"
+	grep -q "detached $WORN" "$T/emu.log" || fail "the emulator did not detach"
 	;;
 *)
 	fail "unknown case $CASE"
