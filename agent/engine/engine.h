@@ -1,5 +1,5 @@
 /*
- * engine: runs diagnostic trees (Lua 5.4, diag-trees/*.lua) over a snapshot in a sandbox.
+ * engine: runs diagnostic trees (Lua 5.4, diag-trees/<name>.lua) over a snapshot in a sandbox.
  *
  * Trees are pure: the result is a function of (snapshot, answers, tree files) only, so the
  * same inputs give byte-identical faults and trace. Each tree runs in its own lua_State with
@@ -17,9 +17,9 @@
 
 enum engine_err {
 	ENGINE_OK = 0,
-	ENGINE_E_TREES = -1,    /* the trees directory or a named tree cannot be read */
-	ENGINE_E_SNAPSHOT = -2, /* the snapshot is not a benchd.snapshot/1 document */
-	ENGINE_E_CATALOGUE = -3,/* the fault catalogue cannot be read */
+	ENGINE_E_TREES = -1,     /* the trees directory or a named tree cannot be read */
+	ENGINE_E_SNAPSHOT = -2,  /* the snapshot is not a benchd.snapshot/1 document */
+	ENGINE_E_CATALOGUE = -3, /* the fault catalogue cannot be read */
 	ENGINE_E_NOMEM = -4,
 };
 const char *engine_strerror(int err);
@@ -30,12 +30,12 @@ struct engine_answer {
 };
 
 struct engine_opts {
-	const char *trees_dir;          /* NULL: the installed/default diag-trees directory */
-	const char *const *trees;       /* tree names to run; NULL/0: all */
+	const char *trees_dir;    /* NULL: the installed/default diag-trees directory */
+	const char *const *trees; /* tree names to run; NULL/0: all */
 	size_t ntrees;
 	const struct engine_answer *answers;
 	size_t nanswers;
-	const char *lang;               /* question and title language, default "en" */
+	const char *lang; /* question and title language, default "en" */
 };
 
 struct engine_result {
@@ -47,8 +47,8 @@ struct engine_result {
 	char outcome[16];  /* "pass", "fail" or "incomplete" */
 };
 
-int engine_run(const json_t *snapshot, const struct engine_opts *opts, struct engine_result **out,
-    char *why, size_t whylen);
+int engine_run(const json_t *snapshot, const struct engine_opts *opts, struct engine_result **out, char *why,
+               size_t whylen);
 void engine_result_free(struct engine_result *r);
 
 /* The probes the named trees need (union, sorted): a json array of strings. */
@@ -64,6 +64,6 @@ const char *engine_default_trees_dir(void);
  * snapshot to fill syslog.signatures.
  */
 int engine_scan_syslog(const char *rules_path, const json_t *lines, json_t **signatures, char *why,
-    size_t whylen);
+                       size_t whylen);
 
 #endif
