@@ -124,7 +124,8 @@ fill_signatures(json_t *snap, const char *trees_dir)
 		json_decref(sigs);
 		log_warnx("syslog signatures not scanned: %s", why);
 		json_object_set_new(e, "probe", json_string("syslog"));
-		json_object_set_new(e, "reason", json_string("syslog signatures could not be scanned (rules file)"));
+		json_object_set_new(e, "reason",
+		                    json_string("syslog signatures could not be scanned (rules file)"));
 		json_array_append_new(json_object_get(snap, "errors"), e);
 	}
 	free(rules);
@@ -145,9 +146,9 @@ trees_dir_of(const struct capture_opts *o)
 
 int
 capture_device(const char *id, const struct capture_opts *opts, char **bytes, size_t *len, int *device_err,
-    char *why, size_t whylen)
+               char *why, size_t whylen)
 {
-	struct capture_opts none = { 0 };
+	struct capture_opts none = {0};
 	struct idev_info *mux = NULL;
 	struct usbdev_info *usb = NULL;
 	size_t nmux = 0, nusb = 0;
@@ -176,7 +177,7 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 	free(mux);
 
 	if (in_mux) {
-		struct idev_opts io = { 0 };
+		struct idev_opts io = {0};
 		struct idev_session *s = NULL;
 		char crash_tmpl[] = "/tmp/benchd-crash-XXXXXX";
 		int err;
@@ -233,13 +234,14 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 			char m[512];
 			if (mr == IDEV_E_NO_USBMUXD) {
 				snprintf(m, sizeof(m),
-				    "no device %s in recovery/DFU mode, and usbmuxd is not running "
-				    "(start it: systemctl start usbmuxd)",
-				    id);
+				         "no device %s in recovery/DFU mode, and usbmuxd is not running "
+				         "(start it: systemctl start usbmuxd)",
+				         id);
 				r = IDEV_E_NO_USBMUXD;
 			} else {
 				snprintf(m, sizeof(m),
-				    "no device %s: check the cable and that the phone is switched on", id);
+				         "no device %s: check the cable and that the phone is switched on",
+				         id);
 				r = IDEV_E_NOT_FOUND;
 			}
 			setwhy(why, whylen, m);

@@ -58,11 +58,12 @@ def udid_of(pdir):
 
 
 class Emu:
-    def __init__(self, profiles):
+    def __init__(self, profiles, verbose=False):
         self.sock = os.path.join(TMP, 'mux.sock')
         self.ctl = os.path.join(TMP, 'ctl.sock')
         self.log = open(os.path.join(TMP, 'emu.log'), 'w')
-        self.p = subprocess.Popen([A.emu, '--socket', self.sock, '--control', self.ctl] + profiles,
+        self.p = subprocess.Popen([A.emu, '--socket', self.sock, '--control', self.ctl]
+                                  + (['--verbose'] if verbose else []) + profiles,
                                   stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -187,10 +188,13 @@ def crash_files(pdir):
 
 def case_thermal():
     pdir = bundled('thermal-loop-12')
-    emu = Emu([pdir])
+    emu = Emu([pdir], verbose=True)
     cdir = os.path.join(TMP, 'crashes')
     rc, snap, se, dt = snapshot(emu, UDID['thermal'], secs=1, extra=['--crash-dir', cdir])
     emu.stop()
+    elog = open(os.path.join(TMP, 'emu.log')).read()
+    check(elog.count('lockdown: session') == 1, 'one lockdown session (one TLS handshake) for every probe: %d'
+          % elog.count('lockdown: session'))
     check(rc == 0, 'exit 0, got %d: %s' % (rc, se))
     expect_common(snap, pdir)
     expect_battery(snap, pdir)
