@@ -179,7 +179,8 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 	if (in_mux) {
 		struct idev_opts io = {0};
 		struct idev_session *s = NULL;
-		char crash_tmpl[] = "/tmp/benchd-crash-XXXXXX";
+		const char *tmpd = getenv("TMPDIR");
+		char *crash_tmpl = xasprintf("%s/benchd-crash-XXXXXX", tmpd && *tmpd ? tmpd : "/tmp");
 		int err;
 
 		io.probes = opts->probes;
@@ -192,13 +193,14 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 		io.progress_ctx = opts->progress_ctx;
 		io.cancel = opts->cancel;
 		if (io.crash_dir == NULL) {
-			tmpdir = mkdtemp(crash_tmpl) ? xstrdup(crash_tmpl) : NULL;
+			tmpdir = mkdtemp(crash_tmpl) ? xstrdup(crash_tmpl) : NULL; /* 0700 */
 			io.crash_dir = tmpdir;
 		} else if (util_mkdir_p(io.crash_dir, 0700) != 0) {
 			char m[512];
 			snprintf(m, sizeof(m), "crash folder %s: %s", io.crash_dir, strerror(errno));
 			setwhy(why, whylen, m);
 			free(models);
+			free(crash_tmpl);
 			return IDEV_E_IO;
 		}
 		err = idev_session_new(id, &io, &s, why, whylen);
@@ -223,6 +225,7 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 			rm_tree(tmpdir);
 			free(tmpdir);
 		}
+		free(crash_tmpl);
 	} else {
 		/* not on usbmux: a recovery/DFU/WTF/Port DFU device at the USB level? */
 		ur = usbdev_list(&usb, &nusb, models);

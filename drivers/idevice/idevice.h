@@ -9,7 +9,16 @@
  * Crash reports are copied, never removed from the device.
  *
  * Ownership: idev_session_new/idev_session_free; the json_t returned by idev_session_snapshot
- * belongs to the caller (json_decref).
+ * belongs to the caller (json_decref). The strings and callbacks in struct idev_opts are
+ * borrowed: they must live as long as the session.
+ *
+ * Limits (docs/snapshot.md): service reads time out after opts.timeout_ms (default 10 s);
+ * lockdown requests use libimobiledevice 1.3.0's fixed 30 s; a dropped connection is seen at
+ * once. Crash reports: at most 1000 files of 32 MiB (512 MiB in all), folders 8 deep, each
+ * streamed to crash_dir in 64 KiB chunks with only its first 512 KiB held to parse; files that
+ * are not reports (by name, or unreadable) are listed in raw.crashes_skipped, never removed.
+ * A session ignores SIGPIPE when no handler is set, so an unplug mid-write is an error, not a
+ * dead process. Sessions on different devices may run in parallel threads.
  */
 #ifndef BENCHD_IDEVICE_H
 #define BENCHD_IDEVICE_H

@@ -521,12 +521,31 @@ def case_no_device():
     check(snap is None, 'nothing written')
 
 
+def case_memory():
+    """One session (hostile crash folder with a 2 MB panic, 2 s of syslog) stays under 4 MiB."""
+    pdir = os.path.join(TMP, 'hc')
+    shutil.copytree(mine('hostile-crashes'), pdir)
+    with open(os.path.join(pdir, 'crashes', 'panic-big.ips'), 'wb') as f:
+        f.write(b'{"bug_type":"210","timestamp":"2026-11-21 09:00:00.00 +0000"}\n')
+        f.write(b'{"product":"iPhone13,2","panicString":"panic(cpu 0 caller 0x1): ' + b'P' * (2 << 20) + b'"}')
+    emu = Emu([pdir])
+    p = subprocess.run([A.session_mem, udid_of(pdir), os.path.join(TMP, 'c')], env=env_for(emu),
+                       capture_output=True, timeout=40)
+    emu.stop()
+    out = p.stdout.decode()
+    print(out.strip())
+    check(p.returncode == 0, 'session_mem ran: %s' % p.stderr.decode())
+    kib = int(out.split()[2]) if out.startswith('session peak') else 1 << 30
+    check(kib < 4096, 'one session under 4 MiB resident: %d KiB' % kib)
+
+
 def main():
     global A, TMP
     ap = argparse.ArgumentParser()
     ap.add_argument('--benchctl', required=True)
     ap.add_argument('--emu', required=True)
     ap.add_argument('--src', required=True)
+    ap.add_argument('--session-mem')
     ap.add_argument('case')
     A = ap.parse_args()
     fn = globals().get('case_' + A.case.replace('-', '_'))
