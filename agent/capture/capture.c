@@ -154,7 +154,7 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 	size_t nmux = 0, nusb = 0;
 	int mr, ur, r = 0, in_mux = 0;
 	const char *tdir;
-	char *models, *tmpdir = NULL;
+	char *models, *tmpdir = NULL, udid_buf[65];
 	json_t *snap = NULL;
 
 	*bytes = NULL;
@@ -171,9 +171,20 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 	models = xasprintf("%s/models.json", tdir);
 
 	mr = idev_list(&mux, &nmux);
-	for (size_t i = 0; mr == IDEV_OK && i < nmux; i++)
+	for (size_t i = 0; mr == IDEV_OK && i < nmux && !in_mux; i++)
 		if (strcmp(mux[i].udid, id) == 0)
 			in_mux = 1;
+	/* an ECID names a normal-mode device too: its UDID is CPID-ECID (iPhone XS and later) */
+	for (size_t i = 0; mr == IDEV_OK && i < nmux && !in_mux; i++) {
+		char a[40], b[40];
+		const char *dash = strchr(mux[i].udid, '-');
+		if (dash && strchr(id, '-') == NULL && norm_hex(dash + 1, a, sizeof(a)) == 0 &&
+		    norm_hex(id, b, sizeof(b)) == 0 && strcmp(a, b) == 0) {
+			util_strlcpy(udid_buf, mux[i].udid, sizeof(udid_buf));
+			id = udid_buf;
+			in_mux = 1;
+		}
+	}
 	free(mux);
 
 	if (in_mux) {

@@ -519,6 +519,11 @@ def case_no_device():
     emu.stop()
     check(rc == 3 and 'no device' in se, 'exit 3 and why: %d %r' % (rc, se))
     check(snap is None, 'nothing written')
+    # the ECID of a normal-mode device names it too
+    emu = Emu([bundled('healthy-15pro')])
+    rc, snap, se, _ = snapshot(emu, '0xA1C2E3B4D801E', secs=0, extra=['--probe', 'info'])
+    emu.stop()
+    check(rc == 0 and snap['device']['udid'] == UDID['healthy'], 'ECID of a usbmux device: %d %r' % (rc, se))
 
 
 def case_memory():
