@@ -457,7 +457,7 @@ json_t *
 sandbox_json_string(const char *s, size_t len, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	char *out = xmalloc((len < max ? len : max) + 4);
+	char *out = xmalloc((len < max / 3 ? len * 3 : max) + 4); /* U+FFFD takes 3 bytes */
 	size_t o = 0, i = 0;
 	json_t *j;
 
