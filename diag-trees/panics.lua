@@ -213,10 +213,11 @@ for _, c in ipairs(snapshot.crashes or {}) do
   local name = c.name or "?"
   local text = c.panic_string or ""
   local age = age_days(c.timestamp)
-  if c.bug_type == "151" or contains(text, "btn_rst") then
+  local bug = tostring(c.bug_type)
+  if bug == "151" or contains(text, "btn_rst") then
     resets = resets + 1
     node("crash " .. name, { bug_type = c.bug_type, timestamp = c.timestamp }, "forced restart: not a fault")
-  elseif c.bug_type ~= "210" then
+  elseif bug ~= "210" then
     node("crash " .. name, { bug_type = c.bug_type }, "not a kernel panic")
   elseif age ~= nil and (age > WINDOW_DAYS or age < -1) then
     older = older + 1
