@@ -283,7 +283,7 @@ report_verify(const char *jws, size_t len, const json_t *jwk, json_t **report, c
 	if ((r = jws_parse(jws, len, &p, why, whylen)) < 0)
 		return r;
 	if (strcmp(p.kid, kid) != 0) {
-		snprintf(why, whylen, "signed by key %.63s, not by the key given (%s)", p.kid, kid);
+		snprintf(why, whylen, "signed by key %.63s, not by the key used to verify (%s)", p.kid, kid);
 		r = REPORT_E_UNKNOWN_KEY;
 		goto out;
 	}

@@ -586,7 +586,7 @@ static const char css[] =
     ".outcome.pass{background:#e3f6e8;color:#0a6b2c}.outcome.fail{background:#ffe8e5;color:#a3190a}"
     ".outcome.incomplete{background:#fff4d6;color:#7a5400}"
     ".device{display:flex;gap:24px;align-items:center;flex-wrap:wrap}"
-    ".device dl{margin:0;display:grid;grid-template-columns:auto auto;gap:2px 14px}"
+    "dl{margin:0;display:grid;grid-template-columns:max-content auto;gap:2px 14px}"
     "dt{color:#6e6e73}dd{margin:0}"
     ".fault{border:1px solid #e0e0e3;border-left:6px solid #8e8e93;border-radius:8px;padding:12px 16px;"
     "margin:10px 0;break-inside:avoid}"

@@ -2,6 +2,7 @@
  * report-tool: test helper for the reports area. Signs with the fixed RFC 8037 Appendix A key
  * so fixtures and golden files are reproducible (Ed25519 signatures are deterministic).
  *   report-tool sign-fixed REPORT.json         print the JWS of REPORT.json's exact bytes
+ *   report-tool sign-state STATE REPORT.json   sign with <STATE>/bench-key.pem (report_sign)
  *   report-tool jwk-fixed                      print that key's public JWK
  *   report-tool build SNAPSHOT ENGINE.json ID TIME   a report with a fixed id and created_at
  *       (ENGINE.json: {faults, trace, trees, outcome, questions, errors}; TIME is RFC 3339)
@@ -80,6 +81,20 @@ main(int argc, char **argv)
 			goto fail;
 		}
 		free(d);
+		printf("%s\n", jws);
+	} else if (strcmp(argv[1], "sign-state") == 0 && argc == 4) {
+		struct bench_key *sk = NULL;
+		char *d = slurp(argv[3], &len);
+		json_t *rep = json_loadb(d, len, 0, NULL);
+		free(d);
+		if (rep == NULL || bench_key_load(argv[2], &sk, why, sizeof(why)) != 0 ||
+		    report_sign(rep, sk, &jws, &jwslen, why, sizeof(why)) != 0) {
+			json_decref(rep);
+			bench_key_free(sk);
+			goto fail;
+		}
+		json_decref(rep);
+		bench_key_free(sk);
 		printf("%s\n", jws);
 	} else if (strcmp(argv[1], "build") == 0 && argc == 6) {
 		size_t elen = 0;
