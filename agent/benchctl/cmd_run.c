@@ -5,7 +5,9 @@
  */
 #include "benchctl.h"
 
+#include "capture.h"
 #include "engine.h"
+#include "idevice.h"
 #include "pipeline.h"
 #include "report.h"
 #include "util.h"
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_TREES_OPT 64
 #define MAX_ANSWERS   128
@@ -42,8 +45,9 @@ run_usage(FILE *f)
 	    "  --no-key-init        fail when there is no bench key; by default the first run\n"
 	    "                       creates <state-dir>/bench-key.pem (mode 0600) and says so on stderr\n\n"
 	    "Prints a short summary (--json: a JSON object). Exit 0 when a signed report was written,\n"
-	    "whatever it found; 1 with the reason when none could be (unreadable snapshot, no trees,\n"
-	    "no key, disk); 2 bad command line; 3 no such device; 8 not available in this build.\n");
+	    "whatever it found (a locked or untrusted device gives a report whose outcome is\n"
+	    "incomplete); 1 with the reason when none could be (unreadable snapshot, no trees, no key,\n"
+	    "disk); 2 bad command line; 3 no such device, or it was unplugged during the read.\n");
 }
 
 static int
@@ -140,6 +144,74 @@ print_summary(struct ctl *g, const struct pipeline_result *res)
 	}
 	printf("report:   %s\nsnapshot: %s\nshow it:  benchctl report show %s --format html\n",
 	       res->report_path, res->snapshot_path, res->report_path);
+}
+
+static void
+progress_line(const char *what, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "benchctl: %s\n", what);
+}
+
+static int
+exit_for_device(int err)
+{
+	switch (err) {
+	case IDEV_E_NOT_FOUND:
+	case IDEV_E_UNPLUGGED:
+	case IDEV_E_NO_USBMUXD:
+		return BC_EXIT_NO_DEVICE;
+	case IDEV_E_LOCKED:
+		return BC_EXIT_LOCKED;
+	case IDEV_E_UNTRUSTED:
+	case IDEV_E_PAIRING_PENDING:
+		return BC_EXIT_UNTRUSTED;
+	default:
+		return BC_EXIT_FAIL;
+	}
+}
+
+/*
+ * Read the device (only the probes the chosen trees need) into snapshot bytes. A device that is
+ * locked or untrusted still gives a snapshot that says so: the trees then write SYS-003 and the
+ * report is written with outcome incomplete (exit 0, with a note on stderr).
+ */
+static int
+capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, char **bytes, size_t *len)
+{
+	struct capture_opts co;
+	json_t *probes = NULL;
+	const char *plist[16];
+	char why[1024] = "";
+	int derr = 0, r;
+	size_t n = 0;
+
+	memset(&co, 0, sizeof(co));
+	if (engine_probes(&po->engine, &probes, why, sizeof(why)) != ENGINE_OK) {
+		fprintf(stderr, "benchctl: run: %s\n", why);
+		return BC_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < json_array_size(probes) && n < 16; i++)
+		if (json_is_string(json_array_get(probes, i)))
+			plist[n++] = json_string_value(json_array_get(probes, i));
+	co.syslog_seconds = syslog_seconds;
+	co.trees_dir = po->engine.trees_dir;
+	co.probes = n ? plist : NULL;
+	co.nprobes = n;
+	if (isatty(STDERR_FILENO)) {
+		co.progress = progress_line;
+	}
+	r = capture_device(udid, &co, bytes, len, &derr, why, sizeof(why));
+	json_decref(probes);
+	if (r != 0) {
+		fprintf(stderr, "benchctl: run: %s: %s\n", udid, why[0] ? why : idev_strerror(r));
+		return exit_for_device(r);
+	}
+	if (derr != 0)
+		fprintf(stderr,
+		        "benchctl: run: %s: %s (a report is still written: its outcome is incomplete)\n",
+		        udid, why[0] ? why : idev_strerror(derr));
+	return BC_EXIT_OK;
 }
 
 int
@@ -247,26 +319,23 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		fprintf(stderr, "benchctl: run needs exactly one of --udid UDID or --snapshot FILE\n");
 		goto out;
 	}
+	po.engine.trees = ntrees ? trees : NULL;
+	po.engine.ntrees = ntrees;
+	po.engine.answers = nanswers ? answers : NULL;
+	po.engine.nanswers = nanswers;
+	po.engine.lang = g->lang;
 	if (udid != NULL) {
-		(void)syslog_seconds;
-		fprintf(stderr,
-		        "benchctl: run --udid is not available yet: reading a device arrives with the "
-		        "drivers; run benchctl run --snapshot FILE on a recorded snapshot\n");
-		ec = BC_EXIT_NOT_BUILT;
-		goto out;
-	}
-	if (util_read_file(snapfile, REPORT_MAX_SNAPSHOT, &bytes, &len) < 0) {
+		ec = capture(&po, udid, syslog_seconds, &bytes, &len);
+		if (ec != BC_EXIT_OK)
+			goto out;
+		ec = BC_EXIT_USAGE;
+	} else if (util_read_file(snapfile, REPORT_MAX_SNAPSHOT, &bytes, &len) < 0) {
 		fprintf(stderr, "benchctl: run: cannot read snapshot %s: %s\n", snapfile,
 		        errno == EFBIG ? "bigger than a snapshot may be" : strerror(errno));
 		ec = BC_EXIT_FAIL;
 		goto out;
 	}
 	po.state_dir = g->state_dir;
-	po.engine.trees = ntrees ? trees : NULL;
-	po.engine.ntrees = ntrees;
-	po.engine.answers = nanswers ? answers : NULL;
-	po.engine.nanswers = nanswers;
-	po.engine.lang = g->lang;
 	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
 	if (r != PIPELINE_OK) {
 		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? snapfile : "",
