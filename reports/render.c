@@ -354,8 +354,9 @@ text_readings(struct out *o, const json_t *rd, const char *lang)
 		free(s);
 	}
 	if (json_is_object(cr) && num(cr, "count", &a)) {
-		num(cr, "panics", &b);
 		double c = 0;
+		b = 0;
+		num(cr, "panics", &b);
 		num(cr, "force_resets", &c);
 		putf(o, "  %s: %.0f (%.0f %s, %.0f %s)\n", lbl(lang, "crashes"), a, b, lbl(lang, "panics"), c,
 		     lbl(lang, "resets"));
