@@ -399,6 +399,16 @@ test_render_escaping(void **state)
 	assert_non_null(strstr(out, "诊断报告"));
 	free(out);
 	json_decref(r);
+	/* Partial readings: a crash count without the panic split reads as zero panics. */
+	r = json_pack("{s:s, s:{s:{s:i}}}", "schema", "benchd.report/1", "readings", "crashes", "count", 3);
+	assert_int_equal(report_render(r, REPORT_FMT_TEXT, "en", "/nonexistent", &out, &len, why, sizeof(why)), 0);
+	assert_non_null(strstr(out, "Crash reports: 3 (0 kernel panics, 0 forced restarts)"));
+	assert_non_null(strstr(out, "Device: Unknown device"));
+	free(out);
+	assert_int_equal(report_render(r, REPORT_FMT_HTML, "it", "/nonexistent", &out, &len, why, sizeof(why)), 0);
+	assert_non_null(strstr(out, "<td>3 (0 panic del kernel, 0 riavvii forzati)</td>"));
+	free(out);
+	json_decref(r);
 }
 
 int
