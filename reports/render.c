@@ -347,8 +347,9 @@ text_readings(struct out *o, const json_t *rd, const char *lang)
 			putf(o, "  %s: %.1f °C\n", lbl(lang, "temperature"), a);
 	}
 	if (json_is_object(sto) && num(sto, "total_bytes", &a) && num(sto, "available_bytes", &b) && a > 0) {
-		char *f = gb(b), *t = gb(a), *s = fill2(lbl(lang, "storage_fmt"), f, t);
-		putf(o, "  %s: %s (%.0f %%)\n", lbl(lang, "storage"), s, b / a * 100.0);
+		char *f = xasprintf("%.1f GB (%.0f %%)", b / 1e9, b / a * 100.0), *t = gb(a);
+		char *s = fill2(lbl(lang, "storage_fmt"), f, t);
+		putf(o, "  %s: %s\n", lbl(lang, "storage"), s);
 		free(f);
 		free(t);
 		free(s);
@@ -726,10 +727,11 @@ html_readings(struct out *o, const json_t *rd, const char *lang)
 			putf(o, "<tr><th>%s</th><td>%.1f °C</td></tr>", lbl(lang, "temperature"), a);
 	}
 	if (json_is_object(sto) && num(sto, "total_bytes", &a) && num(sto, "available_bytes", &b) && a > 0) {
-		char *f = gb(b), *t = gb(a), *s = fill2(lbl(lang, "storage_fmt"), f, t);
+		char *f = xasprintf("%.1f GB (%.0f %%)", b / 1e9, b / a * 100.0), *t = gb(a);
+		char *s = fill2(lbl(lang, "storage_fmt"), f, t);
 		putf(o, "<tr><th>%s</th><td>", lbl(lang, "storage"));
 		esc(o, s);
-		putf(o, " (%.0f %%)</td></tr>", b / a * 100.0);
+		put(o, "</td></tr>");
 		free(f);
 		free(t);
 		free(s);
