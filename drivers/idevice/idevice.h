@@ -48,20 +48,20 @@ int idev_watch_start(idev_event_cb cb, void *ctx);
 void idev_watch_stop(void);
 
 /* Probe names as used in trees and snapshots. */
-#define IDEV_PROBE_INFO "info"
-#define IDEV_PROBE_BATTERY "battery"
+#define IDEV_PROBE_INFO        "info"
+#define IDEV_PROBE_BATTERY     "battery"
 #define IDEV_PROBE_DIAGNOSTICS "diagnostics"
-#define IDEV_PROBE_SYSLOG "syslog"
-#define IDEV_PROBE_CRASHES "crashes"
+#define IDEV_PROBE_SYSLOG      "syslog"
+#define IDEV_PROBE_CRASHES     "crashes"
 
 struct idev_opts {
 	const char *const *probes; /* NULL: all five */
 	size_t nprobes;
-	int syslog_seconds;        /* capture length, 0 skips syslog */
-	const char *crash_dir;     /* where crash files are streamed; NULL: parse in memory only */
-	const char *models_path;   /* diag-trees/models.json for model names; NULL: default */
-	int timeout_ms;            /* per read; 0 = default (10 s) */
-	const char *label;         /* lockdown Label, e.g. "benchd" */
+	int syslog_seconds;      /* capture length, 0 skips syslog */
+	const char *crash_dir;   /* where crash files are streamed; NULL: parse in memory only */
+	const char *models_path; /* diag-trees/models.json for model names; NULL: default */
+	int timeout_ms;          /* per read; 0 = default (10 s) */
+	const char *label;       /* lockdown Label, e.g. "benchd" */
 	/* Progress for long work ("reading crash reports 3/12"); may be NULL. */
 	void (*progress)(const char *what, void *ctx);
 	void *progress_ctx;
@@ -74,12 +74,25 @@ struct idev_session;
  * Open a session: connect, lockdown handshake, TLS. On failure returns an idev_err and writes a
  * technician-readable reason to why (e.g. "device is locked: unlock it and try again").
  */
-int idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_session **out,
-    char *why, size_t whylen);
+int idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_session **out, char *why,
+                     size_t whylen);
 void idev_session_free(struct idev_session *s);
 /* Run the probes and build a snapshot (docs/snapshot.md). Returns IDEV_OK when a snapshot was
  * built, even with probe errors recorded inside it. */
 int idev_session_snapshot(struct idev_session *s, json_t **snapshot, char *why, size_t whylen);
+
+/*
+ * After idev_session_snapshot: IDEV_OK, or the state that kept probes from running:
+ * IDEV_E_LOCKED (services refused: device.lockdown "locked") or IDEV_E_UNPLUGGED (the device
+ * went away during the read). The snapshot is still valid; why gets the technician's words.
+ */
+int idev_session_device_err(const struct idev_session *s, char *why, size_t whylen);
+
+/*
+ * Quick look without a session (like `ideviceinfo -s`): ProductType and DeviceName of an
+ * attached device. Either output may be NULL. IDEV_OK or an idev_err.
+ */
+int idev_peek(const char *udid, char *product_type, size_t ptlen, char *name, size_t namelen);
 
 /*
  * A snapshot for a device that cannot be read (locked, untrusted, pairing pending): device
