@@ -31,6 +31,7 @@
 #define CRASH_MAX_DEPTH    8
 #define CRASH_HEAD         (512u * 1024) /* bytes of each report kept in memory to parse */
 #define CRASH_CHUNK        (64u * 1024)
+#define CRASH_DEADLINE_MS  90000 /* the whole crashes probe */
 #define SYSLOG_CHUNK       16384
 
 const char *
