@@ -285,6 +285,8 @@ def case_trust_pending():
     check(rc == 5, 'exit 5 while the Trust dialog waits, got %d' % rc)
     check('tap Trust on the device' in se, 'technician words: %r' % se)
     check(snap is not None and snap['device']['lockdown'] == 'pairing-pending', 'snapshot says pairing-pending')
+    check(snap['device'].get('model_name') == 'iPhone SE (2nd generation)', 'model named without a session')
+    check(snap['errors'] and 'tap Trust' in snap['errors'][0]['reason'], 'errors say why')
 
 
 def case_hostile_crashes():
