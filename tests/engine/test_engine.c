@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define TREES      ENGINE_TEST_TREES
@@ -347,6 +348,57 @@ test_language_of_titles_and_questions(void **state)
 	json_decref(tc);
 }
 
+struct par {
+	const json_t *snap;
+	char *dump;
+	int rc;
+};
+
+static void *
+par_run(void *arg)
+{
+	struct par *p = arg;
+	struct engine_opts o = {.trees_dir = DIAG_TREES};
+	char why[256];
+	for (int i = 0; i < 3; i++) {
+		struct engine_result *r = NULL;
+		p->rc = engine_run(p->snap, &o, &r, why, sizeof(why));
+		if (p->rc != ENGINE_OK)
+			return NULL;
+		free(p->dump);
+		p->dump = engine_result_dump(r);
+		engine_result_free(r);
+	}
+	return NULL;
+}
+
+static void
+test_parallel_sessions_agree(void **state)
+{
+	/* benchd runs the engine from one thread per device: no shared state may leak between them. */
+	json_error_t je;
+	json_t *snap = json_load_file(DIAG_TREES "/tests/recorded/smc-14.json", 0, &je);
+	struct par p[4] = {{0}};
+	pthread_t th[4];
+	(void)state;
+
+	assert_non_null(snap);
+	for (int i = 0; i < 4; i++) {
+		p[i].snap = snap;
+		assert_int_equal(pthread_create(&th[i], NULL, par_run, &p[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(p[i].rc, ENGINE_OK);
+		assert_string_equal(p[i].dump, p[0].dump);
+	}
+	assert_contains(p[0].dump, "\"code\":\"PAN-020\"");
+	for (int i = 0; i < 4; i++)
+		free(p[i].dump);
+	json_decref(snap);
+}
+
 int
 main(void)
 {
@@ -361,6 +413,7 @@ main(void)
 	    cmocka_unit_test(test_unknown_tree_and_missing_catalogue),
 	    cmocka_unit_test(test_probes_and_list),
 	    cmocka_unit_test(test_language_of_titles_and_questions),
+	    cmocka_unit_test(test_parallel_sessions_agree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
