@@ -4,7 +4,7 @@
 -- Only panics (bug_type 210) of the 7 days before captured_at count; a forced restart
 -- (bug_type 151, "btn_rst") is the user holding the buttons and never a fault.
 -- Sources: DOMAIN.md sections 1 and 2; confidence: high [A], medium [B], low [C]/[D]/UNCERTAIN.
-tree{ name = "panics", version = "1.0", probes = { "crashes" },
+tree{ name = "panics", version = "1.0", probes = { "info", "crashes" },
       description = "Kernel panics of the last 7 days: recurrence and the part they point to" }
 
 local WINDOW_DAYS = 7

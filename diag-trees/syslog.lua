@@ -1,7 +1,7 @@
 -- Syslog signatures: what the live system log showed while the phone was on the bench. The
 -- patterns live in syslog-rules.txt (PCRE2); the snapshot's producer matched them into
 -- snapshot.syslog.signatures. This tree maps each signature to a fault code (LOG-xxx).
-tree{ name = "syslog", version = "1.0", probes = { "syslog" },
+tree{ name = "syslog", version = "1.0", probes = { "info", "syslog" },
       description = "Faults seen in the live system log" }
 
 -- signature id -> code, how many lines it takes, and how far to trust it (DOMAIN.md 2).

@@ -317,7 +317,7 @@ test_probes_and_list(void **state)
 	o.ntrees = 1;
 	assert_int_equal(engine_probes(&o, &p, why, sizeof(why)), ENGINE_OK);
 	s = json_dumps(p, JSON_COMPACT);
-	assert_string_equal(s, "[\"battery\"]");
+	assert_string_equal(s, "[\"battery\",\"info\"]");
 	free(s);
 	json_decref(p);
 	assert_int_equal(engine_list(DIAG_TREES, &l, why, sizeof(why)), ENGINE_OK);
