@@ -348,6 +348,54 @@ test_language_of_titles_and_questions(void **state)
 	json_decref(tc);
 }
 
+static char *
+repeat(const char *head, const char *unit, size_t total)
+{
+	size_t hl = strlen(head), ul = strlen(unit), n = hl;
+	char *s = xmalloc(total + 1);
+	memcpy(s, head, hl);
+	while (n + ul <= total) {
+		memcpy(s + n, unit, ul);
+		n += ul;
+	}
+	s[n] = '\0';
+	return s;
+}
+
+static void
+test_hostile_panic_strings_stay_fast(void **state)
+{
+	/* 64 KiB panic strings built to make naive pattern searches quadratic (each search runs
+	 * inside one Lua step, where the instruction limit cannot see it). Before the trees read
+	 * panics line by line, this snapshot took 29 s in a Release build. */
+	static const char *const heads[] = {
+	    "", "", "smc panic ", "aop panic ", "missing sensor(s): ", "panic("};
+	static const char *const units[] = {"i2c1", "sensor array ", "sensor array ", "x", "mic1 ", "a"};
+	json_t *snap = snapshot_fixture(), *crashes = json_array();
+	struct engine_opts o = {.trees_dir = DIAG_TREES};
+	struct engine_result *r = NULL;
+	char why[256];
+	long long t0;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		char *p = repeat(heads[i], units[i], 64 * 1024 - 1), name[32];
+		snprintf(name, sizeof(name), "hostile-%zu.ips", i);
+		json_array_append_new(crashes,
+		                      json_pack("{s:s, s:s, s:s, s:s}", "name", name, "bug_type", "210",
+		                                "timestamp", "2026-11-21T10:00:00Z", "panic_string", p));
+		free(p);
+	}
+	json_object_set_new(snap, "crashes", crashes);
+	t0 = util_now_ms();
+	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_OK);
+	assert_true(util_now_ms() - t0 < 5000);
+	assert_int_equal(json_array_size(r->errors), 0);
+	assert_string_equal(r->outcome, "fail"); /* six panics in the window: PAN-001, and more */
+	engine_result_free(r);
+	json_decref(snap);
+}
+
 struct par {
 	const json_t *snap;
 	char *dump;
@@ -414,6 +462,7 @@ main(void)
 	    cmocka_unit_test(test_probes_and_list),
 	    cmocka_unit_test(test_language_of_titles_and_questions),
 	    cmocka_unit_test(test_parallel_sessions_agree),
+	    cmocka_unit_test(test_hostile_panic_strings_stay_fast),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
