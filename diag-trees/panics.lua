@@ -77,8 +77,10 @@ local function missing_sensors(ls, name)
     if list ~= nil then break end
   end
   if list == nil then return end
+  -- The list ends where the source location or a remark starts: "prs0 @userspace_watchdog.c:43".
+  list = string.match(list, "^[^@;%(]*")
   local seen = {}
-  for code in string.gmatch(list, "[%w_]+") do
+  for code in string.gmatch(list, "%w+") do
     local s = SENSORS[code]
     if s ~= nil and not seen[code] then
       seen[code] = true
@@ -87,7 +89,7 @@ local function missing_sensors(ls, name)
       node("missing sensor " .. code, { panic = name, sensor = code }, s.code)
       finding(s.code, part, { sensor = string.upper(code), confidence = s.confidence, source = s.source },
               name, "missing sensor " .. code)
-    elseif s == nil and not seen[code] then
+    elseif s == nil and not seen[code] and #code >= 2 and #code <= 5 then -- codes are 2-5 characters
       seen[code] = true
       node("missing sensor " .. code, { panic = name, sensor = code }, "no mapping (UNVERIFIED)")
     end

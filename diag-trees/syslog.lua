@@ -80,8 +80,9 @@ for _, s in ipairs(log.signatures or {}) do
                  confidence = rule.confidence, source = rule.source }
     if s.id == "missing-sensor" then
       local list = string.match(string.lower(s.first_line or ""), "missing sensor%(?s?%)?:%s*([^\n]*)") or ""
+      list = string.match(list, "^[^@;%(]*") -- "prs0; watchdog checkin will fail"
       local parts = {}
-      for code in string.gmatch(list, "[%w_]+") do
+      for code in string.gmatch(list, "%w+") do
         if SENSOR_PART[code] ~= nil then parts[#parts + 1] = SENSOR_PART[code] end
       end
       if #parts > 0 then part = table.concat(parts, " / ") end
