@@ -135,8 +135,8 @@ check_catalogue(json_t *out, const struct engine_data *d, const char *text)
 			continue;
 		}
 		sev = json_string_value(json_object_get(e, "severity"));
-		if (sev == NULL || (strcmp(sev, "critical") && strcmp(sev, "major") && strcmp(sev, "minor") &&
-		                    strcmp(sev, "info")))
+		if (sev == NULL || (strcmp(sev, "critical") != 0 && strcmp(sev, "major") != 0 &&
+		                    strcmp(sev, "minor") != 0 && strcmp(sev, "info") != 0))
 			problem(out, "catalogue.json", line,
 			        "%s: severity must be critical, major, minor or info", code);
 		part = json_string_value(json_object_get(e, "part"));
