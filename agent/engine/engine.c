@@ -1011,6 +1011,12 @@ select_trees(const char *dir, const struct engine_opts *opts, char ***files, siz
 
 	if ((r = engine_tree_files(dir, &all, &nall, why, whylen)) != ENGINE_OK)
 		return r;
+	if (nall == 0) {
+		/* Never a "pass" from a directory that holds no trees at all. */
+		snprintf(why, whylen, "no diagnostic trees (*.lua) in %s", dir);
+		engine_free_list(all, nall);
+		return ENGINE_E_TREES;
+	}
 	if (opts == NULL || opts->trees == NULL || opts->ntrees == 0) {
 		*files = all;
 		*n = nall;

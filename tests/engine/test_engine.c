@@ -292,6 +292,13 @@ test_unknown_tree_and_missing_catalogue(void **state)
 	assert_non_null(mkdtemp(tmp));
 	o.trees = NULL;
 	o.ntrees = 0;
+	/* An empty trees directory is refused, never a pass. */
+	o.trees_dir = tmp;
+	o.data_dir = DIAG_TREES;
+	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_E_TREES);
+	assert_contains(why, "no diagnostic trees");
+	assert_null(r);
+	o.trees_dir = DIAG_TREES;
 	o.data_dir = tmp;
 	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_E_CATALOGUE);
 	assert_contains(why, "catalogue.json");
