@@ -138,6 +138,23 @@ test_gc_metamethod_is_refused(void **state)
 }
 
 static void
+test_deep_recursion_is_stopped(void **state)
+{
+	const char *t[] = {"recurse", "cstack", "sortbomb"};
+	json_t *snap = snapshot_fixture();
+	struct engine_result *r;
+	(void)state;
+	r = run("limits", t, 3, snap, NULL);
+	assert_int_equal(json_array_size(r->errors), 3);
+	assert_non_null(error_of(r, "recurse")); /* stack overflow or the memory cap, either stops it */
+	assert_contains(error_of(r, "cstack"), "stack overflow");
+	assert_contains(error_of(r, "sortbomb"), "instructions");
+	assert_string_equal(r->outcome, "incomplete");
+	engine_result_free(r);
+	json_decref(snap);
+}
+
+static void
 test_forbidden_names_are_refused(void **state)
 {
 	static const struct {
@@ -461,6 +478,7 @@ main(void)
 	    cmocka_unit_test(test_endless_loop_is_stopped),
 	    cmocka_unit_test(test_endless_allocation_is_stopped),
 	    cmocka_unit_test(test_gc_metamethod_is_refused),
+	    cmocka_unit_test(test_deep_recursion_is_stopped),
 	    cmocka_unit_test(test_forbidden_names_are_refused),
 	    cmocka_unit_test(test_tree_errors_are_recorded),
 	    cmocka_unit_test(test_same_inputs_same_bytes),
