@@ -221,7 +221,8 @@ read_sysfs_attr(const char *dir, const char *name, char *out, size_t outlen)
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -1; /* a sysfs path this long is not one we made */
 	f = fopen(path, "re");
 	if (f == NULL)
 		return -1;
