@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 struct store {
@@ -98,6 +99,23 @@ map_rc(int rc)
 	return STORE_E_SQL;
 }
 
+/* Less than 64 KiB free where the database lives? */
+static int
+disk_nearly_full(const char *dbpath)
+{
+	char dir[4096];
+	char *slash;
+	struct statvfs sv;
+
+	util_strlcpy(dir, dbpath, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (statvfs(slash ? dir : ".", &sv) < 0)
+		return 0;
+	return (unsigned long long)sv.f_bavail * sv.f_frsize < 64 * 1024;
+}
+
 /* A one-line reason for a failed SQLite call, saying what to do where we can. */
 static int
 fail(struct store *st, int rc, const char *what, char *why, size_t whylen)
@@ -105,6 +123,18 @@ fail(struct store *st, int rc, const char *what, char *why, size_t whylen)
 	int err = map_rc(rc);
 	const char *msg = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
 	const char *hint = "";
+	int sys = st->db ? sqlite3_system_errno(st->db) : 0;
+	char sysmsg[128] = "";
+
+	if (sys != 0 &&
+	    (err == STORE_E_IO || err == STORE_E_FULL || err == STORE_E_OPEN || err == STORE_E_READONLY))
+		snprintf(sysmsg, sizeof(sysmsg), " (%s)", strerror(sys));
+	if (sys == ENOSPC || sys == EDQUOT || sys == EFBIG)
+		err = STORE_E_FULL;
+	else if (sys == EROFS)
+		err = STORE_E_READONLY;
+	else if (err == STORE_E_IO && disk_nearly_full(st->path))
+		err = STORE_E_FULL; /* e.g. the shared-memory file could not grow */
 
 	if (err == STORE_E_FULL)
 		hint = ": the disk is full: free space in the state directory";
@@ -113,7 +143,7 @@ fail(struct store *st, int rc, const char *what, char *why, size_t whylen)
 	else if (err == STORE_E_CORRUPT)
 		hint = ": the database is damaged: move it aside and restart benchd";
 	if (why && whylen)
-		snprintf(why, whylen, "%s: %s: %s%s", st->path, what, msg, hint);
+		snprintf(why, whylen, "%s: %s: %s%s%s", st->path, what, msg, sysmsg, hint);
 	return err;
 }
 

@@ -1,0 +1,580 @@
+#!/usr/bin/env python3
+"""Integration tests of benchd: the real daemon, the real benchctl, a real HTTP receiver.
+
+  test_benchd.py --bin DIR TEST      TEST: upload, crash, control, check-config, disk, readonly,
+                                     devices, hotplug
+
+Signed reports for the upload tests are made here with Ed25519 (python3-cryptography) in the
+report format of DESIGN.md 4.6 and placed in <state>/reports, which benchd adopts at start; the
+device tests (devices, hotplug) use idevice-emu and the real capture/pipeline instead.
+Exit 0 pass, 1 fail, 77 skipped (with the reason).
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKIP = 77
+A = None  # parsed arguments
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def log(msg):
+    print("test: " + msg, flush=True)
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def wait_for(what, fn, timeout=20.0, step=0.05):
+    end = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > end:
+            raise Fail("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signed reports (what pipeline_run writes), for the outbox tests.
+
+_key = None
+
+
+def bench_key():
+    global _key
+    if _key is None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        _key = Ed25519PrivateKey.generate()
+    return _key
+
+
+def make_report(state_dir, ticket=None, outcome="fail", n=0):
+    from cryptography.hazmat.primitives import serialization
+    k = bench_key()
+    x = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    jwk = '{"crv":"Ed25519","kty":"OKP","x":"%s"}' % b64u(x)
+    kid = b64u(hashlib.sha256(jwk.encode()).digest())
+    rid = str(uuid.uuid4())
+    udid = "00008030-%016X" % (0x1A35E21A0580 + n)
+    report = {
+        "schema": "benchd.report/1",
+        "report_id": rid,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "bench": {"id": "bench-test", "key_id": kid, "software": "benchd 0.1.0"},
+        "device": {"udid": udid, "serial": "F2LTEST%05d" % n, "product_type": "iPhone12,1",
+                   "model_name": "iPhone 11", "ios_version": "17.1", "mode": "normal"},
+        "readings": {"battery": {"health_pct": 71, "cycle_count": 612}},
+        "faults": [{"code": "BAT-001", "severity": "major", "part": "battery", "title": "Battery worn",
+                    "evidence": "health 71 %", "tree": "battery", "node": "health"}],
+        "trace": [{"tree": "battery", "node": "health", "result": "fault"}],
+        "trees": [{"name": "battery", "version": "1", "sha256": "0" * 64}],
+        "outcome": outcome,
+        "snapshot_sha256": "1" * 64,
+        "case": {"ticket": ticket},
+    }
+    protected = b64u(json.dumps({"alg": "EdDSA", "kid": kid, "typ": "benchd-report+json"},
+                                separators=(",", ":")).encode())
+    payload = b64u(json.dumps(report, separators=(",", ":")).encode())
+    sig = b64u(k.sign((protected + "." + payload).encode()))
+    jws = '{"protected":"%s","payload":"%s","signature":"%s"}' % (protected, payload, sig)
+    d = os.path.join(state_dir, "reports")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, rid + ".jws.json"), "w") as f:
+        f.write(jws)
+    return rid, jws, report
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+class Proc:
+    def __init__(self, argv, logpath, env=None):
+        self.logpath = logpath
+        self.log = open(logpath, "ab")
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                  start_new_session=True)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.alive():
+            self.p.send_signal(sig)
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+            raise Fail("%s did not stop within %d s" % (self.logpath, timeout))
+        self.log.close()
+        return rc
+
+    def text(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Receiver:
+    def __init__(self, work, plan="201", token=None, delay_ms=0):
+        self.dir = os.path.join(work, "receiver")
+        os.makedirs(self.dir, exist_ok=True)
+        argv = [sys.executable, os.path.join(HERE, "case_receiver.py"), "serve", "--dir", self.dir,
+                "--plan", plan, "--delay-ms", str(delay_ms)]
+        if token:
+            argv += ["--token", token]
+        self.proc = Proc(argv, os.path.join(work, "receiver.log"))
+        portfile = os.path.join(self.dir, "port")
+        wait_for("the case receiver to listen", lambda: os.path.exists(portfile), 10)
+        with open(portfile) as f:
+            self.port = int(f.read())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def set_plan(self, plan):
+        p = os.path.join(self.dir, "plan")
+        with open(p + ".tmp", "w") as f:
+            f.write(plan if isinstance(plan, str) else json.dumps(plan))
+        os.rename(p + ".tmp", p)
+
+    def requests(self):
+        d = os.path.join(self.dir, "requests")
+        out = []
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".json"):
+                with open(os.path.join(d, name)) as f:
+                    out.append(json.load(f))
+        return out
+
+    def accepted(self):
+        return {n[:-5] for n in os.listdir(os.path.join(self.dir, "accepted")) if n.endswith(".json")}
+
+    def stop(self):
+        self.proc.stop(signal.SIGTERM)
+
+
+class Bench:
+    """A benchd with its own state directory and configuration."""
+
+    def __init__(self, work, name="bench", upload_url="", token_file="", extra="", socket_path="",
+                 state_root=None):
+        self.work = work
+        self.state = os.path.join(state_root or work, name + "-state")
+        os.makedirs(self.state, exist_ok=True)
+        self.conf = os.path.join(work, name + ".conf")
+        self.name = name
+        with open(self.conf, "w") as f:
+            f.write("[bench]\nid = bench-test\nsyslog_seconds = 0\ndrain_seconds = 20\n%s\n"
+                    "[upload]\nurl = %s\ntoken_file = %s\ntimeout_seconds = 5\n"
+                    "retry_min_seconds = 1\nretry_max_seconds = 4\n"
+                    "[control]\nsocket = %s\n" % (extra, upload_url, token_file, socket_path))
+        self.sock = socket_path or os.path.join(self.state, "control.sock")
+        self.proc = None
+        self.runs = 0
+
+    def env(self):
+        e = dict(os.environ)
+        e["BENCHD_STATE_DIR"] = self.state
+        return e
+
+    def start(self, wait=True):
+        self.runs += 1
+        self.proc = Proc([os.path.join(A.bin, "benchd"), "--config", self.conf, "--state-dir", self.state],
+                         os.path.join(self.work, "%s.%d.log" % (self.name, self.runs)), env=self.env())
+        if wait:
+            wait_for("benchd to answer on its control socket",
+                     lambda: self.ctl("status")[0] == 0 or not self.proc.alive(), 30)
+            check(self.proc.alive(), "benchd exited at start:\n" + self.proc.text())
+        return self.proc
+
+    def ctl(self, *args, json_out=False):
+        argv = [os.path.join(A.bin, "benchctl"), "--state-dir", self.state, "--socket", self.sock]
+        argv = argv[:1] + list(args[:1]) + argv[1:] + list(args[1:])
+        if json_out:
+            argv.append("--json")
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        out = r.stdout
+        if json_out and r.returncode == 0:
+            out = json.loads(r.stdout)
+        return r.returncode, out, r.stderr
+
+    def outbox(self):
+        rc, out, err = self.ctl("outbox", "--limit", "1000", json_out=True)
+        check(rc == 0, "benchctl outbox failed (%d): %s" % (rc, err))
+        return out
+
+    def stop(self, sig=signal.SIGTERM):
+        rc = self.proc.stop(sig)
+        text = self.proc.text()
+        check("runtime error" not in text and "AddressSanitizer" not in text and "LeakSanitizer" not in text,
+              "sanitizer report in benchd's log:\n" + text)
+        return rc
+
+
+def write_token(work, text=" s3cr3t-token \n"):
+    p = os.path.join(work, "token")
+    with open(p, "w") as f:
+        f.write(text)
+    os.chmod(p, 0o600)
+    return p
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+
+def t_upload(work):
+    """2xx, 409, 503 then 200, 429 with Retry-After (seconds and HTTP-date), dropped connections,
+    400 held with the server's answer shown by benchctl outbox, then fixed and retried."""
+    rx = Receiver(work, token="s3cr3t-token")
+    b = Bench(work, upload_url=rx.url + "/", token_file=write_token(work))
+    cases = {}
+    plans = {"*": "201"}
+    for n, (name, plan) in enumerate([("ok", "201"), ("ok200", "200"), ("conflict", "409"),
+                                      ("unavailable", "503,200"), ("throttled", "429:1,201"),
+                                      ("throttled-date", "429date:2,201"), ("dropped", "drop,drop,201"),
+                                      ("bad", "400")]):
+        rid, jws, rep = make_report(b.state, ticket="T-%d" % n if n % 2 == 0 else None, n=n)
+        cases[name] = (rid, jws, rep)
+        plans[rid] = plan
+    rx.set_plan(plans)
+    t0 = time.time()
+    b.start()
+
+    def settled():
+        ob = b.outbox()
+        c = ob["counts"]
+        return c["pending"] == 0 and c["delivered"] == len(cases) - 1 and c["held"] == 1 and ob
+
+    ob = wait_for("every upload to settle", settled, 40)
+    log("settled in %.1f s" % (time.time() - t0))
+    items = {i["report_id"]: i for i in ob["items"]}
+    reqs = rx.requests()
+    by_key = {}
+    for r in reqs:
+        by_key.setdefault(r["key"], []).append(r)
+    want_attempts = {"ok": 1, "ok200": 1, "conflict": 1, "unavailable": 2, "throttled": 2, "throttled-date": 2,
+                     "dropped": 3, "bad": 1}
+    for name, (rid, jws, rep) in cases.items():
+        rs = by_key.get(rid, [])
+        check(len(rs) == want_attempts[name], "%s: %d requests, want %d" % (name, len(rs), want_attempts[name]))
+        check(items[rid]["attempts"] == want_attempts[name], "%s: outbox counts %s attempts" %
+              (name, items[rid]["attempts"]))
+        for r in rs:
+            h = {k.lower(): v for k, v in r["headers"].items()}
+            check(r["path"] == "/cases", "%s: path %s" % (name, r["path"]))
+            check(h.get("authorization") == "Bearer s3cr3t-token", "%s: Authorization %r" % (name, h.get("authorization")))
+            check(h.get("content-type") == "application/json", "%s: Content-Type" % name)
+            check(h.get("idempotency-key") == rid, "%s: Idempotency-Key %r" % (name, h.get("idempotency-key")))
+            check(r["body"] == rs[0]["body"], "%s: a retry sent a different body" % name)
+        body = json.loads(rs[0]["body"])
+        check(set(body) == {"case", "report"}, "%s: body keys %s" % (name, sorted(body)))
+        c = body["case"]
+        check(c["ticket"] == rep["case"]["ticket"], "%s: ticket %r" % (name, c["ticket"]))
+        check(c["bench_id"] == "bench-test" and c["outcome"] == rep["outcome"], "%s: case %s" % (name, c))
+        check(c["device"] == {k: rep["device"][k] for k in ("udid", "serial", "product_type", "model_name")},
+              "%s: case device %s" % (name, c["device"]))
+        check(c["faults"] == [{"code": "BAT-001", "severity": "major", "part": "battery"}], "%s: faults" % name)
+        # The report travels as the exact signed bytes.
+        check('"report":' + jws + "}" in rs[0]["body"], "%s: the JWS is not embedded byte for byte" % name)
+        state = "held" if name == "bad" else "delivered"
+        check(items[rid]["state"] == state, "%s: state %s, want %s" % (name, items[rid]["state"], state))
+    # Backoff and Retry-After were honoured.
+    gap = lambda name: by_key[cases[name][0]][1]["time"] - by_key[cases[name][0]][0]["time"]
+    check(gap("throttled") >= 0.9, "Retry-After: 1 not honoured (retried after %.2f s)" % gap("throttled"))
+    check(gap("throttled-date") >= 1.0, "Retry-After date not honoured (%.2f s)" % gap("throttled-date"))
+    check(gap("unavailable") >= 0.45, "503 retried after %.2f s: no backoff" % gap("unavailable"))
+    check(items[cases["bad"][0]]["last_status"] == 400, "held item has no status 400")
+    # benchctl outbox shows the held report with the server's answer and what to do.
+    rc, out, err = b.ctl("outbox")
+    check(rc == 0, "benchctl outbox: %d %s" % (rc, err))
+    bad = cases["bad"][0]
+    check(bad in out and "held" in out and "ticket T-0 is closed" in out and "benchctl outbox retry " + bad in out,
+          "benchctl outbox does not show the held answer:\n" + out)
+    rc, out, err = b.ctl("status")
+    check(rc == 0 and "1 held" in out and "7 delivered" in out, "benchctl status:\n" + out + err)
+    # The booking system is fixed; the technician retries the held one.
+    plans[bad] = "201"
+    rx.set_plan(plans)
+    rc, out, err = b.ctl("outbox", "retry", bad)
+    check(rc == 0 and "queued" in out, "outbox retry: %d %s %s" % (rc, out, err))
+    wait_for("the retried report to be delivered", lambda: b.outbox()["counts"]["delivered"] == len(cases), 15)
+    rc, out, err = b.ctl("outbox", "retry", bad)
+    check(rc == 1 and "already delivered" in err, "retry of a delivered report: %d %s" % (rc, err))
+    rc, out, err = b.ctl("outbox", "retry", "no-such-report")
+    check(rc == 1 and "no report" in err, "retry of an unknown report: %d %s" % (rc, err))
+    check(rx.accepted() == {c[0] for c in cases.values()} - {cases["conflict"][0]},
+          "the receiver did not keep every case")
+    check(b.stop() == 0, "benchd did not exit 0 on SIGTERM")
+    log("benchd log:\n" + b.proc.text())
+    rx.stop()
+
+
+def t_crash(work):
+    """SIGKILL in the middle of uploads, twice; every report delivered under one key, one body."""
+    rx = Receiver(work, delay_ms=120)
+    b = Bench(work, upload_url=rx.url, token_file=write_token(work))
+    ids = set()
+    for n in range(24):
+        rid, _, _ = make_report(b.state, ticket="T-%d" % n, n=n)
+        ids.add(rid)
+    # Some answers fail first, so retries also cross the kills.
+    rx.set_plan({"*": "503,201"})
+    b.start()
+    for kill in (4, 12):
+        wait_for("%d requests before the kill" % kill, lambda: len(rx.requests()) >= kill, 30)
+        b.stop(signal.SIGKILL)
+        log("killed benchd after %d requests" % len(rx.requests()))
+        b.start()
+    wait_for("every report delivered",
+             lambda: b.outbox()["counts"]["delivered"] == len(ids), 60)
+    ob = b.outbox()
+    check(ob["counts"]["pending"] == 0 and ob["counts"]["held"] == 0, "outbox %s" % ob["counts"])
+    reqs = rx.requests()
+    bodies = {}
+    for r in reqs:
+        check(r["key"] in ids, "a request under an unknown key %r" % r["key"])
+        bodies.setdefault(r["key"], set()).add(r["body_sha256"])
+    check(set(bodies) == ids, "reports never sent: %s" % (ids - set(bodies)))
+    for k, v in bodies.items():
+        check(len(v) == 1, "report %s was sent with %d different bodies" % (k, len(v)))
+    check(rx.accepted() == ids, "the receiver did not accept every report")
+    b.stop()
+    # The store agrees after all this and is intact.
+    db = sqlite3.connect(os.path.join(b.state, "benchd.db"))
+    check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "integrity_check failed")
+    check(db.execute("SELECT count(*) FROM reports").fetchone()[0] == len(ids), "reports rows")
+    check(db.execute("PRAGMA journal_mode").fetchone()[0] == "wal", "not WAL")
+    log("%d requests for %d reports across 2 kills" % (len(reqs), len(ids)))
+    rx.stop()
+
+
+def t_control(work):
+    """One benchd per control socket; stale sockets removed; not-a-socket refused; exit 7; protocol."""
+    shared = os.path.join(work, "ctl.sock")
+    a = Bench(work, name="a", socket_path=shared)
+    b = Bench(work, name="b", socket_path=shared)
+    a.start()
+    mode = stat.S_IMODE(os.stat(shared).st_mode)
+    check(mode == 0o660, "control socket mode %o, want 660" % mode)
+    p = b.start(wait=False)
+    rc = p.p.wait(timeout=20)
+    check(rc == 1, "a second benchd on the same socket exited %d, want 1" % rc)
+    check("another benchd answers on " + shared in p.text(), "second benchd said:\n" + p.text())
+    check(a.ctl("status")[0] == 0, "the first benchd stopped answering")
+    # The protocol: one JSON object per line, bounded.
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(shared)
+    f = s.makefile("rwb")
+    f.write(b'{"cmd":"status"}\n{"cmd":"nope"}\nnot json\n')
+    f.flush()
+    answers = [json.loads(f.readline()) for _ in range(3)]
+    check(answers[0]["ok"] is True and answers[0]["pid"] == a.proc.p.pid, "status answer %s" % answers[0])
+    check(answers[1]["ok"] is False and "unknown cmd" in answers[1]["error"], "unknown cmd answer %s" % answers[1])
+    check(answers[2]["ok"] is False, "garbage answer %s" % answers[2])
+    f.write(b"x" * 10000)
+    f.flush()
+    long_answer = f.readline()
+    check(b"too long" in long_answer, "an overlong line was not refused: %r" % long_answer[:100])
+    try:
+        rest = f.readline()
+    except ConnectionResetError:  # closed with our unread bytes still queued
+        rest = b""
+    check(rest == b"", "the connection stays open after an overlong line")
+    s.close()
+    # SIGKILL leaves a stale socket: the next benchd removes it and starts.
+    a.stop(signal.SIGKILL)
+    check(os.path.exists(shared), "no stale socket left to test with")
+    rc, out, err = b.ctl("status")
+    check(rc == 7 and "benchd is not running (no answer on %s)" % shared in err,
+          "benchctl with no daemon: %d %s" % (rc, err))
+    for cmd in ("sessions", "outbox"):
+        check(b.ctl(cmd)[0] == 7, "benchctl %s with no daemon is not exit 7" % cmd)
+    b.start()
+    check("removing the stale socket" in b.proc.text(), "stale socket removal not logged")
+    rc, st, err = b.ctl("status", json_out=True)
+    check(rc == 0 and st["state_dir"] == b.state and st["sessions"]["max"] == 64, "status --json %s" % st)
+    rc, out, err = b.ctl("sessions", json_out=True)
+    check(rc == 0 and out["live"] == [] and isinstance(out["recent"], list), "sessions --json %s" % out)
+    rc, out, err = b.ctl("outbox")
+    check(rc == 0 and "uploads are off" in out, "outbox without url: %s" % out)
+    check(b.stop() == 0, "benchd exit status on SIGTERM")
+    check(not os.path.exists(shared), "benchd left its socket behind after a clean stop")
+    # Something that is not a socket is never removed.
+    with open(shared, "w") as f:
+        f.write("precious")
+    p = b.start(wait=False)
+    check(p.p.wait(timeout=20) == 1 and "is not a socket" in p.text(), "not-a-socket:\n" + p.text())
+    with open(shared) as f:
+        check(f.read() == "precious", "benchd touched a file that is not a socket")
+
+
+def t_check_config(work):
+    """--check-config: 'configuration OK' and 0, or the one-line error and 1."""
+    exe = os.path.join(A.bin, "benchd")
+    good = os.path.join(work, "good.conf")
+    with open(good, "w") as f:
+        f.write("[bench]\nid = desk-7\nmax_sessions = 8\n[upload]\nurl = https://cases.example.test\n"
+                "token_file = %s\n" % write_token(work))
+    r = subprocess.run([exe, "--config", good, "--check-config"], capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout == "configuration OK\n" and r.stderr == "",
+          "good config: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+    bad = os.path.join(work, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[bench]\nid = desk-7\n\n[upload]\nurll = https://x\n")
+    r = subprocess.run([exe, "--config", bad, "--check-config"], capture_output=True, text=True)
+    check(r.returncode == 1 and r.stdout == "" and
+          r.stderr == "benchd: %s line 5: unknown key 'urll' in [upload]\n" % bad,
+          "bad config: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+    notoken = os.path.join(work, "notoken.conf")
+    with open(notoken, "w") as f:
+        f.write("[upload]\nurl = https://x.test\ntoken_file = %s/missing\n" % work)
+    r = subprocess.run([exe, "--config", notoken, "--check-config"], capture_output=True, text=True)
+    check(r.returncode == 1 and "token_file %s/missing: No such file or directory" % work in r.stderr
+          and r.stderr.count("\n") == 1, "missing token: %d %r" % (r.returncode, r.stderr))
+    r = subprocess.run([exe, "--config", work + "/nope.conf", "--check-config"], capture_output=True, text=True)
+    check(r.returncode == 1 and "No such file or directory" in r.stderr, "missing config: %r" % r.stderr)
+    r = subprocess.run([exe, "--check-config"], capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout == "configuration OK\n", "defaults: %r" % r.stdout)
+
+
+def in_namespace(test, work):
+    """Re-run this test as root of a user+mount namespace (tmpfs, read-only binds), or skip."""
+    if os.environ.get("BENCHD_TEST_IN_NS") == "1":
+        return None
+    if shutil.which("unshare") is None:
+        print("SKIP: no unshare(1) to make a small or read-only file system")
+        return SKIP
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True)
+    if probe.returncode != 0:
+        print("SKIP: user namespaces are not available here: %s" % probe.stderr.decode().strip())
+        return SKIP
+    env = dict(os.environ, BENCHD_TEST_IN_NS="1")
+    return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable, __file__,
+                           "--bin", A.bin, "--work", work, test], env=env).returncode
+
+
+def t_disk(work):
+    """A full disk: clear errors, no corruption, and everything stored once there is room."""
+    r = in_namespace("disk", work)
+    if r is not None:
+        return r
+    mnt = os.path.join(work, "small")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mnt], check=True)
+    b = Bench(work, state_root=mnt)
+    b.start()
+    b.stop()
+    ids = {make_report(b.state, n=n)[0] for n in range(3)}
+    filler = os.path.join(mnt, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    os.close(fd)
+    b.start(wait=False)
+    time.sleep(0.1)
+    wait_for("benchd to start or give up", lambda: not b.proc.alive() or b.ctl("status")[0] == 0, 20)
+    text = b.proc.text()
+    check("disk is full" in text or "No space left" in text, "no clear disk-full message:\n" + text)
+    if b.proc.alive():
+        b.stop()
+    log("on a full disk benchd said:\n" + text)
+    os.unlink(filler)
+    b.start()
+    wait_for("the reports to be adopted", lambda: b.ctl("status", json_out=True)[1]["reports"] == 3, 20)
+    b.stop()
+    db = sqlite3.connect(os.path.join(b.state, "benchd.db"))
+    check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "the database is damaged")
+    check({r[0] for r in db.execute("SELECT report_id FROM reports")} == ids, "reports missing")
+    return 0
+
+
+def t_readonly(work):
+    """A read-only state directory: one clear error and exit 1, nothing changed."""
+    r = in_namespace("readonly", work)
+    if r is not None:
+        return r
+    b = Bench(work)
+    b.start()
+    b.stop()
+    before = {n: os.stat(os.path.join(b.state, n)).st_mtime_ns for n in os.listdir(b.state)}
+    subprocess.run(["mount", "--bind", b.state, b.state], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", b.state], check=True)
+    p = b.start(wait=False)
+    rc = p.p.wait(timeout=20)
+    text = p.text()
+    check(rc == 1, "benchd on a read-only state dir exited %d:\n%s" % (rc, text))
+    check("not writable" in text and "Read-only file system" in text and b.state in text,
+          "no clear read-only message:\n" + text)
+    check(text.count("error:") == 1, "want one error line:\n" + text)
+    after = {n: os.stat(os.path.join(b.state, n)).st_mtime_ns for n in os.listdir(b.state)}
+    check(before == after, "files changed on a read-only state dir")
+    return 0
+
+
+TESTS = {"upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
+         "disk": t_disk, "readonly": t_readonly}
+
+
+def main():
+    global A
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin", required=True, help="the build's bin/ directory")
+    p.add_argument("--work", default="", help="keep the work directory here (default: a temp dir, removed)")
+    p.add_argument("test", choices=sorted(TESTS))
+    A = p.parse_args()
+    work = A.work or tempfile.mkdtemp(prefix="benchd-test-")
+    os.makedirs(work, exist_ok=True)
+    ok = False
+    try:
+        r = TESTS[A.test](work)
+        ok = r in (None, 0)
+        if r == SKIP:
+            return SKIP
+        if not ok:
+            return r
+        print("PASS: %s" % A.test)
+        return 0
+    except Fail as e:
+        print("FAIL: %s: %s" % (A.test, e))
+        for name in sorted(os.listdir(work)):
+            if name.endswith(".log"):
+                with open(os.path.join(work, name), errors="replace") as f:
+                    print("---- %s\n%s" % (name, f.read()[-6000:]))
+        return 1
+    finally:
+        if not A.work and os.environ.get("BENCHD_TEST_IN_NS") != "1":
+            shutil.rmtree(work, ignore_errors=True)
+        elif ok and not A.work:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
