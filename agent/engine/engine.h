@@ -1,5 +1,5 @@
 /*
- * engine: runs diagnostic trees (Lua 5.4, diag-trees/*.lua) over a snapshot in a sandbox.
+ * engine: runs diagnostic trees (Lua 5.4, diag-trees/<name>.lua) over a snapshot in a sandbox.
  *
  * Trees are pure: the result is a function of (snapshot, answers, tree files) only, so the
  * same inputs give byte-identical faults and trace. Each tree runs in its own lua_State with
@@ -17,9 +17,9 @@
 
 enum engine_err {
 	ENGINE_OK = 0,
-	ENGINE_E_TREES = -1,    /* the trees directory or a named tree cannot be read */
-	ENGINE_E_SNAPSHOT = -2, /* the snapshot is not a benchd.snapshot/1 document */
-	ENGINE_E_CATALOGUE = -3,/* the fault catalogue cannot be read */
+	ENGINE_E_TREES = -1,     /* the trees directory or a named tree cannot be read */
+	ENGINE_E_SNAPSHOT = -2,  /* the snapshot is not a benchd.snapshot/1 document */
+	ENGINE_E_CATALOGUE = -3, /* the fault catalogue cannot be read */
 	ENGINE_E_NOMEM = -4,
 };
 const char *engine_strerror(int err);
@@ -30,25 +30,30 @@ struct engine_answer {
 };
 
 struct engine_opts {
-	const char *trees_dir;          /* NULL: the installed/default diag-trees directory */
-	const char *const *trees;       /* tree names to run; NULL/0: all */
+	const char *trees_dir;    /* NULL: the installed/default diag-trees directory */
+	const char *const *trees; /* tree names to run; NULL/0: all */
 	size_t ntrees;
 	const struct engine_answer *answers;
 	size_t nanswers;
-	const char *lang;               /* question and title language, default "en" */
+	const char *lang; /* question and title language, default "en" */
+	/* Added by issue 5 (zero/NULL keeps the defaults): */
+	const char *data_dir;  /* catalogue.json and models.json; NULL: trees_dir */
+	size_t mem_limit;      /* per tree, bytes; 0: 16 MiB */
+	long long instr_limit; /* per tree, Lua VM instructions; 0: 20 million */
 };
 
 struct engine_result {
-	json_t *faults;    /* [{code, severity, part, title, evidence, tree, node}] */
-	json_t *trace;     /* [{tree, node, result, values...}] every node visited, in order */
-	json_t *trees;     /* [{name, version, sha256}] */
-	json_t *questions; /* unanswered: [{key, tree, text, choices}] */
-	json_t *errors;    /* engine errors: [{tree, reason}] */
-	char outcome[16];  /* "pass", "fail" or "incomplete" */
+	json_t *faults;     /* [{code, severity, part, title, evidence, tree, node}] */
+	json_t *trace;      /* [{tree, node, result, values...}] every node visited, in order */
+	json_t *trees;      /* [{name, version, sha256}] */
+	json_t *questions;  /* unanswered: [{key, tree, text, choices}] */
+	json_t *errors;     /* engine errors: [{tree, reason}] */
+	char outcome[16];   /* "pass", "fail" or "incomplete" */
+	json_t *incomplete; /* other reasons the outcome is incomplete: [{tree, reason}] (SYS-003, ...) */
 };
 
-int engine_run(const json_t *snapshot, const struct engine_opts *opts, struct engine_result **out,
-    char *why, size_t whylen);
+int engine_run(const json_t *snapshot, const struct engine_opts *opts, struct engine_result **out, char *why,
+               size_t whylen);
 void engine_result_free(struct engine_result *r);
 
 /* The probes the named trees need (union, sorted): a json array of strings. */
@@ -64,6 +69,33 @@ const char *engine_default_trees_dir(void);
  * snapshot to fill syslog.signatures.
  */
 int engine_scan_syslog(const char *rules_path, const json_t *lines, json_t **signatures, char *why,
-    size_t whylen);
+                       size_t whylen);
+
+/*
+ * Added by issue 5.
+ *
+ * engine_list: every tree of the directory, by file name: [{name, version, probes, description?,
+ * file, sha256}] or [{file, sha256, error}] for a tree that does not load or declare itself.
+ */
+int engine_list(const char *trees_dir, json_t **trees, char *why, size_t whylen);
+
+/* The result as compact JSON {outcome, faults, trace, trees, questions, errors, incomplete}, the
+ * same bytes for the same inputs (malloc'd). */
+char *engine_result_dump(const struct engine_result *r);
+
+/*
+ * engine_check: load every tree in the sandbox and check the declarations, the fault codes
+ * used, the catalogue (every DESIGN 4.5 code, four languages), the model table and the syslog
+ * rules. *problems = [{file, line, reason}] (line 0 when none applies); returns how many.
+ * data_dir NULL: trees_dir.
+ */
+int engine_check(const char *trees_dir, const char *data_dir, json_t **problems);
+
+/*
+ * engine_test: run every test case (*.json) of tests_dir (NULL: <trees_dir>/tests) and compare
+ * with its expectations. *results = [{name, file, ok, reasons[], outcome}] in file order;
+ * returns the number of failures, or a negative engine_err with a reason.
+ */
+int engine_test(const char *trees_dir, const char *tests_dir, json_t **results, char *why, size_t whylen);
 
 #endif

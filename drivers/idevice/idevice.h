@@ -82,6 +82,19 @@ void idev_session_free(struct idev_session *s);
 int idev_session_snapshot(struct idev_session *s, json_t **snapshot, char *why, size_t whylen);
 
 /*
+ * After idev_session_snapshot: IDEV_OK, or the state that kept probes from running:
+ * IDEV_E_LOCKED (services refused: device.lockdown "locked") or IDEV_E_UNPLUGGED (the device
+ * went away during the read). The snapshot is still valid; why gets the technician's words.
+ */
+int idev_session_device_err(const struct idev_session *s, char *why, size_t whylen);
+
+/*
+ * Quick look without a session (like `ideviceinfo -s`): ProductType and DeviceName of an
+ * attached device. Either output may be NULL. IDEV_OK or an idev_err.
+ */
+int idev_peek(const char *udid, char *product_type, size_t ptlen, char *name, size_t namelen);
+
+/*
  * A snapshot for a device that cannot be read (locked, untrusted, pairing pending): device
  * fields known from usbmux plus device.lockdown and an errors entry. Lets trees write SYS-003.
  */

@@ -1,0 +1,107 @@
+/*
+ * emu_core: state private to the idevice-emu core (emu_*.c); the services see only emu.h.
+ *
+ * One global `emu_core` holds the attached devices, the open client connections, the usbmux
+ * pair-record store and the run's TLS/pairing identity. Everything in it is guarded by
+ * emu_core.lock except the read-only identity (set before the sockets exist) and `stopping`.
+ * A device is reference counted: the attached list holds one reference, every connection
+ * that reached it through Connect holds one; the last unref frees it.
+ */
+#ifndef EMU_CORE_H
+#define EMU_CORE_H
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+
+#include "emu.h"
+
+#define EMU_LOCKDOWN_PORT 62078
+#define EMU_MAX_HOSTS     8                  /* host ids a device remembers as paired */
+#define EMU_MAX_PORTS     32                 /* service ports a device remembers */
+#define EMU_MUX_MAX       (1u * 1024 * 1024) /* largest usbmux plist payload we accept */
+
+struct emu_port {
+	uint16_t port;
+	int svc; /* index into emu_services */
+};
+
+struct core_dev {
+	struct emu_device d;           /* first: services get &cd->d */
+	int refs;                      /* under emu_core.lock */
+	int listed;                    /* in the attached list */
+	char mux_serial[65];           /* SerialNumber on the mux: the UDID without its '-' */
+	char hosts[EMU_MAX_HOSTS][64]; /* HostIDs this device trusts (Pair, Behaviour/Paired) */
+	int nhosts;
+	struct emu_port ports[EMU_MAX_PORTS];
+	unsigned nports;
+	uint16_t next_port;
+	struct core_dev *next;
+};
+
+struct core_conn {
+	int fd;
+	int listener;         /* a usbmux Listen client: gets events */
+	struct core_dev *dev; /* the device this connection reached, or NULL */
+	struct core_conn *next;
+};
+
+struct pair_entry {
+	char key[65]; /* UDID without '-' */
+	char *data;
+	size_t len;
+	struct pair_entry *next;
+};
+
+struct emu_core {
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	struct core_dev *devs;
+	uint32_t next_id;
+	struct core_conn *conns;
+	int nthreads;
+	struct pair_entry *records;
+	atomic_int stopping;
+	/* identity: fixed before the sockets exist */
+	char buid[37];
+	char host_id[37];
+	SSL_CTX *tls;
+};
+
+extern struct emu_core emu_core;
+
+/* emu_main.c: devices and connections */
+struct core_dev *core_dev_find(uint32_t device_id); /* referenced, or NULL */
+void core_dev_unref(struct core_dev *cd);           /* lock not held */
+void core_dev_unref_locked(struct core_dev *cd);
+int core_dev_attach(struct core_dev *cd, char *err, size_t errlen); /* takes cd */
+int core_dev_detach(const char *udid);                              /* 0 or -1: no such device */
+char *core_dev_list(void);                                          /* "N udid udid..." malloc'd */
+struct core_conn *core_conn_add(int fd);
+void core_conn_remove(struct core_conn *c);
+int core_conn_set_dev(struct core_conn *c, struct core_dev *cd); /* -1 when cd is detached */
+void core_udid_key(const char *udid, char *out, size_t outlen);  /* strip '-' */
+
+/* emu_profile.c */
+int core_profile_load(const char *dir, struct core_dev **out, char *err, size_t errlen);
+void core_dev_free(struct core_dev *cd);
+
+/* emu_pki.c */
+int emu_pki_init(char *err, size_t errlen);
+void emu_pki_free(void);
+plist_t emu_pki_pair_record(const char *udid);  /* a full usbmuxd-style record, caller frees */
+const char *emu_pki_device_pubkey(size_t *len); /* PEM "RSA PUBLIC KEY" */
+void emu_random_uuid(char out[37]);
+
+/* emu_mux.c */
+void emu_mux_serve(struct core_conn *c);
+void emu_mux_event_locked(const struct core_dev *cd, const char *type); /* Attached/Detached/Paired */
+void emu_mux_store_locked(const char *udid, const char *data, size_t len);
+void emu_mux_store_free(void);
+
+/* emu_lockdown.c */
+void emu_lockdown_serve(int fd, struct core_dev *cd);
+
+/* emu_control.c */
+void emu_control_serve(int fd);
+
+#endif
