@@ -414,7 +414,10 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("benchd %s\n", BENCHD_VERSION);
+			printf("benchd %s (%s)\n", BENCHD_VERSION,
+			       sessions_built()
+			           ? "device sessions: yes"
+			           : "device sessions: no: drivers/capture/pipeline not built yet");
 			return 0;
 		default:
 			usage(stderr);

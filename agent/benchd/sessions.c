@@ -27,9 +27,10 @@ struct sess {
 	char mode[16]; /* "normal" (usbmux), "recovery", "dfu", ... */
 	enum sess_state state;
 	volatile int cancel;
-	int unplugged;  /* detached while running: the thread frees the entry */
-	int again;      /* re-run when this session ends (trusted while running) */
-	char stage[96]; /* the last progress step */
+	int unplugged;   /* detached while running: the thread frees the entry */
+	int again;       /* a Paired event came while running */
+	int needs_trust; /* the last session could not read it: untrusted or pairing pending */
+	char stage[96];  /* the last progress step */
 	time_t since;
 	struct sessions *mgr;
 };
@@ -128,7 +129,8 @@ device_added(struct sessions *m, const char *id, const char *mode, int again)
 	}
 	s = find(m, id);
 	if (s != NULL) {
-		if (again && s->state == SESS_FINISHED) {
+		if (again && s->state == SESS_FINISHED && s->needs_trust) {
+			s->needs_trust = 0;
 			s->state = SESS_QUEUED;
 			s->since = time(NULL);
 			m->queued++;
@@ -202,15 +204,15 @@ on_progress(const char *what, void *ctx)
 	log_debug("%s", what);
 }
 
-/* The stage a session was in, for reasons: "crash reports 3/12" -> "during crash reports 3/12". */
+/* The stage a session was in, for reasons: "while reading crash reports 3/12". */
 static void
 stage_of(struct sess *s, char *out, size_t outlen)
 {
 	pthread_mutex_lock(&s->mgr->mu);
 	if (s->stage[0])
-		snprintf(out, outlen, "during %s", s->stage);
+		snprintf(out, outlen, "while %s", s->stage);
 	else
-		snprintf(out, outlen, "before the first read");
+		snprintf(out, outlen, "while connecting");
 	pthread_mutex_unlock(&s->mgr->mu);
 }
 
@@ -254,18 +256,26 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	const char *state = "failed";
 
 	r = capture_device(s->id, &co, &bytes, &len, &device_err, why, sizeof(why));
+	stage_of(s, stage, sizeof(stage));
+	/* Unplugged (or cancelled) mid-read: what was read is partial, so no report is made. */
+	if (was_unplugged(s) || r == IDEV_E_UNPLUGGED || (r == 0 && device_err == IDEV_E_UNPLUGGED)) {
+		free(bytes);
+		snprintf(reason, reasonlen, "unplugged %s", stage);
+		return "unplugged";
+	}
+	if (s->cancel) {
+		free(bytes);
+		snprintf(reason, reasonlen, "cancelled %s: benchd is stopping", stage);
+		return "cancelled";
+	}
 	if (r != 0) {
-		stage_of(s, stage, sizeof(stage));
-		if (was_unplugged(s) || r == IDEV_E_UNPLUGGED) {
-			snprintf(reason, reasonlen, "unplugged %s", stage);
-			return "unplugged";
-		}
-		if (s->cancel) {
-			snprintf(reason, reasonlen, "cancelled %s: benchd is stopping", stage);
-			return "cancelled";
-		}
 		snprintf(reason, reasonlen, "cannot read the device: %s", why);
 		return "failed";
+	}
+	if (device_err == IDEV_E_UNTRUSTED || device_err == IDEV_E_PAIRING_PENDING) {
+		pthread_mutex_lock(&m->mu);
+		s->needs_trust = 1; /* a Paired event later diagnoses it again */
+		pthread_mutex_unlock(&m->mu);
 	}
 	if (device_err != 0)
 		log_warnx("device only partly readable: %s (the report says so)", why);
@@ -344,12 +354,15 @@ session_main(void *arg)
 	if (s->unplugged) {
 		unlink_sess(m, s);
 		free(s);
-	} else if (s->again && !m->stopping) {
+	} else if (s->again && s->needs_trust && !m->stopping) {
+		log_info("trusted now: diagnosing it again");
 		s->again = 0;
+		s->needs_trust = 0;
 		s->state = SESS_QUEUED;
 		s->since = time(NULL);
 		m->queued++;
 	} else {
+		s->again = 0;
 		s->state = SESS_FINISHED;
 	}
 	start_queued(m);

@@ -6,8 +6,9 @@
  * outbox row in one transaction, then wakes the outbox.
  *
  * Unplugging a device cancels only its own session, which ends with a reason naming the stage
- * ("unplugged during crash reports"). A device that stays attached after its session is not
- * read again; unplugged and plugged back (or newly trusted) it gets a new session.
+ * ("unplugged while reading crash reports 3/12"). A device that stays attached after its session is not
+ * read again; unplugged and plugged back it gets a new session, and so does a device that could
+ * not be read for want of trust once it is paired (usbmux Paired event).
  *
  * Locking: one mutex guards the device table; it is never held across device I/O, signing or
  * SQLite. Ownership: sessions_start/sessions_stop.
