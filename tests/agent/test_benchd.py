@@ -539,7 +539,164 @@ def t_readonly(work):
     return 0
 
 
-TESTS = {"upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
+# ---------------------------------------------------------------------------------------------
+# Devices: idevice-emu, the real drivers, capture and pipeline.
+
+PROFILES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "profiles")
+
+
+def devices_ready():
+    """None when benchd has device sessions and the emulator is built; else the skip reason."""
+    if not os.path.exists(os.path.join(A.bin, "idevice-emu")):
+        return "idevice-emu is not built yet"
+    v = subprocess.run([os.path.join(A.bin, "benchd"), "--version"], capture_output=True, text=True).stdout
+    if "device sessions: yes" not in v:
+        return "benchd was built without device sessions: " + v.strip()
+    return None
+
+
+def clone_profiles(work, n, names=("worn-battery-11", "healthy-15pro", "thermal-loop-12", "smc-14", "locked-13")):
+    """n profiles with unique UDIDs, copied from the bundled ones."""
+    import plistlib
+    out = []
+    for i in range(n):
+        src = os.path.join(PROFILES, names[i % len(names)])
+        dst = os.path.join(work, "profiles", "%02d-%s" % (i, names[i % len(names)]))
+        shutil.copytree(src, dst)
+        pl = os.path.join(dst, "device.plist")
+        with open(pl, "rb") as f:
+            d = plistlib.load(f)
+        root = d["Lockdown"]["Root"]
+        udid = "%s%04X" % (root["UniqueDeviceID"][:-4], i)
+        root["UniqueDeviceID"] = udid
+        with open(pl, "wb") as f:
+            plistlib.dump(d, f)
+        out.append((udid, dst))
+    return out
+
+
+class Emu:
+    def __init__(self, work, profiles):
+        self.sock = os.path.join(work, "mux.sock")
+        self.control = os.path.join(work, "emu-control.sock")
+        self.proc = Proc([os.path.join(A.bin, "idevice-emu"), "--socket", self.sock, "--control", self.control]
+                         + [p for _, p in profiles], os.path.join(work, "emu.log"))
+        wait_for("the emulator's socket", lambda: os.path.exists(self.sock), 15)
+
+    def cmd(self, line):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.control)
+        s.sendall(line.encode() + b"\n")
+        f = s.makefile("rb")
+        out = f.readline().decode().strip()
+        s.close()
+        return out
+
+    def stop(self):
+        self.proc.stop()
+
+
+def sessions_by_device(b):
+    rc, out, err = b.ctl("sessions", "--limit", "1000", json_out=True)
+    check(rc == 0, "benchctl sessions: %s" % err)
+    d = {}
+    for s in out["recent"]:
+        d.setdefault(s["device"], []).append(s)
+    return d, out
+
+
+def t_devices(work):
+    """16 emulated iPhones plugged at once: 16 sessions, 16 signed reports, 16 cases uploaded."""
+    why = devices_ready()
+    if why:
+        print("SKIP: " + why)
+        return SKIP
+    n = 16
+    profiles = clone_profiles(work, n)
+    rx = Receiver(work)
+    b = Bench(work, upload_url=rx.url)
+    emu = Emu(work, profiles)
+    env_mux = "UNIX:" + emu.sock
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = env_mux
+    t0 = time.time()
+    b.start()
+
+    def all_done():
+        d, _ = sessions_by_device(b)
+        ended = [s for v in d.values() for s in v if s["state"] != "running"]
+        return len(ended) >= n and d
+
+    d = wait_for("%d sessions to end" % n, all_done, 90, 0.2)
+    elapsed = time.time() - t0
+    wait_for("%d uploads" % n, lambda: b.outbox()["counts"]["delivered"] == n, 30)
+    check(set(d) == {u for u, _ in profiles}, "sessions for %s, want every emulated device" % sorted(d))
+    for udid, ss in d.items():
+        check(len(ss) == 1, "%s had %d sessions" % (udid, len(ss)))
+        check(ss[0]["state"] == "done" and ss[0]["report_id"], "%s: %s" % (udid, ss[0]))
+        path = os.path.join(b.state, "reports", ss[0]["report_id"] + ".jws.json")
+        check(os.path.exists(path), "no signed report at " + path)
+        r = subprocess.run([os.path.join(A.bin, "benchctl"), "--state-dir", b.state, "report", "verify", path],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "report verify %s: %s" % (path, r.stderr))
+    check(rx.accepted() == {s[0]["report_id"] for s in d.values()}, "the receiver did not get every report")
+    log("%d devices: all sessions ended %.1f s after benchd started" % (n, elapsed))
+    b.stop()
+    emu.stop()
+    rx.stop()
+
+
+def t_hotplug(work):
+    """Detach one device mid-session: its session ends 'unplugged while ...', the others finish;
+    plugged back, it gets a new session and a report."""
+    why = devices_ready()
+    if why:
+        print("SKIP: " + why)
+        return SKIP
+    profiles = clone_profiles(work, 4)
+    b = Bench(work)
+    with open(b.conf) as f:
+        conf = f.read().replace("syslog_seconds = 0", "syslog_seconds = 3")
+    with open(b.conf, "w") as f:
+        f.write(conf)
+    emu = Emu(work, profiles)
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    b.start()
+    victim, vdir = profiles[0]
+
+    def capturing():
+        rc, out, _ = b.ctl("sessions", json_out=True)
+        return rc == 0 and any(s["device"] == victim and s["state"] == "running" and "log" in s["stage"]
+                               for s in out["live"])
+
+    wait_for("the victim's syslog capture", capturing, 30, 0.05)
+    check(emu.cmd("detach " + victim) == "ok", "emulator refused the detach")
+    t_detach = time.time()
+
+    def settled():
+        d, _ = sessions_by_device(b)
+        ended = [s for v in d.values() for s in v if s["state"] != "running"]
+        return len(ended) >= 4 and d
+
+    d = wait_for("the four sessions to end", settled, 40)
+    v = d[victim][0]
+    check(v["state"] == "unplugged", "victim session state %s: %s" % (v["state"], v))
+    check(v["reason"].startswith("unplugged while capturing the device log"), "victim reason %r" % v["reason"])
+    check(v["report_id"] is None, "a report was made from a partial read")
+    for udid, _ in profiles[1:]:
+        check(d[udid][0]["state"] == "done" and d[udid][0]["report_id"], "bystander %s: %s" % (udid, d[udid]))
+    log("victim ended %.1f s after the detach: %s" % (v["ended_at"] - t_detach, v["reason"]))
+    # Plugged back: a new session, a report.
+    check(emu.cmd("attach " + vdir).startswith("ok " + victim), "re-attach")
+    wait_for("a new session for the re-plugged device",
+             lambda: any(s["state"] == "done" for s in sessions_by_device(b)[0].get(victim, [])), 30)
+    d, _ = sessions_by_device(b)
+    check(len(d[victim]) == 2, "re-plugged device has %d sessions" % len(d[victim]))
+    check(b.ctl("status", json_out=True)[1]["reports"] == 4, "want 4 reports")
+    b.stop()
+    emu.stop()
+
+
+TESTS = {"devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
          "disk": t_disk, "readonly": t_readonly}
 
 
