@@ -101,7 +101,7 @@ start_queued(struct sessions *m)
 		m->running++;
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		pthread_attr_setstacksize(&a, 512 * 1024);
+		pthread_attr_setstacksize(&a, 1024 * 1024);
 		e = pthread_create(&t, &a, session_main, oldest);
 		pthread_attr_destroy(&a);
 		if (e != 0) {

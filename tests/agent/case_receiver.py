@@ -5,6 +5,7 @@ Serves POST /cases on 127.0.0.1 (a free port unless --port), records every reque
 (headers and the exact body) and answers according to a plan, so tests can make it misbehave:
 
   case_receiver.py serve --dir DIR [--port N] [--token TOKEN] [--plan PLAN] [--delay-ms N]
+                         [--tls-cert PEM --tls-key PEM]
   case_receiver.py summary --dir DIR      what was received, for people (the demo)
 
 DIR/port holds the port once the server listens. DIR/requests/NNNNNN.json holds each request:
@@ -187,6 +188,11 @@ def serve(a):
     st = State(a.dir, a.plan, a.token, a.delay_ms)
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
+    if a.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.state = st
     write_atomic(os.path.join(a.dir, "port"), str(srv.server_address[1]).encode())
     try:
@@ -218,6 +224,8 @@ def main():
     s.add_argument("--token")
     s.add_argument("--plan", default="201")
     s.add_argument("--delay-ms", type=int, default=0)
+    s.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
+    s.add_argument("--tls-key", help="and this PEM key")
     m = sub.add_parser("summary")
     m.add_argument("--dir", required=True)
     a = p.parse_args()

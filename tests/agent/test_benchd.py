@@ -141,19 +141,21 @@ class Proc:
 
 
 class Receiver:
-    def __init__(self, work, plan="201", token=None, delay_ms=0):
+    def __init__(self, work, plan="201", token=None, delay_ms=0, tls=None):
         self.dir = os.path.join(work, "receiver")
         os.makedirs(self.dir, exist_ok=True)
         argv = [sys.executable, os.path.join(HERE, "case_receiver.py"), "serve", "--dir", self.dir,
                 "--plan", plan, "--delay-ms", str(delay_ms)]
         if token:
             argv += ["--token", token]
+        if tls:
+            argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self.proc = Proc(argv, os.path.join(work, "receiver.log"))
         portfile = os.path.join(self.dir, "port")
         wait_for("the case receiver to listen", lambda: os.path.exists(portfile), 10)
         with open(portfile) as f:
             self.port = int(f.read())
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
 
     def set_plan(self, plan):
         p = os.path.join(self.dir, "plan")
@@ -331,6 +333,66 @@ def t_upload(work):
           "the receiver did not keep every case")
     check(b.stop() == 0, "benchd did not exit 0 on SIGTERM")
     log("benchd log:\n" + b.proc.text())
+    rx.stop()
+
+
+def make_ca_and_cert(work):
+    """A private CA and a server certificate for 127.0.0.1 signed by it (PEM files)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "benchd test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = [os.path.join(work, n) for n in ("ca.pem", "server.pem", "server.key")]
+    with open(paths[0], "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths[2], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return paths
+
+
+def t_tls(work):
+    """HTTPS: a server the system store does not trust gets nothing (kept pending with the TLS
+    error); with ca_file naming its CA, the upload goes through."""
+    ca, cert, key = make_ca_and_cert(work)
+    rx = Receiver(work, tls=(cert, key))
+    b = Bench(work, upload_url=rx.url, token_file=write_token(work))
+    rid, _, _ = make_report(b.state)
+    b.start()
+    ob = wait_for("a failed TLS attempt", lambda: (lambda o: o["items"] and o["items"][0]["attempts"] >= 1
+                                                     and o["items"][0]["last_answer"] and o)(b.outbox()), 20)
+    item = ob["items"][0]
+    check(item["state"] == "pending" and item["last_status"] == 0, "untrusted server: %s" % item)
+    check("certificate" in item["last_answer"].lower(), "no TLS reason: %r" % item["last_answer"])
+    check(rx.requests() == [], "a request reached a server whose certificate is not trusted")
+    b.stop()
+    with open(b.conf) as f:
+        conf = f.read().replace("ca_file = \n", "").replace("[upload]\n", "[upload]\nca_file = %s\n" % ca)
+    with open(b.conf, "w") as f:
+        f.write(conf)
+    b.start()
+    wait_for("the upload over verified TLS", lambda: b.outbox()["counts"]["delivered"] == 1, 20)
+    check(rx.accepted() == {rid}, "the HTTPS receiver did not get the case")
+    b.stop()
     rx.stop()
 
 
@@ -696,7 +758,41 @@ def t_hotplug(work):
     emu.stop()
 
 
-TESTS = {"devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
+def t_drain(work):
+    """SIGTERM while sessions run: they finish and their reports are stored, then benchd exits 0;
+    with drain_seconds too short, they are cancelled with that reason and benchd still stops."""
+    why = devices_ready()
+    if why:
+        print("SKIP: " + why)
+        return SKIP
+    profiles = clone_profiles(work, 2)
+    emu = Emu(work, profiles)
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    for drain, want in ((20, "done"), (1, "cancelled")):
+        b = Bench(work, name="drain%d" % drain, extra="syslog_seconds = 4\ndrain_seconds = %d" % drain)
+        with open(b.conf) as f:
+            conf = f.read().replace("syslog_seconds = 0\ndrain_seconds = 20\n", "")
+        with open(b.conf, "w") as f:
+            f.write(conf)
+        b.start()
+        wait_for("two running sessions", lambda: sum(1 for s in b.ctl("sessions", json_out=True)[1]["live"]
+                                                     if s["state"] == "running") == 2, 20)
+        t0 = time.time()
+        check(b.stop(signal.SIGTERM) == 0, "benchd did not exit 0 after draining")
+        took = time.time() - t0
+        db = sqlite3.connect(os.path.join(b.state, "benchd.db"))
+        rows = db.execute("SELECT state, reason, report_id FROM sessions").fetchall()
+        check(len(rows) == 2 and all(r[0] == want for r in rows), "drain %d: sessions %s" % (drain, rows))
+        if want == "done":
+            check(all(r[2] for r in rows), "drained sessions have no report")
+        else:
+            check(all("benchd is stopping" in r[1] and r[2] is None for r in rows), "cancelled: %s" % rows)
+            check(took < 1 + 10, "benchd took %.1f s to stop with drain_seconds = 1" % took)
+        log("drain_seconds %d: stopped in %.1f s, sessions %s" % (drain, took, [r[0] for r in rows]))
+    emu.stop()
+
+
+TESTS = {"drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
          "disk": t_disk, "readonly": t_readonly}
 
 
