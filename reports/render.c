@@ -525,6 +525,35 @@ render_text(struct out *o, const json_t *r, const struct report_render_opts *op,
 			put(o, "\n");
 		}
 	}
+	v = json_object_get(r, "answers");
+	if (json_object_size(v) > 0) {
+		const char *ak;
+		json_t *av;
+		int first = 1;
+		putf(o, "\n%s:", lbl(lang, "answers"));
+		json_object_foreach((json_t *)v, ak, av)
+		{
+			put(o, first ? " " : ", ");
+			esc(o, ak);
+			put(o, "=");
+			esc(o, json_string_value(av));
+			first = 0;
+		}
+		put(o, "\n");
+	}
+	v = json_object_get(r, "incomplete");
+	if (json_array_size(v) > 0) {
+		const json_t *q;
+		putf(o, "\n%s\n", lbl(lang, "incomplete_why"));
+		json_array_foreach(v, i, q)
+		{
+			put(o, "  - ");
+			esc(o, str(q, "tree"));
+			put(o, ": ");
+			esc(o, str(q, "reason"));
+			put(o, "\n");
+		}
+	}
 	text_readings(o, json_object_get(r, "readings"), lang);
 
 	v = json_object_get(r, "errors");
@@ -877,6 +906,20 @@ render_html(struct out *o, const json_t *r, const struct report_render_opts *op,
 		}
 		put(o, "</ul>\n</section>\n");
 	}
+	v = json_object_get(r, "incomplete");
+	if (json_array_size(v) > 0) {
+		const json_t *q;
+		put(o, "<section>\n<h2>");
+		esc(o, lbl(lang, "incomplete_why"));
+		put(o, "</h2>\n<ul>");
+		json_array_foreach(v, i, q)
+		{
+			put(o, "<li>");
+			esc(o, str(q, "reason"));
+			put(o, "</li>");
+		}
+		put(o, "</ul>\n</section>\n");
+	}
 	put(o, "<section>\n");
 	html_readings(o, json_object_get(r, "readings"), lang);
 	put(o, "</section>\n");
@@ -897,6 +940,24 @@ render_html(struct out *o, const json_t *r, const struct report_render_opts *op,
 			esc(o, str(e, "tree"));
 			put(o, ": ");
 			esc(o, str(e, "reason"));
+		}
+		put(o, "</td></tr>");
+	}
+	if (json_object_size(json_object_get(r, "answers")) > 0) {
+		const char *ak;
+		json_t *av;
+		int first = 1;
+		put(o, "<tr><th>");
+		esc(o, lbl(lang, "answers"));
+		put(o, "</th><td class=\"tech\">");
+		json_object_foreach(json_object_get(r, "answers"), ak, av)
+		{
+			if (!first)
+				put(o, "<br/>");
+			esc(o, ak);
+			put(o, "=");
+			esc(o, json_string_value(av));
+			first = 0;
 		}
 		put(o, "</td></tr>");
 	}

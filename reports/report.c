@@ -146,6 +146,7 @@ report_build_at(const struct report_input *in, const struct bench_key *k, const 
 	json_object_set_new(r, "questions", copy_or(in->questions, json_array()));
 	json_object_set_new(r, "answers", copy_or(in->answers, json_object()));
 	json_object_set_new(r, "errors", copy_or(in->engine_errors, json_array()));
+	json_object_set_new(r, "incomplete", copy_or(in->incomplete, json_array()));
 	json_object_set_new(r, "snapshot_sha256", json_string(sha));
 	json_object_set_new(r, "case",
 	                    json_pack("{s:o}", "ticket",

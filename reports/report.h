@@ -68,6 +68,7 @@ struct report_input {
 	const json_t *questions;     /* unanswered technician questions [{key, tree, text, choices}] */
 	const json_t *engine_errors; /* [{tree, reason}] */
 	const json_t *answers;       /* {key: value} the technician's answers, for replay */
+	const json_t *incomplete;    /* [{tree, reason}] other reasons the outcome is incomplete */
 };
 /* Build the report object (new report_id and created_at). */
 json_t *report_build(const struct report_input *in, const struct bench_key *k);

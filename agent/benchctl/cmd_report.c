@@ -8,6 +8,7 @@
  */
 #include "benchctl.h"
 
+#include "engine.h"
 #include "report.h"
 #include "util.h"
 
@@ -288,8 +289,7 @@ report_show_cmd(struct ctl *g, int argc, char **argv)
 	}
 	if (!c.verified)
 		fprintf(stderr, "benchctl: %s: WARNING: the signature does not verify: %s\n", file, c.why);
-	if (treesdir != NULL)
-		cat = xasprintf("%s/catalogue.json", treesdir);
+	cat = xasprintf("%s/catalogue.json", treesdir != NULL ? treesdir : engine_default_trees_dir());
 	memset(&ro, 0, sizeof(ro));
 	ro.fmt = fmt;
 	ro.lang = g->lang;

@@ -1,11 +1,290 @@
-/* benchctl run: placeholder until issue 5/6 lands; says so and exits 8. */
+/*
+ * benchctl run: one diagnosis, from a device or a recorded snapshot, to a signed report in the
+ * state directory (agent/pipeline/pipeline.h). Exit 0 when a signed report was written,
+ * whatever it found; otherwise a one-line reason and a benchctl.h exit code.
+ */
 #include "benchctl.h"
+
+#include "engine.h"
+#include "pipeline.h"
+#include "report.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TREES_OPT 64
+#define MAX_ANSWERS   128
+
+static void
+run_usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: benchctl run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer KEY=VALUE]...\n"
+	    "                    [--ticket ID] [--out FILE] [--syslog-seconds N] [--trees-dir DIR]\n"
+	    "                    [--bench-id ID] [--no-key-init]\n\n"
+	    "Runs the diagnostic trees over a device (--udid) or a recorded snapshot (--snapshot) and\n"
+	    "writes the signed report to <state-dir>/reports/<report_id>.jws.json, with the exact\n"
+	    "snapshot beside it as <report_id>.snapshot.json: `benchctl run --snapshot` on that file\n"
+	    "replays the diagnosis offline and finds the same faults.\n\n"
+	    "  --tree NAME          run only this tree (repeatable; default: every tree)\n"
+	    "  --answer KEY=VALUE   answer a technician question a tree asks (repeatable); an\n"
+	    "                       unanswered question leaves the outcome incomplete and is listed\n"
+	    "  --ticket ID          the repair ticket the report belongs to (case.ticket)\n"
+	    "  --out FILE           also write the signed report to FILE\n"
+	    "  --syslog-seconds N   with --udid: capture the device log for N seconds (default 5)\n"
+	    "  --trees-dir DIR      the diagnostic trees and catalogue (default: the installed ones)\n"
+	    "  --bench-id ID        the bench id written in the report (default bench-01)\n"
+	    "  --no-key-init        fail when there is no bench key; by default the first run\n"
+	    "                       creates <state-dir>/bench-key.pem (mode 0600) and says so on stderr\n\n"
+	    "Prints a short summary (--json: a JSON object). Exit 0 when a signed report was written,\n"
+	    "whatever it found; 1 with the reason when none could be (unreadable snapshot, no trees,\n"
+	    "no key, disk); 2 bad command line; 3 no such device; 8 not available in this build.\n");
+}
+
+static int
+parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static void
+print_summary(struct ctl *g, const struct pipeline_result *res)
+{
+	const json_t *faults = json_object_get(res->report, "faults"), *f, *q;
+	size_t i;
+
+	if (g->json) {
+		json_t *o =
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "report_id", res->report_id, "outcome",
+		              res->outcome, "report_path", res->report_path, "snapshot_path",
+		              res->snapshot_path, "kid", res->kid, "key_created", res->key_created);
+		json_t *fl = json_array();
+		json_array_foreach(faults, i, f)
+		{
+			json_t *x = json_object();
+			const char *keys[] = {"code", "severity", "part", "title"};
+			for (size_t j = 0; j < 4; j++) {
+				json_t *v = json_object_get(f, keys[j]);
+				if (v != NULL)
+					json_object_set(x, keys[j], v);
+			}
+			json_array_append_new(fl, x);
+		}
+		json_object_set_new(o, "faults", fl);
+		json_object_set(o, "questions", res->questions ? res->questions : json_array());
+		json_object_set(o, "errors", res->engine_errors ? res->engine_errors : json_array());
+		json_object_set(o, "incomplete", json_object_get(res->report, "incomplete"));
+		char *s = json_dumps(o, JSON_COMPACT);
+		printf("%s\n", s);
+		free(s);
+		json_decref(o);
+		return;
+	}
+	printf("report %s: %s, %zu fault%s (signed, key id %s)\n", res->report_id, res->outcome,
+	       json_array_size(faults), json_array_size(faults) == 1 ? "" : "s", res->kid);
+	json_array_foreach(faults, i, f)
+	{
+		const char *part = json_string_value(json_object_get(f, "part"));
+		printf("  [%s] %s %s%s%s\n", json_string_value(json_object_get(f, "severity")),
+		       json_string_value(json_object_get(f, "code")),
+		       json_string_value(json_object_get(f, "title")), part ? " - part: " : "",
+		       part ? part : "");
+	}
+	if (json_array_size(res->questions) > 0) {
+		printf("unanswered questions (the outcome stays incomplete until they are answered):\n");
+		json_array_foreach(res->questions, i, q)
+		{
+			const json_t *ch = json_object_get(q, "choices"), *c;
+			size_t j;
+			printf("  %s: %s\n    answer with: --answer %s=",
+			       json_string_value(json_object_get(q, "key")),
+			       json_string_value(json_object_get(q, "text"))
+			           ? json_string_value(json_object_get(q, "text"))
+			           : "(no text)",
+			       json_string_value(json_object_get(q, "key")));
+			if (json_array_size(ch) == 0)
+				printf("VALUE");
+			json_array_foreach(ch, j, c)
+			{
+				const json_t *v = json_is_object(c) ? json_object_get(c, "value") : c;
+				printf("%s%s", j ? "|" : "", json_is_string(v) ? json_string_value(v) : "?");
+			}
+			printf("\n");
+			if (json_is_string(json_object_get(q, "invalid_answer")))
+				printf("    (the answer '%s' given is not one of these)\n",
+				       json_string_value(json_object_get(q, "invalid_answer")));
+		}
+	}
+	json_array_foreach(json_object_get(res->report, "incomplete"), i, q)
+	{
+		printf("incomplete: %s: %s\n", json_string_value(json_object_get(q, "tree")),
+		       json_string_value(json_object_get(q, "reason")));
+	}
+	json_array_foreach(res->engine_errors, i, q)
+	{
+		printf("tree error: %s: %s\n", json_string_value(json_object_get(q, "tree")),
+		       json_string_value(json_object_get(q, "reason")));
+	}
+	printf("report:   %s\nsnapshot: %s\nshow it:  benchctl report show %s --format html\n",
+	       res->report_path, res->snapshot_path, res->report_path);
+}
 
 int
 cmd_run(struct ctl *g, int argc, char **argv)
 {
-	(void)g;
-	(void)argc;
-	(void)argv;
-	return benchctl_not_built("run", "#5/6");
+	static const struct option opts[] = {
+	    {"udid", required_argument, NULL, 'u'},
+	    {"snapshot", required_argument, NULL, 's'},
+	    {"tree", required_argument, NULL, 't'},
+	    {"answer", required_argument, NULL, 'a'},
+	    {"ticket", required_argument, NULL, 'T'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"syslog-seconds", required_argument, NULL, 'S'},
+	    {"trees-dir", required_argument, NULL, 'd'},
+	    {"bench-id", required_argument, NULL, 'b'},
+	    {"no-key-init", no_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *udid = NULL, *snapfile = NULL, *trees[MAX_TREES_OPT];
+	struct engine_answer answers[MAX_ANSWERS];
+	struct pipeline_opts po;
+	struct pipeline_result *res = NULL;
+	size_t ntrees = 0, nanswers = 0;
+	char *bytes = NULL, *keys[MAX_ANSWERS], why[1024];
+	size_t len = 0;
+	int c, syslog_seconds = 5, ec = BC_EXIT_USAGE, r;
+
+	memset(&po, 0, sizeof(po));
+	po.bench_id = "bench-01";
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			udid = optarg;
+			break;
+		case 's':
+			snapfile = optarg;
+			break;
+		case 't':
+			if (ntrees == MAX_TREES_OPT) {
+				fprintf(stderr, "benchctl: run: at most %d --tree options\n", MAX_TREES_OPT);
+				goto out;
+			}
+			trees[ntrees++] = optarg;
+			break;
+		case 'a': {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg) {
+				fprintf(stderr, "benchctl: run: --answer takes KEY=VALUE, not '%s'\n",
+				        optarg);
+				goto out;
+			}
+			if (nanswers == MAX_ANSWERS) {
+				fprintf(stderr, "benchctl: run: at most %d --answer options\n", MAX_ANSWERS);
+				goto out;
+			}
+			keys[nanswers] = strndup(optarg, (size_t)(eq - optarg));
+			if (keys[nanswers] == NULL) {
+				fprintf(stderr, "benchctl: run: out of memory\n");
+				goto out;
+			}
+			answers[nanswers].key = keys[nanswers];
+			answers[nanswers].value = eq + 1;
+			nanswers++;
+			break;
+		}
+		case 'T':
+			po.ticket = optarg;
+			break;
+		case 'o':
+			po.extra_out = optarg;
+			break;
+		case 'S':
+			if (parse_int(optarg, 0, 600, &syslog_seconds) < 0) {
+				fprintf(stderr, "benchctl: run: --syslog-seconds takes 0 to 600, not '%s'\n",
+				        optarg);
+				goto out;
+			}
+			break;
+		case 'd':
+			po.engine.trees_dir = optarg;
+			break;
+		case 'b':
+			po.bench_id = optarg;
+			break;
+		case 'N':
+			po.no_key_init = 1;
+			break;
+		case 'h':
+			run_usage(stdout);
+			ec = BC_EXIT_OK;
+			goto out;
+		default:
+			run_usage(stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "benchctl: run: unexpected argument '%s' (see benchctl run --help)\n",
+		        argv[optind]);
+		goto out;
+	}
+	if ((udid == NULL) == (snapfile == NULL)) {
+		fprintf(stderr, "benchctl: run needs exactly one of --udid UDID or --snapshot FILE\n");
+		goto out;
+	}
+	if (udid != NULL) {
+		(void)syslog_seconds;
+		fprintf(stderr,
+		        "benchctl: run --udid is not available yet: reading a device arrives with the "
+		        "drivers; run benchctl run --snapshot FILE on a recorded snapshot\n");
+		ec = BC_EXIT_NOT_BUILT;
+		goto out;
+	}
+	if (util_read_file(snapfile, REPORT_MAX_SNAPSHOT, &bytes, &len) < 0) {
+		fprintf(stderr, "benchctl: run: cannot read snapshot %s: %s\n", snapfile,
+		        errno == EFBIG ? "bigger than a snapshot may be" : strerror(errno));
+		ec = BC_EXIT_FAIL;
+		goto out;
+	}
+	po.state_dir = g->state_dir;
+	po.engine.trees = ntrees ? trees : NULL;
+	po.engine.ntrees = ntrees;
+	po.engine.answers = nanswers ? answers : NULL;
+	po.engine.nanswers = nanswers;
+	po.engine.lang = g->lang;
+	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
+	if (r != PIPELINE_OK) {
+		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? snapfile : "",
+		        r == PIPELINE_E_SNAPSHOT ? ": " : "", why);
+		ec = BC_EXIT_FAIL;
+		goto out;
+	}
+	if (res->key_created)
+		fprintf(stderr,
+		        "benchctl: created the bench signing key %s/%s (key id %s); share its public key "
+		        "with benchctl key export\n",
+		        g->state_dir, BENCH_KEY_FILE, res->kid);
+	print_summary(g, res);
+	ec = BC_EXIT_OK;
+out:
+	for (size_t i = 0; i < nanswers; i++)
+		free(keys[i]);
+	free(bytes);
+	pipeline_result_free(res);
+	return ec;
 }

@@ -452,32 +452,59 @@ lang_text(const json_t *obj, const char *lang)
 	return t ? t : "";
 }
 
-/* fault(code, evidence [, part]) */
+/*
+ * fault(code, evidence [, part])  or  fault{ code=..., evidence={...}, part=..., node=... }
+ * Severity and title come from the catalogue; part defaults to the catalogue's; node defaults to
+ * the last node() of the tree.
+ */
 static int
 api_fault(lua_State *L)
 {
 	struct run *r = run_of(L);
-	const char *code = luaL_checkstring(L, 1), *part;
+	const char *code, *part, *node;
 	const json_t *entry;
 	json_t *evidence, *f;
+	int ev_idx = 2, part_idx = 3, node_idx = 0;
 
 	need_decl(L, r);
+	if (lua_type(L, 1) == LUA_TTABLE) {
+		lua_settop(L, 1);
+		lua_getfield(L, 1, "code");     /* 2 */
+		lua_getfield(L, 1, "evidence"); /* 3 */
+		lua_getfield(L, 1, "part");     /* 4 */
+		lua_getfield(L, 1, "node");     /* 5 */
+		lua_remove(L, 1);
+		node_idx = 4;
+		ev_idx = 2;
+		part_idx = 3;
+		if (!lua_isnil(L, 4) && lua_type(L, 4) != LUA_TSTRING)
+			return luaL_error(L, "fault{}: node must be a string");
+	}
+	if (lua_type(L, 1) != LUA_TSTRING)
+		return luaL_error(L,
+		                  "fault(): the first argument is the code, e.g. fault(\"BAT-001\", {...})");
+	code = lua_tostring(L, 1);
 	entry = json_object_get(r->c->data->codes, code);
 	if (!json_is_object(entry))
 		return luaL_error(L, "fault code '%s' is not in catalogue.json", code);
-	if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TTABLE)
+	if (!lua_isnoneornil(L, ev_idx) && lua_type(L, ev_idx) != LUA_TTABLE)
 		return luaL_error(L, "fault(code, evidence, part): evidence must be a table");
-	if (!lua_isnoneornil(L, 3) && lua_type(L, 3) != LUA_TSTRING)
+	if (!lua_isnoneornil(L, part_idx) && lua_type(L, part_idx) != LUA_TSTRING)
 		return luaL_error(L, "fault(code, evidence, part): part must be a string");
-	part = lua_isnoneornil(L, 3) ? json_string_value(json_object_get(entry, "part")) : lua_tostring(L, 3);
-	evidence = arg_json(L, 2, "fault() evidence");
-	f = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:s}", "code", code, "severity",
+	part = lua_isnoneornil(L, part_idx) ? json_string_value(json_object_get(entry, "part"))
+	                                    : lua_tostring(L, part_idx);
+	node = node_idx && !lua_isnil(L, node_idx) ? lua_tostring(L, node_idx)
+	                                           : (r->node[0] ? r->node : tree_name(r));
+	evidence = arg_json(L, ev_idx, "fault() evidence");
+	f = json_pack("{s:s, s:s?, s:o, s:s, s:o, s:s, s:s}", "code", code, "severity",
 	              json_string_value(json_object_get(entry, "severity")), "part",
 	              sandbox_json_string(part ? part : "", part ? strlen(part) : 0, 512), "title",
 	              lang_text(json_object_get(entry, "title"), r->c->lang), "evidence", evidence, "tree",
-	              tree_name(r), "node", r->node[0] ? r->node : tree_name(r));
-	if (f == NULL)
+	              tree_name(r), "node", node);
+	if (f == NULL || !json_is_string(json_object_get(f, "severity"))) {
+		json_decref(f);
 		return luaL_error(L, "fault %s: the catalogue entry lacks a severity", code);
+	}
 	json_array_append_new(r->c->res->faults, f);
 	return 0;
 }
@@ -513,9 +540,16 @@ api_ask(lua_State *L)
 		return luaL_error(
 		    L, "ask{}: text = {en=\"...\", it=\"...\", fr=\"...\", zh=\"...\"} is required");
 	text = arg_json(L, lua_gettop(L), "ask{} text");
-	if (json_string_value(json_object_get(text, "en")) == NULL) {
-		json_decref(text);
-		return luaL_error(L, "ask{}: text needs at least en=\"...\"");
+	{
+		static const char *const langs[] = {"en", "it", "fr", "zh"};
+		for (size_t i = 0; i < 4; i++) {
+			const char *t = json_string_value(json_object_get(text, langs[i]));
+			if (t == NULL || *t == '\0') {
+				json_decref(text);
+				return luaL_error(L, "ask{} %s: text needs en, it, fr and zh (%s is missing)",
+				                  key, langs[i]);
+			}
+		}
 	}
 	lua_getfield(L, 1, "choices");
 	if (lua_isnil(L, -1)) {
@@ -552,11 +586,24 @@ api_ask(lua_State *L)
 		json_decref(choices);
 		return 1;
 	}
-	q = json_pack("{s:s, s:s, s:s, s:O}", "key", key, "tree", tree_name(r), "text",
-	              lang_text(text, r->c->lang), "choices", choices);
-	if (given != NULL)
-		json_object_set_new(q, "invalid_answer", sandbox_json_string(given, strlen(given), 256));
-	json_array_append_new(r->c->res->questions, q);
+	{
+		size_t i;
+		json_t *old;
+		int dup = 0;
+		json_array_foreach(r->c->res->questions, i, old)
+		{
+			if (strcmp(json_string_value(json_object_get(old, "key")), key) == 0)
+				dup = 1; /* asked again (another panic, another tree): listed once */
+		}
+		if (!dup) {
+			q = json_pack("{s:s, s:s, s:s, s:O}", "key", key, "tree", tree_name(r), "text",
+			              lang_text(text, r->c->lang), "choices", choices);
+			if (given != NULL)
+				json_object_set_new(q, "invalid_answer",
+				                    sandbox_json_string(given, strlen(given), 256));
+			json_array_append_new(r->c->res->questions, q);
+		}
+	}
 	trace_add(r, node, json_string(given ? "invalid answer" : "unanswered"),
 	          json_pack("{s:s}", "question", json_string_value(json_object_get(text, "en"))));
 	json_decref(text);

@@ -3,8 +3,11 @@
  * both `benchctl run` and every benchd session take, so a bench and a command line give the
  * same report for the same snapshot.
  *
- * Writes <state_dir>/reports/<report_id>.jws.json (the exact signed bytes) and
- * <state_dir>/reports/<report_id>.snapshot.json (the exact snapshot bytes), atomically.
+ * Writes <state_dir>/reports/<report_id>.snapshot.json (the exact snapshot bytes) and then
+ * <state_dir>/reports/<report_id>.jws.json (the exact signed bytes), each atomically, so a
+ * report file on disk always has its snapshot beside it and `benchctl run --snapshot` on that
+ * snapshot replays the diagnosis with the same faults. The bench key is created on first use
+ * (<state_dir>/bench-key.pem) unless no_key_init is set.
  * Ownership: pipeline_result_free releases everything in the result.
  */
 #ifndef BENCHD_PIPELINE_H
@@ -15,26 +18,44 @@
 
 #include "engine.h"
 
+enum pipeline_err {
+	PIPELINE_OK = 0,
+	PIPELINE_E_SNAPSHOT = -1, /* not a benchd.snapshot/1 document, or too big */
+	PIPELINE_E_KEY = -2,      /* no usable bench key (and none could be made) */
+	PIPELINE_E_ENGINE = -3,   /* the trees could not run at all (directory, catalogue) */
+	PIPELINE_E_SIGN = -4,     /* building or signing the report failed */
+	PIPELINE_E_IO = -5,       /* the report or snapshot could not be written */
+};
+const char *pipeline_strerror(int err);
+
 struct pipeline_opts {
 	const char *state_dir;
 	const char *bench_id;
-	const char *ticket;           /* may be NULL */
-	struct engine_opts engine;    /* trees, answers, lang */
+	const char *ticket;        /* may be NULL */
+	struct engine_opts engine; /* trees, answers, lang */
+	/* Added by issue 6 (zero keeps the defaults): */
+	int no_key_init;       /* 1: fail when there is no bench key instead of creating one */
+	const char *extra_out; /* also write the signed bytes here (benchctl run --out) */
 };
 
 struct pipeline_result {
 	char report_id[40];
-	char *report_path;            /* .jws.json */
+	char *report_path; /* .jws.json */
 	char *snapshot_path;
-	char *jws;                    /* the signed bytes */
+	char *jws; /* the signed bytes */
 	size_t jwslen;
-	json_t *report;               /* the report object (payload) */
+	json_t *report; /* the report object (payload) */
 	char outcome[16];
+	/* Added by issue 6: */
+	char kid[64];          /* the key id that signed it */
+	int key_created;       /* 1: this run created the bench key */
+	json_t *questions;     /* unanswered technician questions (borrowed from report) */
+	json_t *engine_errors; /* tree errors (borrowed from report) */
 };
 
 /* snapshot_bytes: the exact bytes of a benchd.snapshot/1 document. */
 int pipeline_run(const char *snapshot_bytes, size_t len, const struct pipeline_opts *opts,
-    struct pipeline_result **out, char *why, size_t whylen);
+                 struct pipeline_result **out, char *why, size_t whylen);
 void pipeline_result_free(struct pipeline_result *r);
 
 #endif

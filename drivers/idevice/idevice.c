@@ -14,6 +14,7 @@
 #include <usbmuxd.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -225,6 +226,23 @@ why_failed(struct idev_session *s, const char *during, int looked_like_timeout, 
 	return IDEV_E_UNPLUGGED;
 }
 
+/*
+ * A device that goes away while we write would raise SIGPIPE and kill the whole program (the
+ * daemon with every other session): ignore it when nobody has chosen a handler, so a write
+ * fails with EPIPE and the probe records the unplug.
+ */
+static void
+ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+}
+
 int
 idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_session **out, char *why,
     size_t whylen)
@@ -234,6 +252,7 @@ idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_ses
 	int a, r;
 
 	*out = NULL;
+	ignore_sigpipe();
 	if (udid == NULL || *udid == '\0' || strlen(udid) >= sizeof(s->udid)) {
 		setwhy(why, whylen, "%s", idev_strerror(IDEV_E_NOT_FOUND));
 		return IDEV_E_NOT_FOUND;
@@ -257,17 +276,19 @@ idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_ses
 	le = lockdownd_client_new_with_handshake(s->dev, &s->lck, s->o.label ? s->o.label : "benchd");
 	if (le != LOCKDOWN_E_SUCCESS) {
 		r = map_lockdown(le);
-		if (r == IDEV_E_UNPLUGGED || r == IDEV_E_TIMEOUT || r == IDEV_E_UNKNOWN) {
+		if (r != IDEV_E_LOCKED && r != IDEV_E_UNTRUSTED && r != IDEV_E_PAIRING_PENDING) {
+			/* anything else here is a connection that broke or a device talking nonsense */
 			if (still_attached(udid, NULL) == 0)
 				setwhy(why, whylen, "device unplugged during the lockdown handshake");
 			else if (r == IDEV_E_TIMEOUT)
-				setwhy(why, whylen, "device did not answer the lockdown handshake in time");
+				setwhy(why, whylen, "device did not answer the lockdown handshake in time: "
+						    "unplug it, plug it back in and try again");
 			else
 				setwhy(why, whylen,
-				    "device dropped the connection during the lockdown handshake (error %d): "
-				    "unplug it, plug it back in and try again",
+				    "device dropped the connection during the lockdown handshake (lockdown error "
+				    "%d): unplug it, plug it back in and try again",
 				    (int)le);
-			if (r == IDEV_E_UNKNOWN)
+			if (r != IDEV_E_TIMEOUT)
 				r = IDEV_E_UNPLUGGED;
 		} else {
 			setwhy(why, whylen, "%s", idev_strerror(r));
@@ -455,6 +476,7 @@ probe_info(struct idev_session *s, json_t *device, json_t **battery_domain)
 struct diag {
 	property_list_service_client_t c;
 	int dead;
+	char why[256]; /* why the connection was lost, repeated for later requests */
 };
 
 static int
@@ -509,10 +531,11 @@ diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *ke
 	long long t0;
 	char *st = NULL;
 	json_t *j, *inner;
+	int r;
 
 	*out = NULL;
 	if (d->dead) {
-		setwhy(why, whylen, "the diagnostics connection was already lost");
+		setwhy(why, whylen, "%s", d->why);
 		return IDEV_E_UNPLUGGED;
 	}
 	t0 = util_now_ms();
@@ -529,7 +552,9 @@ diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *ke
 			return IDEV_E_PROTOCOL;
 		}
 		d->dead = 1;
-		return why_failed(s, during, slow, why, whylen);
+		r = why_failed(s, during, slow, why, whylen);
+		util_strlcpy(d->why, why ? why : "", sizeof(d->why));
+		return r;
 	}
 	if (plist_get_node_type(reply) != PLIST_DICT) {
 		plist_free(reply);

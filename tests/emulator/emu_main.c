@@ -410,6 +410,8 @@ main(int argc, char **argv)
 	int mux_fd = -1, ctl_fd = -1;
 	struct sigaction sa;
 	int ch, status = 1;
+	struct core_dev **loaded = NULL;
+	int nloaded = 0;
 
 	log_init("idevice-emu", LOG_LEVEL_INFO);
 	while ((ch = getopt_long(argc, argv, "s:c:vh", opts, NULL)) != -1) {
@@ -430,14 +432,23 @@ main(int argc, char **argv)
 	if (sock_path == NULL || (optind == argc && ctl_path == NULL))
 		usage();
 
+	/* check every profile before the (slower) key generation, so a typo fails at once */
+	loaded = xcalloc((size_t)(argc - optind) + 1, sizeof(*loaded));
+	for (int i = optind; i < argc; i++) {
+		if (core_profile_load(argv[i], &loaded[nloaded], err, sizeof(err)) != 0) {
+			log_errorx("%s", err);
+			goto out;
+		}
+		nloaded++;
+	}
 	if (emu_pki_init(err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
 		goto out;
 	}
-	for (int i = optind; i < argc; i++) {
-		struct core_dev *cd;
-		if (core_profile_load(argv[i], &cd, err, sizeof(err)) != 0 ||
-		    core_dev_attach(cd, err, sizeof(err)) != 0) {
+	for (int i = 0; i < nloaded; i++) {
+		struct core_dev *cd = loaded[i];
+		loaded[i] = NULL;
+		if (core_dev_attach(cd, err, sizeof(err)) != 0) {
 			log_errorx("%s", err);
 			goto out;
 		}
@@ -510,6 +521,9 @@ out:
 		unlink(ctl_path);
 	}
 	shutdown_all();
+	for (int i = 0; i < nloaded; i++)
+		core_dev_free(loaded[i]);
+	free(loaded);
 	emu_pki_free();
 	if (sig_pipe[0] >= 0) {
 		close(sig_pipe[0]);

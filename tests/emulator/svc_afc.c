@@ -33,6 +33,7 @@
 #define AFC_MAX_LISTING (1024u * 1024)
 #define AFC_MAX_PATH    1024
 #define AFC_MAX_HANDLES 16
+#define AFC_MAX_SEEK    ((int64_t)1 << 40) /* no crash report is a terabyte */
 #define AFC_IDLE_MS     (4 * EMU_READ_TIMEOUT_MS)
 
 enum afc_op {
@@ -474,7 +475,7 @@ afc_seek(struct afc_conn *c, uint64_t h, uint64_t whence, int64_t off)
 	if (!f || fstat(f->fd, &st) != 0)
 		return afc_status(c, AFC_S_INVALID_ARG);
 	base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? f->pos : st.st_size;
-	if (whence > SEEK_END || (off < 0 && -off > base) || off > (int64_t)1 << 40)
+	if (whence > SEEK_END || off > AFC_MAX_SEEK || off < -AFC_MAX_SEEK || base + off < 0)
 		return afc_status(c, AFC_S_INVALID_ARG);
 	f->pos = base + off;
 	return afc_status(c, AFC_S_OK);
