@@ -351,6 +351,8 @@ session_main(void *arg)
 
 	pthread_mutex_lock(&m->mu);
 	m->running--;
+	snprintf(s->result, sizeof(s->result), "%s%s%.100s", strcmp(state, "done") == 0 ? "" : state,
+	         strcmp(state, "done") == 0 ? "" : ": ", reason);
 	if (s->unplugged) {
 		unlink_sess(m, s);
 		free(s);
