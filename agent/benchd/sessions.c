@@ -27,10 +27,11 @@ struct sess {
 	char mode[16]; /* "normal" (usbmux), "recovery", "dfu", ... */
 	enum sess_state state;
 	volatile int cancel;
-	int unplugged;   /* detached while running: the thread frees the entry */
-	int again;       /* a Paired event came while running */
-	int needs_trust; /* the last session could not read it: untrusted or pairing pending */
-	char stage[96];  /* the last progress step */
+	int unplugged;    /* detached while running: the thread frees the entry */
+	int again;        /* a Paired event came while running */
+	int needs_trust;  /* the last session could not read it: untrusted or pairing pending */
+	char stage[96];   /* the last progress step */
+	char result[128]; /* how the last session ended ("fail: 2 faults", "unplugged while ...") */
 	time_t since;
 	struct sessions *mgr;
 };
