@@ -550,6 +550,7 @@ main(int argc, char **argv)
 	notify("STOPPING=1");
 	rc = 0;
 out:
+	/* Sessions drain first, while status/sessions still answer and the outbox still uploads. */
 	if (d.sess && sessions_stop(d.sess, d.cfg->drain_seconds) > 0) {
 		/* Threads still inside a device read: leave like a crash would (the store is
 		 * transactional, the outbox resumes at the next start). */
@@ -557,6 +558,7 @@ out:
 	}
 	control_stop(ctl);
 	outbox_stop(d.ob);
+	sessions_free(d.sess);
 	store_close(d.st);
 	if (d.lockfd >= 0)
 		close(d.lockfd);

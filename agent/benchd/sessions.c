@@ -503,24 +503,33 @@ sessions_stop(struct sessions *m, int drain_s)
 				break;
 	}
 	left = m->running;
-	if (left == 0) {
-		while (m->list) {
-			struct sess *s = m->list;
-			m->list = s->next;
-			free(s);
-		}
-	}
 	pthread_mutex_unlock(&m->mu);
-	if (left == 0) {
-		pthread_cond_destroy(&m->ended);
-		pthread_mutex_destroy(&m->mu);
-		free(m);
-	} else {
+	if (left > 0)
 		log_errorx(
 		    "stopping: %d session%s did not end: exiting anyway (their devices can be replugged)",
 		    left, left == 1 ? "" : "s");
-	}
 	return left;
+}
+
+void
+sessions_free(struct sessions *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (m->running > 0) { /* never free what a session thread still uses */
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	while (m->list) {
+		struct sess *s = m->list;
+		m->list = s->next;
+		free(s);
+	}
+	pthread_mutex_unlock(&m->mu);
+	pthread_cond_destroy(&m->ended);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
 }
 
 json_t *
