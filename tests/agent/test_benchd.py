@@ -676,14 +676,20 @@ def t_devices(work):
     n = 16
     profiles = clone_profiles(work, n)
     rx = Receiver(work)
-    b = Bench(work, upload_url=rx.url)
+    # max_sessions below the device count: the rest must queue, and still all be diagnosed.
+    b = Bench(work, upload_url=rx.url, extra="max_sessions = 6")
     emu = Emu(work, profiles)
     env_mux = "UNIX:" + emu.sock
     os.environ["USBMUXD_SOCKET_ADDRESS"] = env_mux
     t0 = time.time()
     b.start()
+    seen = {"running": 0, "queued": 0}
 
     def all_done():
+        rc, st, _ = b.ctl("status", json_out=True)
+        if rc == 0:
+            for k in seen:
+                seen[k] = max(seen[k], st["sessions"][k])
         d, _ = sessions_by_device(b)
         ended = [s for v in d.values() for s in v if s["state"] != "running"]
         return len(ended) >= n and d
@@ -692,6 +698,9 @@ def t_devices(work):
     elapsed = time.time() - t0
     wait_for("%d uploads" % n, lambda: b.outbox()["counts"]["delivered"] == n, 30)
     check(set(d) == {u for u, _ in profiles}, "sessions for %s, want every emulated device" % sorted(d))
+    check(seen["running"] <= 6, "%d sessions ran at once with max_sessions = 6" % seen["running"])
+    check(seen["queued"] > 0, "no device was ever queued with 16 devices and max_sessions = 6")
+    check("created the bench signing key" in b.proc.text(), "no log line for the new bench key")
     for udid, ss in d.items():
         check(len(ss) == 1, "%s had %d sessions" % (udid, len(ss)))
         check(ss[0]["state"] == "done" and ss[0]["report_id"], "%s: %s" % (udid, ss[0]))
