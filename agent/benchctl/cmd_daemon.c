@@ -1,5 +1,5 @@
 /*
- * benchctl status | sessions | outbox [retry ID]: clients of the running benchd's control
+ * benchctl status | sessions | outbox [retry ID | retry --held]: clients of the running benchd's control
  * socket (agent/benchd/ctlclient.h). The socket is --socket PATH, else the [control] socket of
  * --config FILE, else <state-dir>/control.sock. Exit 7 when nothing answers there.
  */
@@ -56,7 +56,7 @@ parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_a
 			break;
 		case 'h':
 			printf("usage: benchctl %s%s [--socket PATH | --config FILE]%s [--json]\n", cmd,
-			       strcmp(cmd, "outbox") == 0 ? " [retry REPORT_ID]" : "",
+			       strcmp(cmd, "outbox") == 0 ? " [retry REPORT_ID | retry --held]" : "",
 			       strcmp(cmd, "status") == 0 ? "" : " [--limit N]");
 			return -1;
 		default:
@@ -290,15 +290,23 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 	if ((rc = parse_opts("outbox", argc, argv, &o, &first)) != BC_EXIT_OK)
 		return rc < 0 ? BC_EXIT_OK : rc;
 	if (first < argc && strcmp(argv[first], "retry") == 0) {
+		int held = first + 2 == argc && strcmp(argv[first + 1], "--held") == 0;
 		if (first + 2 != argc) {
-			fprintf(stderr, "usage: benchctl outbox retry REPORT_ID\n");
+			fprintf(stderr,
+			        "usage: benchctl outbox retry REPORT_ID | benchctl outbox retry --held\n");
 			return BC_EXIT_USAGE;
 		}
-		req = json_pack("{s:s, s:s}", "cmd", "retry", "report_id", argv[first + 1]);
+		if (held)
+			req = json_pack("{s:s, s:b}", "cmd", "retry", "held", 1);
+		else
+			req = json_pack("{s:s, s:s}", "cmd", "retry", "report_id", argv[first + 1]);
 		if ((rc = ask(g, &o, req, &resp)) != BC_EXIT_OK)
 			return rc;
 		if (g->json)
 			print_json(resp);
+		else if (held)
+			printf("%lld held report%s queued for upload now\n",
+			       (long long)i_of(resp, "requeued"), i_of(resp, "requeued") == 1 ? "" : "s");
 		else
 			printf("report %s queued for upload now\n", argv[first + 1]);
 		json_decref(resp);

@@ -316,12 +316,23 @@ handle(const json_t *req, void *ctx)
 	if (strcmp(cmd, "retry") == 0) {
 		const char *id = json_string_value(json_object_get(req, "report_id"));
 		int r;
-		if (id == NULL || id[0] == '\0')
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "retry needs a report_id");
 		if (d->ob == NULL)
 			return json_pack(
 			    "{s:b, s:s}", "ok", 0, "error",
 			    "uploads are off: set [upload] url in the configuration and restart benchd");
+		if (json_is_true(json_object_get(req, "held"))) {
+			r = store_outbox_retry_held(d->st);
+			if (r < 0)
+				return json_pack("{s:b, s:s}", "ok", 0, "error", store_strerror(r));
+			log_info(
+			    "outbox: %d held report%s queued for upload now (benchctl outbox retry --held)",
+			    r, r == 1 ? "" : "s");
+			outbox_retry_now(d->ob);
+			return json_pack("{s:b, s:i}", "ok", 1, "requeued", r);
+		}
+		if (id == NULL || id[0] == '\0')
+			return json_pack("{s:b, s:s}", "ok", 0, "error",
+			                 "retry needs a report_id (or \"held\": true)");
 		r = store_outbox_retry(d->st, id);
 		if (r == STORE_E_NOT_FOUND)
 			return json_pack("{s:b, s:s}", "ok", 0, "error",
@@ -331,8 +342,9 @@ handle(const json_t *req, void *ctx)
 		if (r != STORE_OK)
 			return json_pack("{s:b, s:s}", "ok", 0, "error", store_strerror(r));
 		log_info("outbox: %s queued for upload now (benchctl outbox retry)", id);
-		outbox_kick(d->ob);
-		return json_pack("{s:b, s:s, s:s}", "ok", 1, "report_id", id, "state", "pending");
+		outbox_retry_now(d->ob);
+		return json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "report_id", id, "state", "pending",
+		                 "requeued", 1);
 	}
 	return json_pack("{s:b, s:s}", "ok", 0, "error",
 	                 "unknown cmd (known: status, sessions, outbox, retry)");

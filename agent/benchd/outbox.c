@@ -21,6 +21,7 @@ struct outbox {
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	int kicked;
 	volatile int stop;
+	int64_t pause_until; /* the server said it is busy or down: nothing is sent before (ms) */
 	char activity[96];
 };
 
@@ -103,6 +104,9 @@ send_one(struct outbox *ob, struct store_outbox_item *it)
 	v = upload_classify(ans.status);
 	switch (v) {
 	case UPLOAD_DELIVERED:
+		pthread_mutex_lock(&ob->mu);
+		ob->pause_until = 0;
+		pthread_mutex_unlock(&ob->mu);
 		log_info("outbox: %s delivered (HTTP %d, attempt %d)", it->report_id, ans.status, attempts);
 		store_outbox_result(ob->st, it->report_id, "delivered", ans.status, ans.text, store_now_ms());
 		break;
@@ -117,6 +121,13 @@ send_one(struct outbox *ob, struct store_outbox_item *it)
 			          (double)delay / 1000, attempts);
 		store_outbox_result(ob->st, it->report_id, "pending", ans.status, ans.text,
 		                    store_now_ms() + delay);
+		/* 429, 503 or no answer at all: the whole server is busy or away, so the other
+		 * reports wait too (a 500 may be about this one report: only it waits). */
+		if (ans.status == 0 || ans.status == 429 || ans.status == 503) {
+			pthread_mutex_lock(&ob->mu);
+			ob->pause_until = store_now_ms() + delay;
+			pthread_mutex_unlock(&ob->mu);
+		}
 		break;
 	case UPLOAD_HELD:
 		log_errorx(
@@ -137,8 +148,22 @@ run(void *arg)
 	log_set_device(NULL);
 	while (!ob->stop) {
 		struct store_outbox_item it;
-		int64_t next_due, now = store_now_ms();
-		int r = store_outbox_next(ob->st, now, &it, &next_due);
+		int64_t next_due, now = store_now_ms(), pause;
+		int r;
+
+		pthread_mutex_lock(&ob->mu);
+		pause = ob->pause_until;
+		pthread_mutex_unlock(&ob->mu);
+		if (pause > now) {
+			char act[96], when[32];
+			util_rfc3339((time_t)(pause / 1000), when, sizeof(when));
+			snprintf(act, sizeof(act), "paused until %s: the server is busy or unreachable",
+			         when);
+			set_activity(ob, act);
+			wait_ms(ob, pause - now > 60000 ? 60000 : pause - now);
+			continue;
+		}
+		r = store_outbox_next(ob->st, now, &it, &next_due);
 
 		if (r == STORE_OK) {
 			send_one(ob, &it);
@@ -190,6 +215,18 @@ outbox_kick(struct outbox *ob)
 	if (ob == NULL)
 		return;
 	pthread_mutex_lock(&ob->mu);
+	ob->kicked = 1;
+	pthread_cond_signal(&ob->cv);
+	pthread_mutex_unlock(&ob->mu);
+}
+
+void
+outbox_retry_now(struct outbox *ob)
+{
+	if (ob == NULL)
+		return;
+	pthread_mutex_lock(&ob->mu);
+	ob->pause_until = 0;
 	ob->kicked = 1;
 	pthread_cond_signal(&ob->cv);
 	pthread_mutex_unlock(&ob->mu);

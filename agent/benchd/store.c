@@ -654,6 +654,22 @@ out:
 	return r;
 }
 
+int
+store_outbox_retry_held(struct store *st)
+{
+	char why[256];
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = run(st,
+	         "UPDATE outbox SET state = 'pending', next_try = ?1, updated_at = ?1 WHERE state = 'held'",
+	         why, sizeof(why), "i", store_now_ms());
+	if (rc == STORE_OK)
+		rc = sqlite3_changes(st->db);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 static int
 count(struct store *st, const char *sql, json_int_t *n)
 {

@@ -97,6 +97,8 @@ int store_outbox_result(struct store *st, const char *report_id, const char *sta
 /* benchctl outbox retry: a held or pending item becomes due now. STORE_E_NOT_FOUND, or
  * STORE_E_STATE when it was already delivered. */
 int store_outbox_retry(struct store *st, const char *report_id);
+/* Every held item becomes pending and due now. Returns how many, or a negative store_err. */
+int store_outbox_retry_held(struct store *st);
 
 /* Counts for status: {"pending":n,"held":n,"delivered":n}, {"reports":n,"sessions":n}. */
 int store_counts(struct store *st, json_t **out);

@@ -243,7 +243,8 @@ upload_backoff_ms(int attempts, int min_s, int max_s, long retry_after_s, unsign
 	long long base, maxms = (long long)max_s * 1000;
 
 	if (retry_after_s >= 0) {
-		long long ra = (long long)retry_after_s * 1000;
+		/* "Retry-After: 0" must not become a busy loop: at least a second. */
+		long long ra = retry_after_s < 1 ? 1000 : (long long)retry_after_s * 1000;
 		return ra > maxms ? maxms : ra;
 	}
 	if (attempts < 1)

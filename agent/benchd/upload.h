@@ -59,7 +59,7 @@ int upload_parse_retry_after(const char *value, time_t now, long *seconds);
 /*
  * Delay before the next try after `attempts` failed tries (>= 1): min * 2^(attempts-1) capped
  * at max (seconds), with "equal jitter": half fixed, half random from rnd (any 32-bit value).
- * A Retry-After (>= 0, or -1 for none) replaces it, capped at max. Milliseconds.
+ * A Retry-After (>= 0, or -1 for none) replaces it, at least 1 s, capped at max. Milliseconds.
  */
 long long upload_backoff_ms(int attempts, int min_s, int max_s, long retry_after_s, unsigned rnd);
 

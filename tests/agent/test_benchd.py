@@ -259,7 +259,7 @@ def t_upload(work):
     for n, (name, plan) in enumerate([("ok", "201"), ("ok200", "200"), ("conflict", "409"),
                                       ("unavailable", "503,200"), ("throttled", "429:1,201"),
                                       ("throttled-date", "429date:2,201"), ("dropped", "drop,drop,201"),
-                                      ("bad", "400")]):
+                                      ("crashing", "500,201"), ("bad", "400"), ("unprocessable", "422")]):
         rid, jws, rep = make_report(b.state, ticket="T-%d" % n if n % 2 == 0 else None, n=n)
         cases[name] = (rid, jws, rep)
         plans[rid] = plan
@@ -270,7 +270,7 @@ def t_upload(work):
     def settled():
         ob = b.outbox()
         c = ob["counts"]
-        return c["pending"] == 0 and c["delivered"] == len(cases) - 1 and c["held"] == 1 and ob
+        return c["pending"] == 0 and c["delivered"] == len(cases) - 2 and c["held"] == 2 and ob
 
     ob = wait_for("every upload to settle", settled, 40)
     log("settled in %.1f s" % (time.time() - t0))
@@ -280,7 +280,7 @@ def t_upload(work):
     for r in reqs:
         by_key.setdefault(r["key"], []).append(r)
     want_attempts = {"ok": 1, "ok200": 1, "conflict": 1, "unavailable": 2, "throttled": 2, "throttled-date": 2,
-                     "dropped": 3, "bad": 1}
+                     "dropped": 3, "crashing": 2, "bad": 1, "unprocessable": 1}
     for name, (rid, jws, rep) in cases.items():
         rs = by_key.get(rid, [])
         check(len(rs) == want_attempts[name], "%s: %d requests, want %d" % (name, len(rs), want_attempts[name]))
@@ -303,13 +303,20 @@ def t_upload(work):
         check(c["faults"] == [{"code": "BAT-001", "severity": "major", "part": "battery"}], "%s: faults" % name)
         # The report travels as the exact signed bytes.
         check('"report":' + jws + "}" in rs[0]["body"], "%s: the JWS is not embedded byte for byte" % name)
-        state = "held" if name == "bad" else "delivered"
+        state = "held" if name in ("bad", "unprocessable") else "delivered"
         check(items[rid]["state"] == state, "%s: state %s, want %s" % (name, items[rid]["state"], state))
     # Backoff and Retry-After were honoured.
     gap = lambda name: by_key[cases[name][0]][1]["time"] - by_key[cases[name][0]][0]["time"]
     check(gap("throttled") >= 0.9, "Retry-After: 1 not honoured (retried after %.2f s)" % gap("throttled"))
     check(gap("throttled-date") >= 1.0, "Retry-After date not honoured (%.2f s)" % gap("throttled-date"))
     check(gap("unavailable") >= 0.45, "503 retried after %.2f s: no backoff" % gap("unavailable"))
+    check(gap("crashing") >= 0.45, "500 retried after %.2f s: no backoff" % gap("crashing"))
+    # After a 429, a 503 or a dropped connection the whole outbox pauses, not just that report.
+    ordered = sorted(reqs, key=lambda r: r["time"])
+    for r, nxt in zip(ordered, ordered[1:]):
+        if r["answer"] in (503, 429, "drop"):
+            check(nxt["time"] - r["time"] >= 0.45, "a request %.2f s after a %s answer: the server-wide pause "
+                  "was not kept" % (nxt["time"] - r["time"], r["answer"]))
     check(items[cases["bad"][0]]["last_status"] == 400, "held item has no status 400")
     # benchctl outbox shows the held report with the server's answer and what to do.
     rc, out, err = b.ctl("outbox")
@@ -318,13 +325,17 @@ def t_upload(work):
     check(bad in out and "held" in out and "ticket T-0 is closed" in out and "benchctl outbox retry " + bad in out,
           "benchctl outbox does not show the held answer:\n" + out)
     rc, out, err = b.ctl("status")
-    check(rc == 0 and "1 held" in out and "7 delivered" in out, "benchctl status:\n" + out + err)
+    check(rc == 0 and "2 held" in out and "8 delivered" in out, "benchctl status:\n" + out + err)
     # The booking system is fixed; the technician retries the held one.
     plans[bad] = "201"
+    plans[cases["unprocessable"][0]] = "201"
     rx.set_plan(plans)
     rc, out, err = b.ctl("outbox", "retry", bad)
     check(rc == 0 and "queued" in out, "outbox retry: %d %s %s" % (rc, out, err))
-    wait_for("the retried report to be delivered", lambda: b.outbox()["counts"]["delivered"] == len(cases), 15)
+    wait_for("the retried report to be delivered", lambda: b.outbox()["counts"]["delivered"] == len(cases) - 1, 15)
+    rc, out, err = b.ctl("outbox", "retry", "--held")
+    check(rc == 0 and out == "1 held report queued for upload now\n", "retry --held: %d %r %s" % (rc, out, err))
+    wait_for("the other held report to be delivered", lambda: b.outbox()["counts"]["delivered"] == len(cases), 15)
     rc, out, err = b.ctl("outbox", "retry", bad)
     check(rc == 1 and "already delivered" in err, "retry of a delivered report: %d %s" % (rc, err))
     rc, out, err = b.ctl("outbox", "retry", "no-such-report")
@@ -405,7 +416,7 @@ def t_crash(work):
         rid, _, _ = make_report(b.state, ticket="T-%d" % n, n=n)
         ids.add(rid)
     # Some answers fail first, so retries also cross the kills.
-    rx.set_plan({"*": "503,201"})
+    rx.set_plan({"*": "500,201"})
     b.start()
     for kill in (4, 12):
         wait_for("%d requests before the kill" % kill, lambda: len(rx.requests()) >= kill, 30)

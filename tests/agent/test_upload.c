@@ -63,7 +63,7 @@ test_backoff(void **state)
 	assert_true(upload_backoff_ms(4, 5, 900, -1, 1) != upload_backoff_ms(4, 5, 900, -1, 12345));
 	/* Retry-After replaces the backoff, capped at max. */
 	assert_int_equal(upload_backoff_ms(1, 5, 900, 30, 77), 30000);
-	assert_int_equal(upload_backoff_ms(9, 5, 900, 0, 77), 0);
+	assert_int_equal(upload_backoff_ms(9, 5, 900, 0, 77), 1000); /* never a busy loop */
 	assert_int_equal(upload_backoff_ms(1, 5, 900, 86400, 77), 900000);
 	/* Huge attempt counts never overflow. */
 	assert_true(upload_backoff_ms(1000000, 1, 86400, -1, 0xffffffffu) <= 86400000LL);
