@@ -586,7 +586,50 @@ def t_disk(work):
     db = sqlite3.connect(os.path.join(b.state, "benchd.db"))
     check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "the database is damaged")
     check({r[0] for r in db.execute("SELECT report_id FROM reports")} == ids, "reports missing")
+    db.close()
+    if devices_ready() is None:
+        disk_full_in_session(work, mnt, b, filler)
+    else:
+        log("device part skipped: " + devices_ready())
     return 0
+
+
+def fill(path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def disk_full_in_session(work, mnt, b, filler):
+    """The disk fills while benchd runs: a device's session fails with a clear reason, benchd
+    stays up, and once there is room a replugged device is diagnosed and stored."""
+    (udid, pdir), = clone_profiles(work, 1)
+    emu = Emu(work, [(udid, pdir)])
+    emu.cmd("detach " + udid)
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    b.start()
+    fill(filler)
+    check(emu.cmd("attach " + pdir).startswith("ok"), "attach")
+    wait_for("the session on a full disk to end", lambda: "session failed" in b.proc.text() or
+             "session done" in b.proc.text(), 30)
+    text = b.proc.text()
+    check("session failed" in text and ("No space left on device" in text or "disk is full" in text),
+          "no clear reason for a session on a full disk:\n" + text)
+    check(b.ctl("status")[0] == 0, "benchd stopped answering on a full disk")
+    os.unlink(filler)
+    check(emu.cmd("detach " + udid) == "ok", "detach")
+    wait_for("the unplug to be seen", lambda: "%s: unplugged" % udid in b.proc.text(), 10)
+    check(emu.cmd("attach " + pdir).startswith("ok"), "re-attach")
+    wait_for("a report once there is room", lambda: b.ctl("status", json_out=True)[1]["reports"] == 4, 30)
+    b.stop()
+    emu.stop()
+    db = sqlite3.connect(os.path.join(b.state, "benchd.db"))
+    check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "the database is damaged")
+    log("full disk during a session: " + [l for l in text.splitlines() if "session failed" in l][0])
 
 
 def t_readonly(work):
