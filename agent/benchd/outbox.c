@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,30 @@ set_activity(struct outbox *ob, const char *what)
 	pthread_mutex_lock(&ob->mu);
 	util_strlcpy(ob->activity, what, sizeof(ob->activity));
 	pthread_mutex_unlock(&ob->mu);
+}
+
+/*
+ * A server's answer is shown on one log line and in `benchctl outbox`: control characters
+ * become spaces, and text that is not UTF-8 keeps only its ASCII.
+ */
+static void
+clean_answer(char *t)
+{
+	json_t *probe;
+	size_t n;
+
+	if (t == NULL)
+		return;
+	n = strlen(t);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			t[i] = ' ';
+	probe = json_stringn(t, n);
+	if (probe == NULL)
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)t[i] >= 0x80)
+				t[i] = '?';
+	json_decref(probe);
 }
 
 /* Sleep until `ms` from now, a kick or stop. */
@@ -101,6 +126,7 @@ send_one(struct outbox *ob, struct store_outbox_item *it)
 		upload_answer_clear(&ans);
 		return;
 	}
+	clean_answer(ans.text);
 	v = upload_classify(ans.status);
 	switch (v) {
 	case UPLOAD_DELIVERED:
