@@ -830,8 +830,8 @@ render_html(struct out *o, const json_t *r, const struct report_render_opts *op,
 	put(o, "<section class=\"device\">\n<div>\n<h2>");
 	esc(o, lbl(lang, "device"));
 	put(o, "</h2>\n<dl>");
-	dl_row(o, lbl(lang, "device"), device_name(dev, lang));
-	dl_row(o, lbl(lang, "model"), str(dev, "product_type"));
+	dl_row(o, lbl(lang, "model"), device_name(dev, lang));
+	dl_row(o, lbl(lang, "product_type"), str(dev, "product_type"));
 	dl_row(o, lbl(lang, "serial"), str(dev, "serial"));
 	if ((s = str(dev, "ios_version")) != NULL) {
 		char *iv = str(dev, "build_version") ? xasprintf("%s (%s)", s, str(dev, "build_version"))
