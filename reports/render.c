@@ -57,7 +57,7 @@ putf(struct out *o, const char *fmt, ...)
 static void
 esc(struct out *o, const char *s)
 {
-	char tmp[8];
+	char tmp[16];
 
 	if (s == NULL)
 		return;
@@ -89,6 +89,12 @@ esc(struct out *o, const char *s)
 		} else if ((c < 0x20 && c != '\n') || c == 0x7f) {
 			snprintf(tmp, sizeof(tmp), "\\x%02x", c);
 			rep = tmp;
+		} else if (c == 0xC2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9F) {
+			/* C1 controls (U+0080..U+009F, e.g. CSI) act as escapes on some terminals. */
+			snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned char)s[1]);
+			put(o, tmp);
+			s++;
+			continue;
 		}
 		if (rep != NULL) {
 			put(o, rep);
