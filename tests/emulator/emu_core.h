@@ -15,10 +15,11 @@
 
 #include "emu.h"
 
-#define EMU_LOCKDOWN_PORT 62078
-#define EMU_MAX_HOSTS     8                  /* host ids a device remembers as paired */
-#define EMU_MAX_PORTS     32                 /* service ports a device remembers */
-#define EMU_MUX_MAX       (1u * 1024 * 1024) /* largest usbmux plist payload we accept */
+#define EMU_LOCKDOWN_PORT  62078
+#define EMU_MAX_HOSTS      8                  /* host ids a device remembers as paired */
+#define EMU_MAX_PORTS      32                 /* service ports a device remembers */
+#define EMU_MUX_MAX        (1u * 1024 * 1024) /* largest usbmux plist payload we accept */
+#define EMU_MAX_CONTAINERS 1024               /* arrays + dicts in one client message */
 
 struct emu_port {
 	uint16_t port;
@@ -68,6 +69,10 @@ struct emu_core {
 };
 
 extern struct emu_core emu_core;
+
+/* emu_io.c: parse a client's XML plist (must start "<?xml" or "<plist"), refusing more than
+ * EMU_MAX_CONTAINERS arrays and dicts (libplist recurses per level). NULL when refused. */
+plist_t core_plist_from_xml(const char *buf, size_t len);
 
 /* emu_main.c: devices and connections */
 struct core_dev *core_dev_find(uint32_t device_id); /* referenced, or NULL */

@@ -68,7 +68,7 @@ ld_recv(struct ld *l, plist_t *out)
 	body = xmalloc(len);
 	rc = ssl_read_full(l->ssl, body, len);
 	if (rc == LD_OK)
-		plist_from_memory(body, len, &p);
+		p = core_plist_from_xml(body, len);
 	free(body);
 	if (rc != LD_OK)
 		return LD_EOF;

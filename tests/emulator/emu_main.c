@@ -377,6 +377,8 @@ shutdown_all(void)
 
 	pthread_mutex_lock(&emu_core.lock);
 	atomic_store(&emu_core.stopping, 1);
+	for (struct core_dev *cd = emu_core.devs; cd != NULL; cd = cd->next)
+		atomic_store(&cd->d.detached, 1); /* services polling the flag stop too */
 	for (struct core_conn *c = emu_core.conns; c != NULL; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -410,6 +412,8 @@ main(int argc, char **argv)
 	int mux_fd = -1, ctl_fd = -1;
 	struct sigaction sa;
 	int ch, status = 1;
+	struct core_dev **loaded = NULL;
+	int nloaded = 0;
 
 	log_init("idevice-emu", LOG_LEVEL_INFO);
 	while ((ch = getopt_long(argc, argv, "s:c:vh", opts, NULL)) != -1) {
@@ -430,14 +434,34 @@ main(int argc, char **argv)
 	if (sock_path == NULL || (optind == argc && ctl_path == NULL))
 		usage();
 
+	/* check every profile before the (slower) key generation, so a typo fails at once */
+	loaded = xcalloc((size_t)(argc - optind) + 1, sizeof(*loaded));
+	for (int i = optind; i < argc; i++) {
+		if (core_profile_load(argv[i], &loaded[nloaded], err, sizeof(err)) != 0) {
+			log_errorx("%s", err);
+			goto out;
+		}
+		for (int j = 0; j < nloaded; j++) {
+			char a[65], b[65];
+			core_udid_key(loaded[j]->d.udid, a, sizeof(a));
+			core_udid_key(loaded[nloaded]->d.udid, b, sizeof(b));
+			if (strcasecmp(a, b) == 0) {
+				log_errorx("%s: a device with UDID %s is already attached (from %s)",
+				           loaded[nloaded]->d.dir, loaded[nloaded]->d.udid, loaded[j]->d.dir);
+				nloaded++;
+				goto out;
+			}
+		}
+		nloaded++;
+	}
 	if (emu_pki_init(err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
 		goto out;
 	}
-	for (int i = optind; i < argc; i++) {
-		struct core_dev *cd;
-		if (core_profile_load(argv[i], &cd, err, sizeof(err)) != 0 ||
-		    core_dev_attach(cd, err, sizeof(err)) != 0) {
+	for (int i = 0; i < nloaded; i++) {
+		struct core_dev *cd = loaded[i];
+		loaded[i] = NULL;
+		if (core_dev_attach(cd, err, sizeof(err)) != 0) {
 			log_errorx("%s", err);
 			goto out;
 		}
@@ -510,6 +534,9 @@ out:
 		unlink(ctl_path);
 	}
 	shutdown_all();
+	for (int i = 0; i < nloaded; i++)
+		core_dev_free(loaded[i]);
+	free(loaded);
 	emu_pki_free();
 	if (sig_pipe[0] >= 0) {
 		close(sig_pipe[0]);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -33,6 +34,7 @@
 #define AFC_MAX_LISTING (1024u * 1024)
 #define AFC_MAX_PATH    1024
 #define AFC_MAX_HANDLES 16
+#define AFC_MAX_SEEK    ((int64_t)1 << 40) /* no crash report is a terabyte */
 #define AFC_IDLE_MS     (4 * EMU_READ_TIMEOUT_MS)
 
 enum afc_op {
@@ -339,6 +341,44 @@ afc_dir_has_visible(const struct afc_conn *c, const char *path, const char *rel)
 	return found;
 }
 
+/*
+ * A report's time as the phone knows it: the "-YYYY-MM-DD-HHMMSS" its name carries, in the
+ * device's local time (Root/TimeZoneOffsetFromUTC), so listings do not depend on when the
+ * profile was checked out. 0 when the name has no date.
+ */
+static long long
+afc_name_time_ns(const struct afc_conn *c, const char *rel)
+{
+	const char *base = strrchr(rel, '/'), *p;
+	plist_t off = emu_profile_get(c->d, "Lockdown", "Root", "TimeZoneOffsetFromUTC", NULL);
+	double tz = 0;
+	struct tm tm;
+
+	base = base ? base + 1 : rel;
+	for (p = base; (p = strchr(p, '-')) != NULL; p++) {
+		int y, mo, d, h, mi, sec, n = 0;
+
+		if (sscanf(p, "-%4d-%2d-%2d-%2d%2d%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 18)
+			continue;
+		if (y < 2000 || y > 2100 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+		    sec > 60)
+			continue;
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		tm.tm_sec = sec;
+		if (off && plist_get_node_type(off) == PLIST_REAL)
+			plist_get_real_val(off, &tz);
+		if (tz < -86400 || tz > 86400)
+			tz = 0;
+		return ((long long)timegm(&tm) - (long long)tz) * 1000000000LL;
+	}
+	return 0;
+}
+
 static int
 afc_file_info(struct afc_conn *c, const char *rel)
 {
@@ -346,6 +386,7 @@ afc_file_info(struct afc_conn *c, const char *rel)
 	struct stat st;
 	struct buf b;
 	const char *fmt;
+	long long mtime, birth;
 	int s, rc;
 
 	if ((s = afc_resolve(c, rel, path, sizeof(path), &st)) != AFC_S_OK)
@@ -355,11 +396,15 @@ afc_file_info(struct afc_conn *c, const char *rel)
 	s = buf_printf(&b, "st_size%c%lld%cst_blocks%c%lld%cst_nlink%c%lu%cst_ifmt%c%s%c", 0,
 	               (long long)st.st_size, 0, 0, (long long)st.st_blocks, 0, 0, (unsigned long)st.st_nlink,
 	               0, 0, fmt, 0);
+	mtime = afc_name_time_ns(c, rel);
+	birth = mtime;
+	if (!mtime) {
+		mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+		birth = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	}
 	/* buf_printf appends the whole formatted length, NULs included */
 	if (s == BUF_OK)
-		s = buf_printf(&b, "st_mtime%c%lld%cst_birthtime%c%lld%c", 0,
-		               (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, 0, 0,
-		               (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec, 0);
+		s = buf_printf(&b, "st_mtime%c%lld%cst_birthtime%c%lld%c", 0, mtime, 0, 0, birth, 0);
 	if (s == BUF_OK && S_ISLNK(st.st_mode)) {
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 
@@ -474,7 +519,7 @@ afc_seek(struct afc_conn *c, uint64_t h, uint64_t whence, int64_t off)
 	if (!f || fstat(f->fd, &st) != 0)
 		return afc_status(c, AFC_S_INVALID_ARG);
 	base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? f->pos : st.st_size;
-	if (whence > SEEK_END || (off < 0 && -off > base) || off > (int64_t)1 << 40)
+	if (whence > SEEK_END || off > AFC_MAX_SEEK || off < -AFC_MAX_SEEK || base + off < 0)
 		return afc_status(c, AFC_S_INVALID_ARG);
 	f->pos = base + off;
 	return afc_status(c, AFC_S_OK);

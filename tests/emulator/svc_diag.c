@@ -134,8 +134,12 @@ diag_one(const struct emu_device *d, const char *type)
 {
 	plist_t v = emu_profile_get(d, "Diagnostics", type, NULL), w;
 
-	if (!v || plist_get_node_type(v) != PLIST_DICT)
-		return NULL;
+	if (!v || plist_get_node_type(v) != PLIST_DICT) {
+		/* only in "All" (HDMI in the bundled profiles): answer that part */
+		v = emu_profile_get(d, "Diagnostics", "All", type, NULL);
+		if (!v || plist_get_node_type(v) != PLIST_DICT)
+			return NULL;
+	}
 	if (plist_dict_get_item(v, type))
 		return plist_copy(v);
 	w = plist_new_dict();

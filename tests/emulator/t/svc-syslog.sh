@@ -1,0 +1,67 @@
+#!/bin/sh
+# idevicesyslog against idevice-emu's syslog_relay (the mover ping is covered by svc-crash.sh).
+# Usage: svc-syslog.sh EMU PROFILES CASE
+EMU=$1 PROFILES=$2 CASE=$3
+. "$(dirname "$0")/svc-lib.sh"
+
+WORN=00008030-001A35E21A05802E
+
+# The profile's lines as 1.3.0 prints them: "Mmm dd HH:MM:SS " then the rest without the
+# device name (never printed by 1.3.0).
+expected() {
+	sed 's/^\(.\{16\}\)[^ ]* /\1/' "$1"
+}
+
+# The syslog records in the tool's output (not "[connected]", "Exiting..." and the like).
+log_lines() {
+	grep -E '^[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} ' "$T/out"
+}
+
+# Run idevicesyslog in the background until $1 records arrived or 30 s passed, wait $2 more
+# seconds (to see that nothing else comes), then interrupt it. RC: 1 if it ended by itself.
+syslog_until() {
+	idevicesyslog -u $WORN >"$T/out" 2>&1 &
+	sp=$!
+	i=0
+	while [ "$(log_lines | wc -l)" -lt "$1" ] && [ $i -lt 300 ]; do
+		kill -0 $sp 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep "$2"
+	RC=0
+	kill -0 $sp 2>/dev/null || RC=1 # it ended by itself
+	kill -INT $sp 2>/dev/null
+	wait $sp 2>/dev/null
+}
+
+case $CASE in
+stream)
+	svc_start "$PROFILES/worn-battery-11"
+	expected "$PROFILES/worn-battery-11/syslog.txt" >"$T/want"
+	syslog_until "$(wc -l <"$T/want")" 1
+	[ $RC -eq 0 ] || fail "idevicesyslog ended by itself: the stream should idle"
+	log_lines >"$T/got"
+	cmp -s "$T/want" "$T/got" || {
+		diff "$T/want" "$T/got" | head -20 >&2
+		fail "syslog lines differ from the profile's"
+	}
+	grep -q "maximum capacity 77% below 80%" "$T/got" || fail "battery line missing"
+	;;
+disconnect)
+	svc_copy worn-battery-11 "<key>DisconnectAfter</key><string>syslog</string>"
+	svc_start "$T/worn-battery-11"
+	expected "$PROFILES/worn-battery-11/syslog.txt" >"$T/want"
+	syslog_until 1 2
+	log_lines >"$T/got"
+	n=$(wc -l <"$T/got")
+	[ "$n" -ge 1 ] || fail "nothing arrived before the drop"
+	[ "$n" -lt "$(wc -l <"$T/want")" ] || fail "the whole log arrived despite the drop"
+	head -n "$n" "$T/want" | cmp -s - "$T/got" || fail "lines before the drop differ"
+	;;
+*)
+	fail "unknown case $CASE"
+	;;
+esac
+svc_stop
+echo "ok: $CASE"
