@@ -207,21 +207,38 @@ local function aop(text, name)
   finding("PAN-042", part, { confidence = "low", source = "imobilestore, pikabu [C]" }, name, "aop panic")
 end
 
--- Walk the crash reports in the order the snapshot lists them.
+local function analyse(text, name)
+  missing_sensors(text, name)
+  smc_sensor_array(text, name)
+  i2c(text, name)
+  storage(text, name)
+  baseband(text, name)
+  aop(text, name)
+end
+
+-- Walk the crash reports in the order the snapshot lists them. bug_type 210 is a panic; a legacy
+-- panic-base report (bug_type 110, often the same incident as a panic-full one) is read for the
+-- part it names but not counted, so one incident is never counted twice.
 local recent, older, resets, unknown_age = {}, 0, 0, 0
 for _, c in ipairs(snapshot.crashes or {}) do
   local name = c.name or "?"
   local text = c.panic_string or ""
   local age = age_days(c.timestamp)
-  if c.bug_type == "151" or contains(text, "btn_rst") then
+  local bug = tostring(c.bug_type)
+  local legacy = bug == "110" and contains(text, "panic(")
+  if bug == "151" or contains(text, "btn_rst") then
     resets = resets + 1
     node("crash " .. name, { bug_type = c.bug_type, timestamp = c.timestamp }, "forced restart: not a fault")
-  elseif c.bug_type ~= "210" then
+  elseif bug ~= "210" and not legacy then
     node("crash " .. name, { bug_type = c.bug_type }, "not a kernel panic")
   elseif age ~= nil and (age > WINDOW_DAYS or age < -1) then
     older = older + 1
     node("crash " .. name, { timestamp = c.timestamp, age_days = math.floor(age * 10 + 0.5) / 10,
                               window_days = WINDOW_DAYS }, "outside the window: not counted")
+  elseif legacy then
+    node("crash " .. name, { bug_type = c.bug_type, timestamp = c.timestamp },
+         "legacy panic report: read, not counted")
+    analyse(text, name)
   else
     if age == nil then
       unknown_age = unknown_age + 1
@@ -231,12 +248,7 @@ for _, c in ipairs(snapshot.crashes or {}) do
       node("crash " .. name, { timestamp = c.timestamp, age_days = math.floor(age * 10 + 0.5) / 10 },
            "panic in the window")
     end
-    missing_sensors(text, name)
-    smc_sensor_array(text, name)
-    i2c(text, name)
-    storage(text, name)
-    baseband(text, name)
-    aop(text, name)
+    analyse(text, name)
   end
 end
 

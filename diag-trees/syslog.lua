@@ -16,7 +16,37 @@ local MAP = {
   ["tristar-missing"]       = { code = "LOG-008", min = 1, confidence = "low", source = "imobilestore [C]" },
   ["battery-not-genuine"]   = { code = "LOG-009", min = 1, confidence = "high", source = "iOS battery message" },
   ["thermal-pressure"]      = { code = "LOG-010", min = 1, confidence = "medium", source = "iOS thermal log" },
+  ["smc-sensor-array"]      = { code = "LOG-011", min = 1, confidence = "medium", source = "iFixit SMC panic page [B]" },
+  ["battery-peak-power"]    = { code = "LOG-012", min = 1, confidence = "high", source = "powerd (DOMAIN.md 3)" },
+  ["battery-service"]       = { code = "LOG-013", min = 1, confidence = "high", source = "powerd kBHSvcFlag (DOMAIN.md 3)" },
 }
+
+-- The part for an SMC sensor-array value on this model (as PAN-020 in panics.lua: the value as
+-- a token first, then a combination of single-bit values, else unknown).
+local m = model()
+local model_name = (m and m.name) or (snapshot.device and snapshot.device.product_type) or "this model"
+local function smc_part(line)
+  local raw = string.match(string.lower(line or ""), "sensor array%s+(0x%x+)")
+  local n = raw and tonumber(raw)
+  if n == nil then return nil, nil end
+  local value = string.format("0x%x", n)
+  local parts, seen, covered = {}, {}, 0
+  for _, e in ipairs((m and m.smc_sensor_array) or {}) do
+    if tonumber(e.value) == n and not seen[e.part] then parts[#parts + 1] = e.part; seen[e.part] = true end
+  end
+  if #parts == 0 then
+    for _, e in ipairs((m and m.smc_sensor_array) or {}) do
+      local v = tonumber(e.value)
+      if v ~= nil and v > 0 and (v & (v - 1)) == 0 and (n & v) == v then
+        covered = covered | v
+        if not seen[e.part] then parts[#parts + 1] = e.part; seen[e.part] = true end
+      end
+    end
+    if covered ~= n then parts = {} end
+  end
+  if #parts == 0 then return "unknown: value " .. value .. " not in the table for " .. model_name, value end
+  return table.concat(parts, " + "), value
+end
 
 -- A missing sensor in the log names its part the way the panic does (PAN-010..013).
 local SENSOR_PART = {
@@ -56,6 +86,9 @@ for _, s in ipairs(log.signatures or {}) do
       end
       if #parts > 0 then part = table.concat(parts, " / ") end
       ev.sensors = list
+    elseif s.id == "smc-sensor-array" then
+      part, ev.value = smc_part(s.first_line)
+      ev.model = model_name
     end
     node("signature " .. s.id, { count = s.count }, rule.code)
     fault(rule.code, ev, part)

@@ -280,10 +280,16 @@ bench_key_init(const char *state_dir, int force, char *why, size_t whylen)
 		goto out;
 	}
 	pemlen = BIO_get_mem_data(bio, &pem);
-	tmp = xasprintf("%s.new.%ld", path, (long)getpid());
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || fchmod(fd, 0600) < 0 || write_all(fd, pem, (size_t)pemlen) < 0 || fsync(fd) < 0) {
+	/* A unique temporary name (mkstemp: O_EXCL, mode 0600), safe with concurrent sessions. */
+	tmp = xasprintf("%s.new.XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot create a file in %s: %s", state_dir, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, 0600) < 0 || write_all(fd, pem, (size_t)pemlen) < 0 || fsync(fd) < 0) {
 		e = errno;
 		snprintf(why, whylen, "cannot write %s: %s", tmp, strerror(e));
 		goto out_unlink;

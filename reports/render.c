@@ -57,7 +57,7 @@ putf(struct out *o, const char *fmt, ...)
 static void
 esc(struct out *o, const char *s)
 {
-	char tmp[8];
+	char tmp[16];
 
 	if (s == NULL)
 		return;
@@ -89,6 +89,12 @@ esc(struct out *o, const char *s)
 		} else if ((c < 0x20 && c != '\n') || c == 0x7f) {
 			snprintf(tmp, sizeof(tmp), "\\x%02x", c);
 			rep = tmp;
+		} else if (c == 0xC2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9F) {
+			/* C1 controls (U+0080..U+009F, e.g. CSI) act as escapes on some terminals. */
+			snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned char)s[1]);
+			put(o, tmp);
+			s++;
+			continue;
 		}
 		if (rep != NULL) {
 			put(o, rep);
@@ -347,15 +353,17 @@ text_readings(struct out *o, const json_t *rd, const char *lang)
 			putf(o, "  %s: %.1f °C\n", lbl(lang, "temperature"), a);
 	}
 	if (json_is_object(sto) && num(sto, "total_bytes", &a) && num(sto, "available_bytes", &b) && a > 0) {
-		char *f = gb(b), *t = gb(a), *s = fill2(lbl(lang, "storage_fmt"), f, t);
-		putf(o, "  %s: %s (%.0f %%)\n", lbl(lang, "storage"), s, b / a * 100.0);
+		char *f = xasprintf("%.1f GB (%.0f %%)", b / 1e9, b / a * 100.0), *t = gb(a);
+		char *s = fill2(lbl(lang, "storage_fmt"), f, t);
+		putf(o, "  %s: %s\n", lbl(lang, "storage"), s);
 		free(f);
 		free(t);
 		free(s);
 	}
 	if (json_is_object(cr) && num(cr, "count", &a)) {
-		num(cr, "panics", &b);
 		double c = 0;
+		b = 0;
+		num(cr, "panics", &b);
 		num(cr, "force_resets", &c);
 		putf(o, "  %s: %.0f (%.0f %s, %.0f %s)\n", lbl(lang, "crashes"), a, b, lbl(lang, "panics"), c,
 		     lbl(lang, "resets"));
@@ -725,10 +733,11 @@ html_readings(struct out *o, const json_t *rd, const char *lang)
 			putf(o, "<tr><th>%s</th><td>%.1f °C</td></tr>", lbl(lang, "temperature"), a);
 	}
 	if (json_is_object(sto) && num(sto, "total_bytes", &a) && num(sto, "available_bytes", &b) && a > 0) {
-		char *f = gb(b), *t = gb(a), *s = fill2(lbl(lang, "storage_fmt"), f, t);
+		char *f = xasprintf("%.1f GB (%.0f %%)", b / 1e9, b / a * 100.0), *t = gb(a);
+		char *s = fill2(lbl(lang, "storage_fmt"), f, t);
 		putf(o, "<tr><th>%s</th><td>", lbl(lang, "storage"));
 		esc(o, s);
-		putf(o, " (%.0f %%)</td></tr>", b / a * 100.0);
+		put(o, "</td></tr>");
 		free(f);
 		free(t);
 		free(s);
@@ -827,8 +836,8 @@ render_html(struct out *o, const json_t *r, const struct report_render_opts *op,
 	put(o, "<section class=\"device\">\n<div>\n<h2>");
 	esc(o, lbl(lang, "device"));
 	put(o, "</h2>\n<dl>");
-	dl_row(o, lbl(lang, "device"), device_name(dev, lang));
-	dl_row(o, lbl(lang, "model"), str(dev, "product_type"));
+	dl_row(o, lbl(lang, "model"), device_name(dev, lang));
+	dl_row(o, lbl(lang, "product_type"), str(dev, "product_type"));
 	dl_row(o, lbl(lang, "serial"), str(dev, "serial"));
 	if ((s = str(dev, "ios_version")) != NULL) {
 		char *iv = str(dev, "build_version") ? xasprintf("%s (%s)", s, str(dev, "build_version"))

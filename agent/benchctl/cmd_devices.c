@@ -21,8 +21,8 @@ static void
 devices_usage(FILE *f)
 {
 	fprintf(f, "usage: benchctl devices [--json]\n"
-		   "  lists usbmux devices (udid) and USB-level devices in recovery/DFU/WTF/Port DFU mode "
-		   "(ECID)\n");
+	           "  lists usbmux devices (udid) and USB-level devices in recovery/DFU/WTF/Port DFU mode "
+	           "(ECID)\n");
 }
 
 /* Normal-mode USB serial is the UDID without its dash. */
@@ -67,7 +67,7 @@ cmd_devices(struct ctl *g, int argc, char **argv)
 	mr = idev_list(&mux, &nmux);
 	if (mr != IDEV_OK)
 		fprintf(stderr, "benchctl: warning: %s; listing only USB-level (recovery/DFU) devices\n",
-		    idev_strerror(mr));
+		        idev_strerror(mr));
 	ur = usbdev_list(&usb, &nusb, NULL);
 	if (ur != USBDEV_OK && ur != USBDEV_E_INIT)
 		fprintf(stderr, "benchctl: warning: %s\n", usbdev_strerror(ur));
@@ -130,11 +130,13 @@ cmd_devices(struct ctl *g, int argc, char **argv)
 		size_t i;
 		json_t *d;
 		printf("%-28s %-10s %-14s %s\n", "ID (UDID or ECID)", "MODE", "PRODUCT", "MODEL");
-		json_array_foreach(arr, i, d) {
+		json_array_foreach(arr, i, d)
+		{
 			const char *mn = json_string_value(json_object_get(d, "model_name"));
 			const char *pt = json_string_value(json_object_get(d, "product_type"));
 			printf("%-28s %-10s %-14s %s\n", json_string_value(json_object_get(d, "id")),
-			    json_string_value(json_object_get(d, "mode")), pt ? pt : "-", mn ? mn : "unknown model");
+			       json_string_value(json_object_get(d, "mode")), pt ? pt : "-",
+			       mn ? mn : "unknown model");
 		}
 	}
 	json_decref(arr);

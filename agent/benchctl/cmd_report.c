@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define JWK_MAX_FILE (1u << 20)
 
@@ -123,9 +124,15 @@ check_file(struct ctl *g, const char *file, const char *keyfile, struct checked 
 {
 	json_t *keys = NULL;
 	const json_t *jwk;
+	struct stat st;
 	int ec = BC_EXIT_INVALID, r;
 
 	memset(c, 0, sizeof(*c));
+	if (stat(file, &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > REPORT_MAX_JWS) {
+		snprintf(c->why, sizeof(c->why), "the file is bigger than %u bytes: not a report",
+		         REPORT_MAX_JWS);
+		return BC_EXIT_INVALID;
+	}
 	if (util_read_file(file, REPORT_MAX_JWS, &c->data, &c->len) < 0) {
 		if (errno == EFBIG) {
 			snprintf(c->why, sizeof(c->why), "the file is bigger than %u bytes: not a report",

@@ -5,7 +5,10 @@
  */
 #include "benchctl.h"
 
+#include "capture.h"
+#include "config.h"
 #include "engine.h"
+#include "idevice.h"
 #include "pipeline.h"
 #include "report.h"
 #include "util.h"
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_TREES_OPT 64
 #define MAX_ANSWERS   128
@@ -26,7 +30,7 @@ run_usage(FILE *f)
 	    f,
 	    "usage: benchctl run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer KEY=VALUE]...\n"
 	    "                    [--ticket ID] [--out FILE] [--syslog-seconds N] [--trees-dir DIR]\n"
-	    "                    [--bench-id ID] [--no-key-init]\n\n"
+	    "                    [--bench-id ID] [--no-key-init] [--config FILE]\n\n"
 	    "Runs the diagnostic trees over a device (--udid) or a recorded snapshot (--snapshot) and\n"
 	    "writes the signed report to <state-dir>/reports/<report_id>.jws.json, with the exact\n"
 	    "snapshot beside it as <report_id>.snapshot.json: `benchctl run --snapshot` on that file\n"
@@ -39,11 +43,14 @@ run_usage(FILE *f)
 	    "  --syslog-seconds N   with --udid: capture the device log for N seconds (default 5)\n"
 	    "  --trees-dir DIR      the diagnostic trees and catalogue (default: the installed ones)\n"
 	    "  --bench-id ID        the bench id written in the report (default bench-01)\n"
+	    "  --config FILE        take bench id, trees and syslog_seconds from benchd's\n"
+	    "                       configuration file (options given here win)\n"
 	    "  --no-key-init        fail when there is no bench key; by default the first run\n"
 	    "                       creates <state-dir>/bench-key.pem (mode 0600) and says so on stderr\n\n"
 	    "Prints a short summary (--json: a JSON object). Exit 0 when a signed report was written,\n"
-	    "whatever it found; 1 with the reason when none could be (unreadable snapshot, no trees,\n"
-	    "no key, disk); 2 bad command line; 3 no such device; 8 not available in this build.\n");
+	    "whatever it found (a locked or untrusted device gives a report whose outcome is\n"
+	    "incomplete); 1 with the reason when none could be (unreadable snapshot, no trees, no key,\n"
+	    "disk); 2 bad command line; 3 no such device, or it was unplugged during the read.\n");
 }
 
 static int
@@ -142,6 +149,74 @@ print_summary(struct ctl *g, const struct pipeline_result *res)
 	       res->report_path, res->snapshot_path, res->report_path);
 }
 
+static void
+progress_line(const char *what, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "benchctl: %s\n", what);
+}
+
+static int
+exit_for_device(int err)
+{
+	switch (err) {
+	case IDEV_E_NOT_FOUND:
+	case IDEV_E_UNPLUGGED:
+	case IDEV_E_NO_USBMUXD:
+		return BC_EXIT_NO_DEVICE;
+	case IDEV_E_LOCKED:
+		return BC_EXIT_LOCKED;
+	case IDEV_E_UNTRUSTED:
+	case IDEV_E_PAIRING_PENDING:
+		return BC_EXIT_UNTRUSTED;
+	default:
+		return BC_EXIT_FAIL;
+	}
+}
+
+/*
+ * Read the device (only the probes the chosen trees need) into snapshot bytes. A device that is
+ * locked or untrusted still gives a snapshot that says so: the trees then write SYS-003 and the
+ * report is written with outcome incomplete (exit 0, with a note on stderr).
+ */
+static int
+capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, char **bytes, size_t *len)
+{
+	struct capture_opts co;
+	json_t *probes = NULL;
+	const char *plist[16];
+	char why[1024] = "";
+	int derr = 0, r;
+	size_t n = 0;
+
+	memset(&co, 0, sizeof(co));
+	if (engine_probes(&po->engine, &probes, why, sizeof(why)) != ENGINE_OK) {
+		fprintf(stderr, "benchctl: run: %s\n", why);
+		return BC_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < json_array_size(probes) && n < 16; i++)
+		if (json_is_string(json_array_get(probes, i)))
+			plist[n++] = json_string_value(json_array_get(probes, i));
+	co.syslog_seconds = syslog_seconds;
+	co.trees_dir = po->engine.trees_dir;
+	co.probes = n ? plist : NULL;
+	co.nprobes = n;
+	if (isatty(STDERR_FILENO)) {
+		co.progress = progress_line;
+	}
+	r = capture_device(udid, &co, bytes, len, &derr, why, sizeof(why));
+	json_decref(probes);
+	if (r != 0) {
+		fprintf(stderr, "benchctl: run: %s: %s\n", udid, why[0] ? why : idev_strerror(r));
+		return exit_for_device(r);
+	}
+	if (derr != 0)
+		fprintf(stderr,
+		        "benchctl: run: %s: %s (a report is still written: its outcome is incomplete)\n",
+		        udid, why[0] ? why : idev_strerror(derr));
+	return BC_EXIT_OK;
+}
+
 int
 cmd_run(struct ctl *g, int argc, char **argv)
 {
@@ -156,6 +231,7 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	    {"trees-dir", required_argument, NULL, 'd'},
 	    {"bench-id", required_argument, NULL, 'b'},
 	    {"no-key-init", no_argument, NULL, 'N'},
+	    {"config", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -166,7 +242,9 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	size_t ntrees = 0, nanswers = 0;
 	char *bytes = NULL, *keys[MAX_ANSWERS], why[1024];
 	size_t len = 0;
-	int c, syslog_seconds = 5, ec = BC_EXIT_USAGE, r;
+	int c, syslog_seconds = -1, ec = BC_EXIT_USAGE, r;
+	const char *cfgpath = NULL, *bench_id = NULL;
+	struct config *cfg = NULL;
 
 	memset(&po, 0, sizeof(po));
 	po.bench_id = "bench-01";
@@ -224,10 +302,13 @@ cmd_run(struct ctl *g, int argc, char **argv)
 			po.engine.trees_dir = optarg;
 			break;
 		case 'b':
-			po.bench_id = optarg;
+			bench_id = optarg;
 			break;
 		case 'N':
 			po.no_key_init = 1;
+			break;
+		case 'C':
+			cfgpath = optarg;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -247,26 +328,42 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		fprintf(stderr, "benchctl: run needs exactly one of --udid UDID or --snapshot FILE\n");
 		goto out;
 	}
-	if (udid != NULL) {
-		(void)syslog_seconds;
-		fprintf(stderr,
-		        "benchctl: run --udid is not available yet: reading a device arrives with the "
-		        "drivers; run benchctl run --snapshot FILE on a recorded snapshot\n");
-		ec = BC_EXIT_NOT_BUILT;
-		goto out;
+	if (cfgpath != NULL) {
+		/* The bench's own settings, so a command-line run signs like the daemon does. */
+		if (config_load(cfgpath, &cfg, why, sizeof(why)) != CONFIG_OK) {
+			fprintf(stderr, "benchctl: run: %s\n", why);
+			ec = BC_EXIT_FAIL;
+			goto out;
+		}
+		po.bench_id = cfg->bench_id;
+		if (ntrees == 0 && cfg->trees != NULL) {
+			for (size_t i = 0; i < cfg->ntrees && ntrees < MAX_TREES_OPT; i++)
+				trees[ntrees++] = cfg->trees[i];
+		}
+		if (syslog_seconds < 0)
+			syslog_seconds = cfg->syslog_seconds;
 	}
-	if (util_read_file(snapfile, REPORT_MAX_SNAPSHOT, &bytes, &len) < 0) {
+	if (bench_id != NULL)
+		po.bench_id = bench_id;
+	if (syslog_seconds < 0)
+		syslog_seconds = 5;
+	po.engine.trees = ntrees ? trees : NULL;
+	po.engine.ntrees = ntrees;
+	po.engine.answers = nanswers ? answers : NULL;
+	po.engine.nanswers = nanswers;
+	po.engine.lang = g->lang;
+	if (udid != NULL) {
+		ec = capture(&po, udid, syslog_seconds, &bytes, &len);
+		if (ec != BC_EXIT_OK)
+			goto out;
+		ec = BC_EXIT_USAGE;
+	} else if (util_read_file(snapfile, REPORT_MAX_SNAPSHOT, &bytes, &len) < 0) {
 		fprintf(stderr, "benchctl: run: cannot read snapshot %s: %s\n", snapfile,
 		        errno == EFBIG ? "bigger than a snapshot may be" : strerror(errno));
 		ec = BC_EXIT_FAIL;
 		goto out;
 	}
 	po.state_dir = g->state_dir;
-	po.engine.trees = ntrees ? trees : NULL;
-	po.engine.ntrees = ntrees;
-	po.engine.answers = nanswers ? answers : NULL;
-	po.engine.nanswers = nanswers;
-	po.engine.lang = g->lang;
 	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
 	if (r != PIPELINE_OK) {
 		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? snapfile : "",
@@ -286,5 +383,6 @@ out:
 		free(keys[i]);
 	free(bytes);
 	pipeline_result_free(res);
+	config_free(cfg);
 	return ec;
 }

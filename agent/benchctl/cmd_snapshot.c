@@ -20,10 +20,10 @@ static void
 snapshot_usage(FILE *f)
 {
 	fprintf(f, "usage: benchctl snapshot --udid ID [--out FILE] [--syslog-seconds N] [--crash-dir DIR]\n"
-		   "                         [--probe info|battery|diagnostics|syslog|crashes]...\n"
-		   "  ID is a UDID, or the ECID of a device in recovery/DFU mode (see benchctl devices).\n"
-		   "  --syslog-seconds N   device log capture length (default 5, 0 skips it)\n"
-		   "  --crash-dir DIR      keep the copied crash reports there (default: not kept)\n");
+	           "                         [--probe info|battery|diagnostics|syslog|crashes]...\n"
+	           "  ID is a UDID, or the ECID of a device in recovery/DFU mode (see benchctl devices).\n"
+	           "  --syslog-seconds N   device log capture length (default 5, 0 skips it)\n"
+	           "  --crash-dir DIR      keep the copied crash reports there (default: not kept)\n");
 }
 
 static void
@@ -37,14 +37,19 @@ static int
 exit_for_idev(int err)
 {
 	switch (err) {
-	case 0: return BC_EXIT_OK;
+	case 0:
+		return BC_EXIT_OK;
 	case IDEV_E_NOT_FOUND:
 	case IDEV_E_UNPLUGGED:
-	case IDEV_E_NO_USBMUXD: return BC_EXIT_NO_DEVICE;
-	case IDEV_E_LOCKED: return BC_EXIT_LOCKED;
+	case IDEV_E_NO_USBMUXD:
+		return BC_EXIT_NO_DEVICE;
+	case IDEV_E_LOCKED:
+		return BC_EXIT_LOCKED;
 	case IDEV_E_UNTRUSTED:
-	case IDEV_E_PAIRING_PENDING: return BC_EXIT_UNTRUSTED;
-	default: return BC_EXIT_FAIL;
+	case IDEV_E_PAIRING_PENDING:
+		return BC_EXIT_UNTRUSTED;
+	default:
+		return BC_EXIT_FAIL;
 	}
 }
 
@@ -55,7 +60,7 @@ cmd_snapshot(struct ctl *g, int argc, char **argv)
 	const char *probes[8];
 	size_t nprobes = 0;
 	int secs = 5, derr = 0, r;
-	struct capture_opts o = { 0 };
+	struct capture_opts o = {0};
 	char *bytes = NULL, why[512] = "";
 	size_t len = 0;
 
@@ -89,7 +94,8 @@ cmd_snapshot(struct ctl *g, int argc, char **argv)
 			char *end;
 			long n = strtol(v, &end, 10);
 			if (*v == '\0' || *end != '\0' || n < 0 || n > 600) {
-				fprintf(stderr, "benchctl snapshot: --syslog-seconds must be 0..600, not '%s'\n", v);
+				fprintf(stderr,
+				        "benchctl snapshot: --syslog-seconds must be 0..600, not '%s'\n", v);
 				return BC_EXIT_USAGE;
 			}
 			secs = (int)n;

@@ -124,7 +124,8 @@ fill_signatures(json_t *snap, const char *trees_dir)
 		json_decref(sigs);
 		log_warnx("syslog signatures not scanned: %s", why);
 		json_object_set_new(e, "probe", json_string("syslog"));
-		json_object_set_new(e, "reason", json_string("syslog signatures could not be scanned (rules file)"));
+		json_object_set_new(e, "reason",
+		                    json_string("syslog signatures could not be scanned (rules file)"));
 		json_array_append_new(json_object_get(snap, "errors"), e);
 	}
 	free(rules);
@@ -145,15 +146,15 @@ trees_dir_of(const struct capture_opts *o)
 
 int
 capture_device(const char *id, const struct capture_opts *opts, char **bytes, size_t *len, int *device_err,
-    char *why, size_t whylen)
+               char *why, size_t whylen)
 {
-	struct capture_opts none = { 0 };
+	struct capture_opts none = {0};
 	struct idev_info *mux = NULL;
 	struct usbdev_info *usb = NULL;
 	size_t nmux = 0, nusb = 0;
 	int mr, ur, r = 0, in_mux = 0;
 	const char *tdir;
-	char *models, *tmpdir = NULL;
+	char *models, *tmpdir = NULL, udid_buf[65];
 	json_t *snap = NULL;
 
 	*bytes = NULL;
@@ -170,15 +171,27 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 	models = xasprintf("%s/models.json", tdir);
 
 	mr = idev_list(&mux, &nmux);
-	for (size_t i = 0; mr == IDEV_OK && i < nmux; i++)
+	for (size_t i = 0; mr == IDEV_OK && i < nmux && !in_mux; i++)
 		if (strcmp(mux[i].udid, id) == 0)
 			in_mux = 1;
+	/* an ECID names a normal-mode device too: its UDID is CPID-ECID (iPhone XS and later) */
+	for (size_t i = 0; mr == IDEV_OK && i < nmux && !in_mux; i++) {
+		char a[40], b[40];
+		const char *dash = strchr(mux[i].udid, '-');
+		if (dash && strchr(id, '-') == NULL && norm_hex(dash + 1, a, sizeof(a)) == 0 &&
+		    norm_hex(id, b, sizeof(b)) == 0 && strcmp(a, b) == 0) {
+			util_strlcpy(udid_buf, mux[i].udid, sizeof(udid_buf));
+			id = udid_buf;
+			in_mux = 1;
+		}
+	}
 	free(mux);
 
 	if (in_mux) {
-		struct idev_opts io = { 0 };
+		struct idev_opts io = {0};
 		struct idev_session *s = NULL;
-		char crash_tmpl[] = "/tmp/benchd-crash-XXXXXX";
+		const char *tmpd = getenv("TMPDIR");
+		char *crash_tmpl = xasprintf("%s/benchd-crash-XXXXXX", tmpd && *tmpd ? tmpd : "/tmp");
 		int err;
 
 		io.probes = opts->probes;
@@ -191,13 +204,14 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 		io.progress_ctx = opts->progress_ctx;
 		io.cancel = opts->cancel;
 		if (io.crash_dir == NULL) {
-			tmpdir = mkdtemp(crash_tmpl) ? xstrdup(crash_tmpl) : NULL;
+			tmpdir = mkdtemp(crash_tmpl) ? xstrdup(crash_tmpl) : NULL; /* 0700 */
 			io.crash_dir = tmpdir;
 		} else if (util_mkdir_p(io.crash_dir, 0700) != 0) {
 			char m[512];
 			snprintf(m, sizeof(m), "crash folder %s: %s", io.crash_dir, strerror(errno));
 			setwhy(why, whylen, m);
 			free(models);
+			free(crash_tmpl);
 			return IDEV_E_IO;
 		}
 		err = idev_session_new(id, &io, &s, why, whylen);
@@ -222,6 +236,7 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 			rm_tree(tmpdir);
 			free(tmpdir);
 		}
+		free(crash_tmpl);
 	} else {
 		/* not on usbmux: a recovery/DFU/WTF/Port DFU device at the USB level? */
 		ur = usbdev_list(&usb, &nusb, models);
@@ -233,13 +248,14 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 			char m[512];
 			if (mr == IDEV_E_NO_USBMUXD) {
 				snprintf(m, sizeof(m),
-				    "no device %s in recovery/DFU mode, and usbmuxd is not running "
-				    "(start it: systemctl start usbmuxd)",
-				    id);
+				         "no device %s in recovery/DFU mode, and usbmuxd is not running "
+				         "(start it: systemctl start usbmuxd)",
+				         id);
 				r = IDEV_E_NO_USBMUXD;
 			} else {
 				snprintf(m, sizeof(m),
-				    "no device %s: check the cable and that the phone is switched on", id);
+				         "no device %s: check the cable and that the phone is switched on",
+				         id);
 				r = IDEV_E_NOT_FOUND;
 			}
 			setwhy(why, whylen, m);

@@ -33,6 +33,6 @@ struct capture_opts {
  * device, unplugged, no usbmuxd).
  */
 int capture_device(const char *id, const struct capture_opts *opts, char **bytes, size_t *len,
-    int *device_err, char *why, size_t whylen);
+                   int *device_err, char *why, size_t whylen);
 
 #endif

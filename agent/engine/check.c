@@ -249,11 +249,11 @@ engine_check(const char *trees_dir, const char *data_dir, json_t **problems)
 		/* Declaration, then a run over bare snapshots: no tree may err on missing data. */
 		static const char *const bare[] = {
 		    "{\"schema\":\"benchd.snapshot/1\"}",
-		    "{\"schema\":\"benchd.snapshot/1\",\"captured_at\":\"2026-01-01T00:00:00Z\","
-		    "\"device\":{\"mode\":\"normal\",\"lockdown\":\"ok\"},\"battery\":{},\"storage\":{},"
-		    "\"crashes\":[{}],\"syslog\":{\"signatures\":[{}]}}",
-		    "{\"schema\":\"benchd.snapshot/"
-		    "1\",\"device\":{\"mode\":\"dfu\",\"lockdown\":\"unavailable\"}}",
+		    ("{\"schema\":\"benchd.snapshot/1\",\"captured_at\":\"2026-01-01T00:00:00Z\","
+		     "\"device\":{\"mode\":\"normal\",\"lockdown\":\"ok\"},\"battery\":{},\"storage\":{},"
+		     "\"crashes\":[{}],\"syslog\":{\"signatures\":[{}]}}"),
+		    ("{\"schema\":\"benchd.snapshot/1\","
+		     "\"device\":{\"mode\":\"dfu\",\"lockdown\":\"unavailable\"}}"),
 		};
 		struct engine_result *res = xcalloc(1, sizeof(*res));
 		struct engine_ctx *c;

@@ -300,6 +300,7 @@ struct engine_ctx {
 struct run {
 	struct engine_ctx *c;
 	const char *file;
+	char stem[80]; /* the file name without .lua: the tree's name until it declares one */
 	int declare_only;
 	json_t *decl;
 	int decl_line;
@@ -318,7 +319,7 @@ static const char *
 tree_name(struct run *r)
 {
 	const char *n = r->decl ? json_string_value(json_object_get(r->decl, "name")) : NULL;
-	return n ? n : r->file;
+	return n ? n : r->stem;
 }
 
 static void
@@ -830,6 +831,8 @@ engine_run_file(struct engine_ctx *c, const char *dir, const char *file, int dec
 	if (decl)
 		*decl = NULL;
 	err[0] = '\0';
+	snprintf(r.stem, sizeof(r.stem), "%.*s", (int)(strlen(file) > 4 ? strlen(file) - 4 : strlen(file)),
+	         file);
 	if (util_read_file(path, MAX_TREE_FILE, &text, &len) != 0) {
 		snprintf(err, errlen, "%s: %s", path,
 		         errno == EFBIG ? "larger than 256 KiB" : strerror(errno));

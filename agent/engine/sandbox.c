@@ -58,8 +58,12 @@ sb_hook(lua_State *L, lua_Debug *ar)
 	sb->instr += HOOK_EVERY;
 	if (sb->instr > sb->instr_limit) {
 		sb->stop = SANDBOX_STOP_INSTR;
-		luaL_error(L, "stopped: the tree ran more than %lld instructions (an endless loop?)",
-		           sb->instr_limit);
+		/* Level 0 inside a hook is the tree's own function: name its line. */
+		luaL_where(L, 0);
+		lua_pushfstring(L, "stopped: the tree ran more than %I instructions (an endless loop?)",
+		                (lua_Integer)sb->instr_limit);
+		lua_concat(L, 2);
+		lua_error(L);
 	}
 }
 
@@ -453,7 +457,7 @@ json_t *
 sandbox_json_string(const char *s, size_t len, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	char *out = xmalloc((len < max ? len : max) + 4);
+	char *out = xmalloc((len < max / 3 ? len * 3 : max) + 4); /* U+FFFD takes 3 bytes */
 	size_t o = 0, i = 0;
 	json_t *j;
 

@@ -6,6 +6,7 @@
 #include "sigscan.h"
 
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 #include <errno.h>
@@ -294,17 +295,6 @@ sigscan_line(const struct sigscan *s, const char *line, size_t len, void (*fn)(v
 	return n;
 }
 
-/* Cut a valid UTF-8 string to at most max bytes without splitting a character. */
-static size_t
-utf8_cut(const char *p, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	while (max > 0 && ((unsigned char)p[max] & 0xC0) == 0x80)
-		max--;
-	return max;
-}
-
 int
 sigscan_scan(const struct sigscan *s, const json_t *lines, json_t **signatures)
 {
@@ -346,9 +336,10 @@ sigscan_scan(const struct sigscan *s, const json_t *lines, json_t **signatures)
 		if (count[k] == 0)
 			continue;
 		l = json_array_get(lines, first[k]);
-		o = json_pack("{s:s, s:I, s:s%}", "id", s->sigs[k], "count", (json_int_t)count[k],
-		              "first_line", json_string_value(l),
-		              utf8_cut(json_string_value(l), json_string_length(l), SIGSCAN_MAX_FIRST_LINE));
+		/* The line may hold any bytes: first_line is cut and made valid UTF-8. */
+		o = json_pack(
+		    "{s:s, s:I, s:o}", "id", s->sigs[k], "count", (json_int_t)count[k], "first_line",
+		    sandbox_json_string(json_string_value(l), json_string_length(l), SIGSCAN_MAX_FIRST_LINE));
 		if (o == NULL)
 			fatalx("sigscan: out of memory");
 		json_array_append_new(arr, o);

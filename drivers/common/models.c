@@ -107,7 +107,8 @@ models_by_chip(const struct models *m, unsigned cpid, unsigned bdid)
 
 	if (m == NULL)
 		return NULL;
-	json_object_foreach(m->models, key, e) {
+	json_object_foreach(m->models, key, e)
+	{
 		long c = hexval(json_string_value(json_object_get(e, "cpid")));
 		long b = hexval(json_string_value(json_object_get(e, "bdid")));
 		if (c == (long)cpid && b == (long)bdid)

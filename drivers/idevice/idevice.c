@@ -25,37 +25,45 @@
 #include <unistd.h>
 
 #define DEFAULT_TIMEOUT_MS 10000
-#define CRASH_MAX_FILES 1000                   /* reports copied per session */
-#define CRASH_MAX_FILE (32u * 1024 * 1024)     /* one report */
-#define CRASH_MAX_TOTAL (512ull * 1024 * 1024) /* all reports */
-#define CRASH_MAX_DEPTH 8
-#define CRASH_HEAD (512u * 1024) /* bytes of each report kept in memory to parse */
-#define CRASH_CHUNK (64u * 1024)
-#define SYSLOG_CHUNK 16384
+#define CRASH_MAX_FILES    1000                   /* reports copied per session */
+#define CRASH_MAX_FILE     (32u * 1024 * 1024)    /* one report */
+#define CRASH_MAX_TOTAL    (512ull * 1024 * 1024) /* all reports */
+#define CRASH_MAX_DEPTH    8
+#define CRASH_HEAD         (512u * 1024) /* bytes of each report kept in memory to parse */
+#define CRASH_CHUNK        (64u * 1024)
+#define SYSLOG_CHUNK       16384
 
 const char *
 idev_strerror(int err)
 {
 	switch (err) {
-	case IDEV_OK: return "ok";
-	case IDEV_E_NOT_FOUND: return "no such device: check the cable and that the phone is switched on";
-	case IDEV_E_LOCKED: return "device is locked: unlock it and try again";
+	case IDEV_OK:
+		return "ok";
+	case IDEV_E_NOT_FOUND:
+		return "no such device: check the cable and that the phone is switched on";
+	case IDEV_E_LOCKED:
+		return "device is locked: unlock it and try again";
 	case IDEV_E_UNTRUSTED:
-		return "device does not trust this computer: unlock it, tap Trust on the device and try again";
+		return "device does not trust this computer: unlock it, tap Trust on the device and try "
+		       "again";
 	case IDEV_E_PAIRING_PENDING:
 		return "the Trust dialog is waiting on the device: tap Trust on the device and try again";
-	case IDEV_E_UNPLUGGED: return "device was unplugged during the read: plug it back in and try again";
-	case IDEV_E_TIMEOUT: return "device did not answer in time: unplug it, plug it back in and try again";
-	case IDEV_E_PROTOCOL: return "device sent something we cannot read";
+	case IDEV_E_UNPLUGGED:
+		return "device was unplugged during the read: plug it back in and try again";
+	case IDEV_E_TIMEOUT:
+		return "device did not answer in time: unplug it, plug it back in and try again";
+	case IDEV_E_PROTOCOL:
+		return "device sent something we cannot read";
 	case IDEV_E_NO_USBMUXD:
 		return "usbmuxd is not running: start it (systemctl start usbmuxd) and try again";
-	case IDEV_E_IO: return "local I/O error (crash folder or disk)";
-	default: return "unknown device error";
+	case IDEV_E_IO:
+		return "local I/O error (crash folder or disk)";
+	default:
+		return "unknown device error";
 	}
 }
 
-static void
-setwhy(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void setwhy(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void
 setwhy(char *why, size_t whylen, const char *fmt, ...)
 {
@@ -183,9 +191,12 @@ static int
 map_lockdown(lockdownd_error_t e)
 {
 	switch (e) {
-	case LOCKDOWN_E_SUCCESS: return IDEV_OK;
-	case LOCKDOWN_E_PASSWORD_PROTECTED: return IDEV_E_LOCKED;
-	case LOCKDOWN_E_PAIRING_DIALOG_RESPONSE_PENDING: return IDEV_E_PAIRING_PENDING;
+	case LOCKDOWN_E_SUCCESS:
+		return IDEV_OK;
+	case LOCKDOWN_E_PASSWORD_PROTECTED:
+		return IDEV_E_LOCKED;
+	case LOCKDOWN_E_PAIRING_DIALOG_RESPONSE_PENDING:
+		return IDEV_E_PAIRING_PENDING;
 	case LOCKDOWN_E_USER_DENIED_PAIRING:
 	case LOCKDOWN_E_PAIRING_FAILED:
 	case LOCKDOWN_E_INVALID_HOST_ID:
@@ -193,14 +204,19 @@ map_lockdown(lockdownd_error_t e)
 	case LOCKDOWN_E_INVALID_CONF:
 	case LOCKDOWN_E_MISSING_PAIR_RECORD:
 	case LOCKDOWN_E_INVALID_PAIR_RECORD:
-	case LOCKDOWN_E_PAIRING_PROHIBITED_OVER_THIS_CONNECTION: return IDEV_E_UNTRUSTED;
-	case LOCKDOWN_E_RECEIVE_TIMEOUT: return IDEV_E_TIMEOUT;
+	case LOCKDOWN_E_PAIRING_PROHIBITED_OVER_THIS_CONNECTION:
+		return IDEV_E_UNTRUSTED;
+	case LOCKDOWN_E_RECEIVE_TIMEOUT:
+		return IDEV_E_TIMEOUT;
 	case LOCKDOWN_E_MUX_ERROR:
-	case LOCKDOWN_E_SSL_ERROR: return IDEV_E_UNPLUGGED;
+	case LOCKDOWN_E_SSL_ERROR:
+		return IDEV_E_UNPLUGGED;
 	case LOCKDOWN_E_PLIST_ERROR:
 	case LOCKDOWN_E_INVALID_RESPONSE:
-	case LOCKDOWN_E_DICT_ERROR: return IDEV_E_PROTOCOL;
-	default: return IDEV_E_UNKNOWN;
+	case LOCKDOWN_E_DICT_ERROR:
+		return IDEV_E_PROTOCOL;
+	default:
+		return IDEV_E_UNKNOWN;
 	}
 }
 
@@ -245,7 +261,7 @@ ignore_sigpipe(void)
 
 int
 idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_session **out, char *why,
-    size_t whylen)
+                 size_t whylen)
 {
 	struct idev_session *s;
 	lockdownd_error_t le;
@@ -281,13 +297,15 @@ idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_ses
 			if (still_attached(udid, NULL) == 0)
 				setwhy(why, whylen, "device unplugged during the lockdown handshake");
 			else if (r == IDEV_E_TIMEOUT)
-				setwhy(why, whylen, "device did not answer the lockdown handshake in time: "
-						    "unplug it, plug it back in and try again");
+				setwhy(why, whylen,
+				       "device did not answer the lockdown handshake in time: "
+				       "unplug it, plug it back in and try again");
 			else
 				setwhy(why, whylen,
-				    "device dropped the connection during the lockdown handshake (lockdown error "
-				    "%d): unplug it, plug it back in and try again",
-				    (int)le);
+				       "device dropped the connection during the lockdown handshake "
+				       "(lockdown error "
+				       "%d): unplug it, plug it back in and try again",
+				       (int)le);
 			if (r != IDEV_E_TIMEOUT)
 				r = IDEV_E_UNPLUGGED;
 		} else {
@@ -324,8 +342,7 @@ idev_session_device_err(const struct idev_session *s, char *why, size_t whylen)
 	return s->device_err;
 }
 
-static void
-progress(struct idev_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(struct idev_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 progress(struct idev_session *s, const char *fmt, ...)
 {
@@ -371,7 +388,7 @@ raw_section(struct idev_session *s, const char *name)
 /* Start a lockdown service in our one session. */
 static int
 start_service(struct idev_session *s, const char *name, lockdownd_service_descriptor_t *svc, char *why,
-    size_t whylen)
+              size_t whylen)
 {
 	lockdownd_error_t le;
 	int r;
@@ -440,12 +457,13 @@ probe_info(struct idev_session *s, json_t *device, json_t **battery_domain)
 	progress(s, "reading device information");
 	root = get_domain(s, NULL, &le);
 	if (root == NULL) {
-		if (le == LOCKDOWN_E_MUX_ERROR || le == LOCKDOWN_E_RECEIVE_TIMEOUT || le == LOCKDOWN_E_SSL_ERROR)
+		if (le == LOCKDOWN_E_MUX_ERROR || le == LOCKDOWN_E_RECEIVE_TIMEOUT ||
+		    le == LOCKDOWN_E_SSL_ERROR)
 			why_failed(s, "the device information read", le == LOCKDOWN_E_RECEIVE_TIMEOUT, why,
-			    sizeof(why));
+			           sizeof(why));
 		else
 			snprintf(why, sizeof(why), "the device refused its information (lockdown error %d)",
-			    (int)le);
+			         (int)le);
 		add_error(s, IDEV_PROBE_INFO, why);
 		return NULL;
 	}
@@ -465,7 +483,7 @@ probe_info(struct idev_session *s, json_t *device, json_t **battery_domain)
 			json_object_set_new(s->snap, "storage", st);
 	} else {
 		snprintf(why, sizeof(why), "the device did not give its storage figures (lockdown error %d)",
-		    (int)le);
+		         (int)le);
 		add_error(s, IDEV_PROBE_INFO, why);
 	}
 	return root;
@@ -524,12 +542,12 @@ diag_close(struct diag *d)
  */
 static int
 diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *key_in_reply,
-    const char *during, json_t **out, char *why, size_t whylen)
+             const char *during, json_t **out, char *why, size_t whylen)
 {
 	plist_t reply = NULL, diagd, status;
 	property_list_service_error_t pe;
 	long long t0;
-	char *st = NULL;
+	const char *st = NULL;
 	json_t *j, *inner;
 	int r;
 
@@ -544,7 +562,7 @@ diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *ke
 		pe = property_list_service_receive_plist_with_timeout(d->c, &reply, (unsigned)s->timeout_ms);
 	if (pe != PROPERTY_LIST_SERVICE_E_SUCCESS || reply == NULL) {
 		int slow = pe == PROPERTY_LIST_SERVICE_E_RECEIVE_TIMEOUT &&
-			   util_now_ms() - t0 >= s->timeout_ms - 100;
+		           util_now_ms() - t0 >= s->timeout_ms - 100;
 		if (reply)
 			plist_free(reply);
 		if (pe == PROPERTY_LIST_SERVICE_E_PLIST_ERROR) {
@@ -563,14 +581,17 @@ diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *ke
 	}
 	status = plist_dict_get_item(reply, "Status");
 	if (status && plist_get_node_type(status) == PLIST_STRING)
-		plist_get_string_val(status, &st);
+		st = plist_get_string_ptr(status, NULL);
 	if (st == NULL || strcmp(st, "Success") != 0) {
-		setwhy(why, whylen, "device answered %s during %s", st ? st : "without a status", during);
-		free(st);
+		char shown[64];
+		util_strlcpy(shown, st ? st : "without a status", sizeof(shown));
+		for (char *c = shown; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
+		setwhy(why, whylen, "device answered %s during %s", shown, during);
 		plist_free(reply);
 		return IDEV_E_PROTOCOL;
 	}
-	free(st);
 	diagd = plist_dict_get_item(reply, "Diagnostics");
 	if (diagd == NULL || plist_get_node_type(diagd) != PLIST_DICT) {
 		plist_free(reply);
@@ -603,7 +624,7 @@ req_new(const char *request, const char *entry_class)
 static void
 probe_battery(struct idev_session *s, struct diag *d, const json_t *battery_domain)
 {
-	static const char *sources[] = { "AppleSmartBattery", "AppleARMPMUCharger", "IOPMPowerSource" };
+	static const char *sources[] = {"AppleSmartBattery", "AppleARMPMUCharger", "IOPMPowerSource"};
 	json_t *ioreg = raw_section(s, "ioregistry"), *entry = NULL;
 	const char *used = sources[0];
 	char why[256] = "";
@@ -638,7 +659,7 @@ probe_battery(struct idev_session *s, struct diag *d, const json_t *battery_doma
 static void
 probe_diagnostics(struct idev_session *s, struct diag *d)
 {
-	static const char *reqs[] = { "GasGauge", "NAND", "WiFi" };
+	static const char *reqs[] = {"GasGauge", "NAND", "WiFi"};
 	json_t *raw = raw_section(s, "diagnostics");
 	char why[256], first[256] = "";
 	int nerr = 0;
@@ -715,7 +736,8 @@ probe_syslog(struct idev_session *s)
 	while ((now = util_now_ms()) < end && !cancelled(s)) {
 		uint32_t got = 0;
 		unsigned slice = (unsigned)(end - now < 250 ? end - now : 250);
-		idevice_error_t ie = idevice_connection_receive_timeout(conn, chunk, SYSLOG_CHUNK, &got, slice);
+		idevice_error_t ie =
+		    idevice_connection_receive_timeout(conn, chunk, SYSLOG_CHUNK, &got, slice);
 
 		if (got > 0)
 			norm_syslog_feed(&sl, chunk, got);
@@ -807,7 +829,8 @@ crash_walk_dir(struct idev_session *s, afc_client_t afc, const char *dir, int de
 	if (e != AFC_E_SUCCESS) {
 		if (afc_lost(e)) {
 			w->lost = 1;
-			why_failed(s, "the crash report listing", e == AFC_E_OP_TIMEOUT, w->why, sizeof(w->why));
+			why_failed(s, "the crash report listing", e == AFC_E_OP_TIMEOUT, w->why,
+			           sizeof(w->why));
 		} else {
 			skip_note(w, dir, "folder could not be listed");
 		}
@@ -827,7 +850,7 @@ crash_walk_dir(struct idev_session *s, afc_client_t afc, const char *dir, int de
 			if (afc_lost(e)) {
 				w->lost = 1;
 				why_failed(s, "the crash report listing", e == AFC_E_OP_TIMEOUT, w->why,
-				    sizeof(w->why));
+				           sizeof(w->why));
 			} else {
 				skip_note(w, path, "no file information");
 			}
@@ -895,7 +918,7 @@ cmp_crash(const void *a, const void *b)
 /* Copy one report (never removing it): stream to disk, keep the head to parse. */
 static int
 crash_copy(struct idev_session *s, afc_client_t afc, const struct crash_file *f, struct crash_walk *w,
-    json_t *crashes, unsigned long long *total)
+           json_t *crashes, unsigned long long *total)
 {
 	uint64_t h = 0;
 	afc_error_t e;
@@ -928,7 +951,7 @@ crash_copy(struct idev_session *s, afc_client_t afc, const struct crash_file *f,
 			if (afc_lost(e)) {
 				w->lost = 1;
 				why_failed(s, "the crash report copy", e == AFC_E_OP_TIMEOUT, w->why,
-				    sizeof(w->why));
+				           sizeof(w->why));
 			}
 			break;
 		}
@@ -1009,8 +1032,8 @@ probe_crashes(struct idev_session *s)
 		long long end = util_now_ms() + 5000;
 		while (have < 4 && util_now_ms() < end && !cancelled(s)) {
 			uint32_t got = 0;
-			idevice_error_t ie = idevice_connection_receive_timeout(conn, ping + have,
-			    (uint32_t)(sizeof(ping) - have), &got, 500);
+			idevice_error_t ie = idevice_connection_receive_timeout(
+			    conn, ping + have, (uint32_t)(sizeof(ping) - have), &got, 500);
 			have += got;
 			if (ie != IDEVICE_E_SUCCESS && ie != IDEVICE_E_TIMEOUT)
 				break;
@@ -1094,10 +1117,14 @@ static const char *
 lockdown_word(int err)
 {
 	switch (err) {
-	case IDEV_E_LOCKED: return "locked";
-	case IDEV_E_UNTRUSTED: return "untrusted";
-	case IDEV_E_PAIRING_PENDING: return "pairing-pending";
-	default: return "ok";
+	case IDEV_E_LOCKED:
+		return "locked";
+	case IDEV_E_UNTRUSTED:
+		return "untrusted";
+	case IDEV_E_PAIRING_PENDING:
+		return "pairing-pending";
+	default:
+		return "ok";
 	}
 }
 
@@ -1107,8 +1134,8 @@ idev_session_snapshot(struct idev_session *s, json_t **snapshot, char *why, size
 	json_t *device, *usb, *probes, *bdom = NULL;
 	struct diag d;
 	int r, need_diag;
-	const char *order[] = { IDEV_PROBE_INFO, IDEV_PROBE_BATTERY, IDEV_PROBE_DIAGNOSTICS, IDEV_PROBE_SYSLOG,
-		IDEV_PROBE_CRASHES };
+	const char *order[] = {IDEV_PROBE_INFO, IDEV_PROBE_BATTERY, IDEV_PROBE_DIAGNOSTICS, IDEV_PROBE_SYSLOG,
+	                       IDEV_PROBE_CRASHES};
 
 	*snapshot = NULL;
 	json_decref(s->snap);
@@ -1153,14 +1180,16 @@ idev_session_snapshot(struct idev_session *s, json_t **snapshot, char *why, size
 	if (wanted(s, IDEV_PROBE_SYSLOG) && s->o.syslog_seconds > 0) {
 		if (s->device_err == IDEV_E_LOCKED || s->device_err == IDEV_E_UNPLUGGED || cancelled(s))
 			add_error(s, IDEV_PROBE_SYSLOG,
-			    cancelled(s) ? "not read (session cancelled)" : idev_strerror(s->device_err));
+			          cancelled(s) ? "not read (session cancelled)"
+			                       : idev_strerror(s->device_err));
 		else
 			probe_syslog(s);
 	}
 	if (wanted(s, IDEV_PROBE_CRASHES)) {
 		if (s->device_err == IDEV_E_LOCKED || s->device_err == IDEV_E_UNPLUGGED || cancelled(s))
 			add_error(s, IDEV_PROBE_CRASHES,
-			    cancelled(s) ? "not read (session cancelled)" : idev_strerror(s->device_err));
+			          cancelled(s) ? "not read (session cancelled)"
+			                       : idev_strerror(s->device_err));
 		else
 			probe_crashes(s);
 	}
@@ -1197,13 +1226,24 @@ idev_snapshot_unreadable(const char *udid, int err, const char *why)
 	return s;
 }
 
+/* Device strings for a terminal: printable bytes only (UTF-8 kept), bounded. */
+static void
+printable(char *dst, const char *src, size_t dstlen)
+{
+	size_t o = 0;
+
+	for (; *src && o + 1 < dstlen; src++)
+		dst[o++] = ((unsigned char)*src < 0x20 || *src == 0x7f) ? '?' : *src;
+	dst[o] = '\0';
+}
+
 int
 idev_peek(const char *udid, char *product_type, size_t ptlen, char *name, size_t namelen)
 {
 	idevice_t dev = NULL;
 	lockdownd_client_t c = NULL;
 	plist_t v = NULL;
-	char *str = NULL;
+	const char *str = NULL;
 
 	if (product_type && ptlen)
 		product_type[0] = '\0';
@@ -1217,23 +1257,14 @@ idev_peek(const char *udid, char *product_type, size_t ptlen, char *name, size_t
 		return IDEV_E_PROTOCOL;
 	}
 	if (product_type && lockdownd_get_value(c, NULL, "ProductType", &v) == LOCKDOWN_E_SUCCESS && v) {
-		if (plist_get_node_type(v) == PLIST_STRING) {
-			plist_get_string_val(v, &str);
-			if (str)
-				util_strlcpy(product_type, str, ptlen);
-			free(str);
-			str = NULL;
-		}
+		if (plist_get_node_type(v) == PLIST_STRING && (str = plist_get_string_ptr(v, NULL)) != NULL)
+			printable(product_type, str, ptlen);
 		plist_free(v);
 		v = NULL;
 	}
 	if (name && lockdownd_get_value(c, NULL, "DeviceName", &v) == LOCKDOWN_E_SUCCESS && v) {
-		if (plist_get_node_type(v) == PLIST_STRING) {
-			plist_get_string_val(v, &str);
-			if (str)
-				util_strlcpy(name, str, namelen);
-			free(str);
-		}
+		if (plist_get_node_type(v) == PLIST_STRING && (str = plist_get_string_ptr(v, NULL)) != NULL)
+			printable(name, str, namelen);
 		plist_free(v);
 	}
 	lockdownd_client_free(c);

@@ -9,7 +9,16 @@
  * Crash reports are copied, never removed from the device.
  *
  * Ownership: idev_session_new/idev_session_free; the json_t returned by idev_session_snapshot
- * belongs to the caller (json_decref).
+ * belongs to the caller (json_decref). The strings and callbacks in struct idev_opts are
+ * borrowed: they must live as long as the session.
+ *
+ * Limits (docs/snapshot.md): service reads time out after opts.timeout_ms (default 10 s);
+ * lockdown requests use libimobiledevice 1.3.0's fixed 30 s; a dropped connection is seen at
+ * once. Crash reports: at most 1000 files of 32 MiB (512 MiB in all), folders 8 deep, each
+ * streamed to crash_dir in 64 KiB chunks with only its first 512 KiB held to parse; files that
+ * are not reports (by name, or unreadable) are listed in raw.crashes_skipped, never removed.
+ * A session ignores SIGPIPE when no handler is set, so an unplug mid-write is an error, not a
+ * dead process. Sessions on different devices may run in parallel threads.
  */
 #ifndef BENCHD_IDEVICE_H
 #define BENCHD_IDEVICE_H
@@ -48,20 +57,20 @@ int idev_watch_start(idev_event_cb cb, void *ctx);
 void idev_watch_stop(void);
 
 /* Probe names as used in trees and snapshots. */
-#define IDEV_PROBE_INFO "info"
-#define IDEV_PROBE_BATTERY "battery"
+#define IDEV_PROBE_INFO        "info"
+#define IDEV_PROBE_BATTERY     "battery"
 #define IDEV_PROBE_DIAGNOSTICS "diagnostics"
-#define IDEV_PROBE_SYSLOG "syslog"
-#define IDEV_PROBE_CRASHES "crashes"
+#define IDEV_PROBE_SYSLOG      "syslog"
+#define IDEV_PROBE_CRASHES     "crashes"
 
 struct idev_opts {
 	const char *const *probes; /* NULL: all five */
 	size_t nprobes;
-	int syslog_seconds;        /* capture length, 0 skips syslog */
-	const char *crash_dir;     /* where crash files are streamed; NULL: parse in memory only */
-	const char *models_path;   /* diag-trees/models.json for model names; NULL: default */
-	int timeout_ms;            /* per read; 0 = default (10 s) */
-	const char *label;         /* lockdown Label, e.g. "benchd" */
+	int syslog_seconds;      /* capture length, 0 skips syslog */
+	const char *crash_dir;   /* where crash files are streamed; NULL: parse in memory only */
+	const char *models_path; /* diag-trees/models.json for model names; NULL: default */
+	int timeout_ms;          /* per read; 0 = default (10 s) */
+	const char *label;       /* lockdown Label, e.g. "benchd" */
 	/* Progress for long work ("reading crash reports 3/12"); may be NULL. */
 	void (*progress)(const char *what, void *ctx);
 	void *progress_ctx;
@@ -74,8 +83,8 @@ struct idev_session;
  * Open a session: connect, lockdown handshake, TLS. On failure returns an idev_err and writes a
  * technician-readable reason to why (e.g. "device is locked: unlock it and try again").
  */
-int idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_session **out,
-    char *why, size_t whylen);
+int idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_session **out, char *why,
+                     size_t whylen);
 void idev_session_free(struct idev_session *s);
 /* Run the probes and build a snapshot (docs/snapshot.md). Returns IDEV_OK when a snapshot was
  * built, even with probe errors recorded inside it. */

@@ -15,8 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define APPLE_EPOCH 978307200 /* 2001-01-01T00:00:00Z, the plist date origin */
-#define NORM_MAX_FIELD 256    /* device fields, serials */
+#define APPLE_EPOCH    978307200 /* 2001-01-01T00:00:00Z, the plist date origin */
+#define NORM_MAX_FIELD 256       /* device fields, serials */
 
 /* ---------------------------------------------------------------- strings */
 
@@ -156,26 +156,27 @@ plist_conv(plist_t p, int depth, size_t *nodes)
 		plist_get_real_val(p, &d);
 		return isfinite(d) ? json_real(d) : json_null();
 	}
-	case PLIST_STRING:
+	case PLIST_STRING: {
+		/* plist_get_string_val asserts (aborts) on a string with a NUL inside, which an XML
+		 * plist from a device can carry: read the pointer and its length instead */
+		uint64_t n = 0;
+		const char *sp = plist_get_string_ptr(p, &n);
+		return norm_string(sp, sp ? (size_t)n : 0, NORM_MAX_STRING, NULL);
+	}
 	case PLIST_KEY: {
 		char *s = NULL;
-		if (plist_get_node_type(p) == PLIST_STRING)
-			plist_get_string_val(p, &s);
-		else
-			plist_get_key_val(p, &s);
+		plist_get_key_val(p, &s);
 		j = norm_cstr(s, NORM_MAX_STRING);
 		free(s);
 		return j;
 	}
 	case PLIST_DATA: {
-		char *d = NULL;
 		uint64_t n = 0;
-		plist_get_data_val(p, &d, &n);
+		const char *d = plist_get_data_ptr(p, &n);
 		if (n > NORM_MAX_DATA)
 			j = json_string("(data too large)");
 		else
-			j = base64_json((const unsigned char *)d, (size_t)n);
-		free(d);
+			j = base64_json((const unsigned char *)d, d ? (size_t)n : 0);
 		return j;
 	}
 	case PLIST_DATE: {
@@ -210,7 +211,8 @@ plist_conv(plist_t p, int depth, size_t *nodes)
 			}
 			if (key != NULL && *nodes <= NORM_MAX_NODES) {
 				json_t *k = norm_cstr(key, 1024);
-				json_object_set_new(j, json_string_value(k), plist_conv(val, depth + 1, nodes));
+				json_object_set_new(j, json_string_value(k),
+				                    plist_conv(val, depth + 1, nodes));
 				json_decref(k);
 			}
 			free(key);
@@ -227,8 +229,28 @@ json_t *
 norm_plist_to_json(plist_t p)
 {
 	size_t nodes = 0;
+	char *bin = NULL;
+	uint32_t blen = 0;
+	plist_t q = NULL;
+	json_t *j;
 
-	return plist_conv(p, 0, &nodes);
+	/*
+	 * libplist 2.2 asserts (aborts the program) when a dict key read through its API holds a
+	 * NUL, which a plist from a device can carry (binary or XML). A round trip through the
+	 * XML form gives keys that are safe to read (the XML reader stops a key at the NUL);
+	 * strings are read by pointer and length below.
+	 */
+	if (p == NULL)
+		return json_null();
+	plist_to_xml(p, &bin, &blen);
+	if (bin != NULL && blen > 0)
+		plist_from_xml(bin, blen, &q);
+	free(bin);
+	if (q == NULL)
+		return json_null();
+	j = plist_conv(q, 0, &nodes);
+	plist_free(q);
+	return j;
 }
 
 json_t *
@@ -258,7 +280,8 @@ copy_str(json_t *dst, const char *dkey, const json_t *src, const char *skey)
 	json_t *v = json_object_get(src, skey);
 
 	if (json_is_string(v) && json_string_length(v) > 0)
-		json_object_set_new(dst, dkey,
+		json_object_set_new(
+		    dst, dkey,
 		    norm_string(json_string_value(v), json_string_length(v), NORM_MAX_FIELD, NULL));
 }
 
@@ -335,7 +358,8 @@ flag(json_t *flags, const char *f)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(flags, i, v) {
+	json_array_foreach(flags, i, v)
+	{
 		if (strcmp(json_string_value(v), f) == 0)
 			return;
 	}
@@ -367,8 +391,8 @@ norm_battery(const json_t *e, const char *source, const json_t *dom)
 	json_object_set_new(b, "flags", flags);
 	if (!json_is_object(e) || json_object_size(e) == 0 ||
 	    (!json_object_get(e, "DesignCapacity") && !json_object_get(e, "NominalChargeCapacity") &&
-		!json_object_get(e, "CycleCount") && !json_object_get(e, "Temperature") &&
-		!json_object_get(e, "Voltage") && !json_object_get(e, "MaxCapacity"))) {
+	     !json_object_get(e, "CycleCount") && !json_object_get(e, "Temperature") &&
+	     !json_object_get(e, "Voltage") && !json_object_get(e, "MaxCapacity"))) {
 		flag(flags, "gauge_missing");
 		v = json_object_get(dom, "BatteryIsCharging");
 		if (json_is_boolean(v))
@@ -505,7 +529,7 @@ norm_timestamp(const char *s, char *out, size_t outlen)
 int
 norm_crash_name_ok(const char *name)
 {
-	static const char *exts[] = { ".ips", ".panic", ".plist", ".crash" };
+	static const char *exts[] = {".ips", ".panic", ".plist", ".crash"};
 	size_t n;
 
 	if (name == NULL)
@@ -576,11 +600,21 @@ json_str_decode(const char *p, const char *e, size_t max, struct buf *out, int *
 				return;
 			ch = *p++;
 			switch (ch) {
-			case 'n': tmp[0] = '\n'; break;
-			case 't': tmp[0] = '\t'; break;
-			case 'r': tmp[0] = '\r'; break;
-			case 'b': tmp[0] = '\b'; break;
-			case 'f': tmp[0] = '\f'; break;
+			case 'n':
+				tmp[0] = '\n';
+				break;
+			case 't':
+				tmp[0] = '\t';
+				break;
+			case 'r':
+				tmp[0] = '\r';
+				break;
+			case 'b':
+				tmp[0] = '\b';
+				break;
+			case 'f':
+				tmp[0] = '\f';
+				break;
 			case 'u': {
 				unsigned cp = 0;
 				if (e - p < 4)
@@ -614,7 +648,9 @@ json_str_decode(const char *p, const char *e, size_t max, struct buf *out, int *
 				}
 				break;
 			}
-			default: tmp[0] = ch; break;
+			default:
+				tmp[0] = ch;
+				break;
 			}
 		} else {
 			tmp[0] = ch;
@@ -701,8 +737,7 @@ crash_plist(json_t *c, const char *data, size_t len, size_t file_size, char *why
 }
 
 json_t *
-norm_crash_parse(const char *name, const char *data, size_t len, size_t file_size, char *why,
-    size_t whylen)
+norm_crash_parse(const char *name, const char *data, size_t len, size_t file_size, char *why, size_t whylen)
 {
 	json_t *c, *hdr, *body, *bt, *v;
 	const char *nl, *b, *e;
@@ -731,14 +766,15 @@ norm_crash_parse(const char *name, const char *data, size_t len, size_t file_siz
 	while (i < len && isspace((unsigned char)data[i]))
 		i++;
 	if ((len - i >= 8 && memcmp(data + i, "bplist00", 8) == 0) ||
-	    (len - i >= 5 && (memcmp(data + i, "<?xml", 5) == 0 || memcmp(data + i, "<plist", 6) == 0))) {
+	    (len - i >= 5 && memcmp(data + i, "<?xml", 5) == 0) ||
+	    (len - i >= 6 && memcmp(data + i, "<plist", 6) == 0)) {
 		if (crash_plist(c, data + i, len - i, file_size - i, why, whylen) == NULL) {
 			json_decref(c);
 			return NULL;
 		}
 		return c;
 	}
-	if (data[i] != '{') {
+	if (i >= len || data[i] != '{') {
 		snprintf(why, whylen, "not a crash report (no JSON header line)");
 		json_decref(c);
 		return NULL;

@@ -17,14 +17,14 @@
 
 struct models;
 
-#define NORM_MAX_DEPTH 32             /* plist nesting */
-#define NORM_MAX_NODES 200000         /* plist nodes per conversion */
-#define NORM_MAX_STRING (1024 * 1024) /* one plist string */
-#define NORM_MAX_DATA (256 * 1024)    /* one plist data blob (base64 in JSON) */
-#define NORM_PANIC_MAX (64 * 1024)    /* crashes[].panic_string */
+#define NORM_MAX_DEPTH        32            /* plist nesting */
+#define NORM_MAX_NODES        200000        /* plist nodes per conversion */
+#define NORM_MAX_STRING       (1024 * 1024) /* one plist string */
+#define NORM_MAX_DATA         (256 * 1024)  /* one plist data blob (base64 in JSON) */
+#define NORM_PANIC_MAX        (64 * 1024)   /* crashes[].panic_string */
 #define NORM_SYSLOG_MAX_LINES 20000
 #define NORM_SYSLOG_MAX_BYTES (2 * 1024 * 1024)
-#define NORM_SYSLOG_MAX_LINE (16 * 1024)
+#define NORM_SYSLOG_MAX_LINE  (16 * 1024)
 
 /* A JSON string from untrusted bytes: at most max bytes kept, invalid UTF-8 and NULs become
  * U+FFFD / dropped. *cut (may be NULL) is set when bytes were dropped for length. */
@@ -57,7 +57,7 @@ int norm_timestamp(const char *s, char *out, size_t outlen);
  * truncated, format}, or NULL with a reason in why when the bytes are not a crash report.
  */
 json_t *norm_crash_parse(const char *name, const char *data, size_t len, size_t file_size, char *why,
-    size_t whylen);
+                         size_t whylen);
 /* Names the crashes probe copies (.ips, .panic, .plist, .crash; case-insensitive). */
 int norm_crash_name_ok(const char *name);
 
@@ -71,7 +71,7 @@ struct norm_syslog {
 	size_t seen;   /* lines seen, kept or not */
 	size_t bytes;  /* bytes kept */
 	int truncated;
-	char *cur;     /* the line being assembled, NORM_SYSLOG_MAX_LINE + 1 bytes */
+	char *cur; /* the line being assembled, NORM_SYSLOG_MAX_LINE + 1 bytes */
 	size_t curlen;
 	int curcut;
 	int prev_nl;

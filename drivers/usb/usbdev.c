@@ -24,12 +24,16 @@ const char *
 usbdev_strerror(int err)
 {
 	switch (err) {
-	case USBDEV_OK: return "ok";
-	case USBDEV_E_INIT: return "USB cannot be read (libusb could not start: is /dev/bus/usb there?)";
+	case USBDEV_OK:
+		return "ok";
+	case USBDEV_E_INIT:
+		return "USB cannot be read (libusb could not start: is /dev/bus/usb there?)";
 	case USBDEV_E_ACCESS:
 		return "permission denied on the USB device: add this user to the benchd group (see udev/)";
-	case USBDEV_E_PARSE: return "the device's iBoot string makes no sense";
-	default: return "unknown USB error";
+	case USBDEV_E_PARSE:
+		return "the device's iBoot string makes no sense";
+	default:
+		return "unknown USB error";
 	}
 }
 
@@ -37,12 +41,18 @@ const char *
 usbdev_mode_name(enum usbdev_mode mode)
 {
 	switch (mode) {
-	case USBDEV_MODE_NORMAL: return "normal";
-	case USBDEV_MODE_RECOVERY: return "recovery";
-	case USBDEV_MODE_DFU: return "dfu";
-	case USBDEV_MODE_WTF: return "wtf";
-	case USBDEV_MODE_PORT_DFU: return "port-dfu";
-	default: return "unknown";
+	case USBDEV_MODE_NORMAL:
+		return "normal";
+	case USBDEV_MODE_RECOVERY:
+		return "recovery";
+	case USBDEV_MODE_DFU:
+		return "dfu";
+	case USBDEV_MODE_WTF:
+		return "wtf";
+	case USBDEV_MODE_PORT_DFU:
+		return "port-dfu";
+	default:
+		return "unknown";
 	}
 }
 
@@ -263,7 +273,8 @@ fill_info(struct usbdev_info *u, const struct models *m)
 			if (pt) {
 				util_strlcpy(u->product_type, pt, sizeof(u->product_type));
 				if (models_name(m, pt))
-					util_strlcpy(u->model_name, models_name(m, pt), sizeof(u->model_name));
+					util_strlcpy(u->model_name, models_name(m, pt),
+					             sizeof(u->model_name));
 			}
 		}
 	}
@@ -353,7 +364,7 @@ static struct {
 	volatile int dirty;
 	struct usbdev_info *known;
 	size_t nknown;
-} W = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} W = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int
 same_dev(const struct usbdev_info *a, const struct usbdev_info *b)
@@ -406,7 +417,7 @@ watch_main(void *arg)
 	watch_diff();
 	while (!W.stop) {
 		if (W.use_hotplug) {
-			struct timeval tv = { 0, 200000 };
+			struct timeval tv = {0, 200000};
 			libusb_handle_events_timeout_completed(W.usb, &tv, NULL);
 			if (W.dirty) {
 				W.dirty = 0;
@@ -442,10 +453,10 @@ usbdev_watch_start(usbdev_event_cb cb, void *ctx, const char *models_path)
 	W.models = models_load(models_path, NULL, 0);
 	W.use_hotplug = 0;
 	if (!(poll && strcmp(poll, "1") == 0) && libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
-	    libusb_hotplug_register_callback(W.usb,
-		LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0, APPLE_VID,
-		LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, NULL,
-		&W.handle) == LIBUSB_SUCCESS)
+	    libusb_hotplug_register_callback(
+	        W.usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0, APPLE_VID,
+	        LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, NULL,
+	        &W.handle) == LIBUSB_SUCCESS)
 		W.use_hotplug = 1;
 	if (pthread_create(&W.thread, NULL, watch_main, NULL) != 0) {
 		if (W.use_hotplug)

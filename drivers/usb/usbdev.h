@@ -47,7 +47,7 @@ struct usbdev_info {
 	enum usbdev_mode mode;
 	char serial[256]; /* iSerialNumber as read (the iBoot string outside normal mode) */
 	struct iboot_info iboot;
-	char ecid[24];       /* "0x..." when known */
+	char ecid[24];         /* "0x..." when known */
 	char product_type[32]; /* resolved from CPID+BDID, "" when unknown */
 	char model_name[64];
 };

@@ -30,7 +30,8 @@ has_flag(const json_t *b, const char *f)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(json_object_get(b, "flags"), i, v) {
+	json_array_foreach(json_object_get(b, "flags"), i, v)
+	{
 		if (strcmp(json_string_value(v), f) == 0)
 			return 1;
 	}
@@ -41,10 +42,10 @@ static void
 test_battery_normal(void **st)
 {
 	json_t *b = battery_from("{\"DesignCapacity\":3110,\"NominalChargeCapacity\":2900,"
-				 "\"AppleRawMaxCapacity\":2950,\"CycleCount\":312,\"Temperature\":3010,"
-				 "\"Voltage\":4123,\"InstantAmperage\":-211,\"IsCharging\":false,"
-				 "\"Serial\":\"F5D123\"}",
-	    "AppleSmartBattery");
+	                         "\"AppleRawMaxCapacity\":2950,\"CycleCount\":312,\"Temperature\":3010,"
+	                         "\"Voltage\":4123,\"InstantAmperage\":-211,\"IsCharging\":false,"
+	                         "\"Serial\":\"F5D123\"}",
+	                         "AppleSmartBattery");
 	(void)st;
 	assert_int_equal(json_integer_value(json_object_get(b, "design_capacity_mah")), 3110);
 	assert_int_equal(json_integer_value(json_object_get(b, "nominal_capacity_mah")), 2900);
@@ -53,7 +54,7 @@ test_battery_normal(void **st)
 	assert_int_equal(json_integer_value(json_object_get(b, "health_pct")), 94);
 	assert_int_equal(json_integer_value(json_object_get(b, "cycle_count")), 312);
 	assert_true(json_real_value(json_object_get(b, "temperature_c")) > 30.09 &&
-		    json_real_value(json_object_get(b, "temperature_c")) < 30.11);
+	            json_real_value(json_object_get(b, "temperature_c")) < 30.11);
 	assert_int_equal(json_integer_value(json_object_get(b, "voltage_mv")), 4123);
 	assert_int_equal(json_integer_value(json_object_get(b, "amperage_ma")), -211);
 	assert_true(json_is_false(json_object_get(b, "is_charging")));
@@ -80,8 +81,8 @@ static void
 test_battery_nonsense(void **st)
 {
 	json_t *b = battery_from("{\"DesignCapacity\":0,\"NominalChargeCapacity\":2900,\"CycleCount\":-5,"
-				 "\"Temperature\":25000,\"Voltage\":0}",
-	    "AppleSmartBattery");
+	                         "\"Temperature\":25000,\"Voltage\":0}",
+	                         "AppleSmartBattery");
 	(void)st;
 	assert_null(json_object_get(b, "design_capacity_mah"));
 	assert_null(json_object_get(b, "health_pct"));
@@ -137,7 +138,7 @@ test_battery_armpmu(void **st)
 {
 	/* old gauges: MaxCapacity in mAh when NominalChargeCapacity is absent */
 	json_t *b = battery_from("{\"DesignCapacity\":1960,\"MaxCapacity\":1700,\"CycleCount\":800}",
-	    "AppleARMPMUCharger");
+	                         "AppleARMPMUCharger");
 	(void)st;
 	assert_int_equal(json_integer_value(json_object_get(b, "nominal_capacity_mah")), 1700);
 	assert_int_equal(json_integer_value(json_object_get(b, "health_pct")), 87); /* 86.7 -> 87 */
@@ -176,12 +177,26 @@ test_plist_signed(void **st)
 static void
 test_plist_bytes_garbage(void **st)
 {
-	static const char *bad[] = { "", "bplist00", "bplist00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
-		"<?xml version=\"1.0\"?><plist><dict><key>a</key>", "<plist><array><integer>1" };
+	static const char *bad[] = {"", "bplist00", "bplist00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+	                            "<?xml version=\"1.0\"?><plist><dict><key>a</key>",
+	                            "<plist><array><integer>1"};
 	char deep[4096];
 	json_t *j;
 	size_t o = 0;
+	/* found by fuzz_plist: a raw NUL inside an XML <string> (or <key>) made libplist's
+	 * plist_get_string_val / plist_get_key_val abort the program */
+	static const char nul[] = "<?xml version=\"1.0\"?><plist><dict><key>k</key><string>a\0\0b</string>"
+	                          "</dict></plist>";
 	(void)st;
+	static const char nulkey[] = "<?xml version=\"1.0\"?><plist><dict><key>k\0x</key><string>v</string>"
+	                             "</dict></plist>";
+	j = norm_plist_bytes_to_json(nulkey, sizeof(nulkey) - 1);
+	assert_non_null(j);
+	json_decref(j);
+	j = norm_plist_bytes_to_json(nul, sizeof(nul) - 1);
+	assert_non_null(j);
+	assert_true(strncmp(json_string_value(json_object_get(j, "k")), "a", 1) == 0);
+	json_decref(j);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		j = norm_plist_bytes_to_json(bad[i], strlen(bad[i]));
 		json_decref(j); /* any result, never a crash */
@@ -206,6 +221,34 @@ test_plist_bytes_garbage(void **st)
 	json_decref(j);
 }
 
+/* Every input that once crashed a fuzzer is replayed here, under ctest. */
+static void
+test_fuzz_regressions(void **st)
+{
+	static const char *files[] = {
+	    "fuzz_plist/regress-nul-in-string", "fuzz_plist/regress-nul-in-binary-key",
+	    "fuzz_crash/regress-nul-in-plist-string", "fuzz_crash/regress-short-plist-prefix",
+	    "fuzz_crash/regress-all-whitespace"};
+	(void)st;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[512], why[256], *d = malloc(1 << 20);
+		FILE *f;
+		size_t n;
+		json_t *j;
+
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/%s", BENCHD_SOURCE_DIR, files[i]);
+		f = fopen(path, "rb");
+		assert_non_null(f);
+		n = fread(d, 1, 1 << 20, f);
+		fclose(f);
+		j = norm_plist_bytes_to_json(d, n);
+		json_decref(j);
+		j = norm_crash_parse("x", d, n, n, why, sizeof(why));
+		json_decref(j);
+		free(d);
+	}
+}
+
 static void
 test_device_storage_models(void **st)
 {
@@ -213,9 +256,9 @@ test_device_storage_models(void **st)
 	struct models *m = models_load(BENCHD_SOURCE_DIR "/diag-trees/models.json", why, sizeof(why));
 	json_error_t e;
 	json_t *root = json_loads("{\"UniqueDeviceID\":\"00008030-001A35E21A05802E\",\"SerialNumber\":"
-				  "\"F2LX\",\"ProductType\":\"iPhone12,1\",\"ProductVersion\":\"16.7.2\","
-				  "\"BuildVersion\":\"20H115\",\"UniqueChipID\":7377594609926190}",
-	    0, &e),
+	                          "\"F2LX\",\"ProductType\":\"iPhone12,1\",\"ProductVersion\":\"16.7.2\","
+	                          "\"BuildVersion\":\"20H115\",\"UniqueChipID\":7377594609926190}",
+	                          0, &e),
 	       *dev = json_object(), *du, *s;
 	(void)st;
 	assert_non_null(m);
@@ -277,7 +320,8 @@ static void
 test_crash_ips_json(void **st)
 {
 	char why[256];
-	json_t *c = crash("panic-full-2026-11-20-101010.000.ips",
+	json_t *c = crash(
+	    "panic-full-2026-11-20-101010.000.ips",
 	    "{\"bug_type\":\"210\",\"timestamp\":\"2026-11-20 10:10:10.00 +0100\",\"os_version\":\"iPhone OS "
 	    "16.7.2 (20H115)\"}\n{\"build\":\"iPhone OS 16.7.2\",\"product\":\"iPhone12,1\",\"panicString\":"
 	    "\"panic(cpu 1 caller 0x1): userspace watchdog timeout\\nMissing sensor(s): prs0\"}",
@@ -289,7 +333,7 @@ test_crash_ips_json(void **st)
 	assert_string_equal(json_string_value(json_object_get(c, "product")), "iPhone12,1");
 	assert_string_equal(json_string_value(json_object_get(c, "format")), "ips");
 	assert_string_equal(json_string_value(json_object_get(c, "panic_string")),
-	    "panic(cpu 1 caller 0x1): userspace watchdog timeout\nMissing sensor(s): prs0");
+	                    "panic(cpu 1 caller 0x1): userspace watchdog timeout\nMissing sensor(s): prs0");
 	assert_true(json_is_false(json_object_get(c, "truncated")));
 	json_decref(c);
 }
@@ -299,14 +343,16 @@ test_crash_force_reset(void **st)
 {
 	char why[256];
 	/* force-reset reports keep their text under "string" (and it wins over panicString) */
-	json_t *c = crash("ForceReset-full.ips",
+	json_t *c = crash(
+	    "ForceReset-full.ips",
 	    "{\"bug_type\":151,\"timestamp\":\"2026-11-12 08:30:15.00 +0100\"}\n{\"product\":\"iPhone16,1\","
 	    "\"string\":\"panic(cpu 1 caller 0x2): btn_rst\",\"panicString\":\"other\"}",
 	    0, why);
 	(void)st;
 	assert_non_null(c);
 	assert_string_equal(json_string_value(json_object_get(c, "bug_type")), "151");
-	assert_string_equal(json_string_value(json_object_get(c, "panic_string")), "panic(cpu 1 caller 0x2): btn_rst");
+	assert_string_equal(json_string_value(json_object_get(c, "panic_string")),
+	                    "panic(cpu 1 caller 0x2): btn_rst");
 	json_decref(c);
 }
 
@@ -315,8 +361,9 @@ test_crash_ips_text(void **st)
 {
 	char why[256];
 	json_t *c = crash("panic-full.ips",
-	    "{\"bug_type\":\"210\",\"timestamp\":\"2019-01-01 00:00:00.00 +0000\"}\npanic(cpu 0 caller 0x3): i2c0 error\n",
-	    0, why);
+	                  "{\"bug_type\":\"210\",\"timestamp\":\"2019-01-01 00:00:00.00 +0000\"}\npanic(cpu "
+	                  "0 caller 0x3): i2c0 error\n",
+	                  0, why);
 	(void)st;
 	assert_non_null(c);
 	assert_string_equal(json_string_value(json_object_get(c, "format")), "ips-text");
@@ -328,31 +375,39 @@ static void
 test_crash_plist(void **st)
 {
 	char why[256];
-	json_t *c = crash("panic-base.plist",
-	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><plist version=\"1.0\"><dict><key>bug_type</key>"
-	    "<string>110</string><key>timestamp</key><string>2026-11-17 22:41:09.00 +0100</string>"
-	    "<key>description</key><string>SMC PANIC - ASSERT FAILED</string></dict></plist>",
-	    0, why);
+	json_t *c =
+	    crash("panic-base.plist",
+	          "<?xml version=\"1.0\" encoding=\"UTF-8\"?><plist version=\"1.0\"><dict><key>bug_type</key>"
+	          "<string>110</string><key>timestamp</key><string>2026-11-17 22:41:09.00 +0100</string>"
+	          "<key>description</key><string>SMC PANIC - ASSERT FAILED</string></dict></plist>",
+	          0, why);
 	(void)st;
 	assert_non_null(c);
 	assert_string_equal(json_string_value(json_object_get(c, "format")), "plist");
 	assert_string_equal(json_string_value(json_object_get(c, "bug_type")), "110");
 	assert_string_equal(json_string_value(json_object_get(c, "timestamp")), "2026-11-17T21:41:09Z");
-	assert_string_equal(json_string_value(json_object_get(c, "panic_string")), "SMC PANIC - ASSERT FAILED");
+	assert_string_equal(json_string_value(json_object_get(c, "panic_string")),
+	                    "SMC PANIC - ASSERT FAILED");
 	json_decref(c);
 }
 
 static void
 test_crash_junk(void **st)
 {
-	static const char *junk[] = { "hello world", "{not json\n{}", "[1,2]\n{}", "\x00\x01\x02\x03",
-		"bplist00garbagegarbage", "<?xml version=\"1.0\"?><plist><array/></plist>", "   " };
+	static const char *junk[] = {"hello world",
+	                             "{not json\n{}",
+	                             "[1,2]\n{}",
+	                             "\x00\x01\x02\x03",
+	                             "bplist00garbagegarbage",
+	                             "<?xml version=\"1.0\"?><plist><array/></plist>",
+	                             "   "};
 	char why[256];
 	(void)st;
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
 		why[0] = '\0';
-		json_t *c = norm_crash_parse("junk.ips", junk[i], strlen(junk[i]) + (i == 3 ? 4 : 0) - (i == 3 ? 4 : 0),
-		    strlen(junk[i]), why, sizeof(why));
+		json_t *c = norm_crash_parse("junk.ips", junk[i],
+		                             strlen(junk[i]) + (i == 3 ? 4 : 0) - (i == 3 ? 4 : 0),
+		                             strlen(junk[i]), why, sizeof(why));
 		assert_null(c);
 		assert_true(strlen(why) > 0);
 	}
@@ -375,7 +430,7 @@ test_crash_huge_panic(void **st)
 	json_t *c;
 	(void)st;
 	n = (size_t)sprintf(d, "{\"bug_type\":\"210\",\"timestamp\":\"2026-11-20 10:10:10.00 +0000\"}\n"
-			       "{\"product\":\"iPhone12,1\",\"panicString\":\"panic(cpu 0 caller 0x4): ");
+	                       "{\"product\":\"iPhone12,1\",\"panicString\":\"panic(cpu 0 caller 0x4): ");
 	memset(d + n, 'A', big);
 	n += big;
 	n += (size_t)sprintf(d + n, "\"}");
@@ -402,8 +457,8 @@ test_syslog_framing(void **st)
 	struct norm_syslog s;
 	/* a real capture starts with a NUL; records end "\n\0" */
 	static const char cap[] = "\0Nov 22 10:00:01 iPhone kernel[0] <Notice>: one\n\0"
-				  "Nov 22 10:00:02 iPhone powerd[5] <Error>: two\nsecond line\n\0"
-				  "Nov 22 10:00:03 iPhone x[1] <Notice>: par";
+	                          "Nov 22 10:00:02 iPhone powerd[5] <Error>: two\nsecond line\n\0"
+	                          "Nov 22 10:00:03 iPhone x[1] <Notice>: par";
 	(void)st;
 	norm_syslog_init(&s);
 	/* fed byte by byte: framing must not depend on chunk boundaries */
@@ -414,10 +469,11 @@ test_syslog_framing(void **st)
 	norm_syslog_finish(&s);
 	assert_int_equal(json_array_size(s.lines), 3);
 	assert_string_equal(json_string_value(json_array_get(s.lines, 0)),
-	    "Nov 22 10:00:01 iPhone kernel[0] <Notice>: one");
+	                    "Nov 22 10:00:01 iPhone kernel[0] <Notice>: one");
 	assert_string_equal(json_string_value(json_array_get(s.lines, 1)),
-	    "Nov 22 10:00:02 iPhone powerd[5] <Error>: two\nsecond line");
-	assert_string_equal(json_string_value(json_array_get(s.lines, 2)), "Nov 22 10:00:03 iPhone x[1] <Notice>: partial");
+	                    "Nov 22 10:00:02 iPhone powerd[5] <Error>: two\nsecond line");
+	assert_string_equal(json_string_value(json_array_get(s.lines, 2)),
+	                    "Nov 22 10:00:03 iPhone x[1] <Notice>: partial");
 	assert_int_equal(s.seen, 3);
 	assert_false(s.truncated);
 	norm_syslog_free(&s);
@@ -478,24 +534,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_battery_normal),
-		cmocka_unit_test(test_battery_health_exact),
-		cmocka_unit_test(test_battery_nonsense),
-		cmocka_unit_test(test_battery_missing),
-		cmocka_unit_test(test_battery_armpmu),
-		cmocka_unit_test(test_plist_signed),
-		cmocka_unit_test(test_plist_bytes_garbage),
-		cmocka_unit_test(test_device_storage_models),
-		cmocka_unit_test(test_timestamp),
-		cmocka_unit_test(test_crash_ips_json),
-		cmocka_unit_test(test_crash_force_reset),
-		cmocka_unit_test(test_crash_ips_text),
-		cmocka_unit_test(test_crash_plist),
-		cmocka_unit_test(test_crash_junk),
-		cmocka_unit_test(test_crash_huge_panic),
-		cmocka_unit_test(test_syslog_framing),
-		cmocka_unit_test(test_syslog_caps),
-		cmocka_unit_test(test_string_sanitize),
+	    cmocka_unit_test(test_battery_normal),
+	    cmocka_unit_test(test_battery_health_exact),
+	    cmocka_unit_test(test_battery_nonsense),
+	    cmocka_unit_test(test_battery_missing),
+	    cmocka_unit_test(test_battery_armpmu),
+	    cmocka_unit_test(test_plist_signed),
+	    cmocka_unit_test(test_plist_bytes_garbage),
+	    cmocka_unit_test(test_fuzz_regressions),
+	    cmocka_unit_test(test_device_storage_models),
+	    cmocka_unit_test(test_timestamp),
+	    cmocka_unit_test(test_crash_ips_json),
+	    cmocka_unit_test(test_crash_force_reset),
+	    cmocka_unit_test(test_crash_ips_text),
+	    cmocka_unit_test(test_crash_plist),
+	    cmocka_unit_test(test_crash_junk),
+	    cmocka_unit_test(test_crash_huge_panic),
+	    cmocka_unit_test(test_syslog_framing),
+	    cmocka_unit_test(test_syslog_caps),
+	    cmocka_unit_test(test_string_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@ test_iboot_recovery(void **st)
 {
 	struct iboot_info b;
 	const char *s = "SDOM:01 CPID:8015 CPRV:11 CPFM:03 SCEP:01 BDID:0E ECID:001A35E21A05802E IBFL:3D "
-			"SRNM:[F2LXK0AAN72J] IMEI:[356541234567890] NONC:ABCD";
+	                "SRNM:[F2LXK0AAN72J] IMEI:[356541234567890] NONC:ABCD";
 	(void)st;
 	assert_int_equal(usbdev_parse_iboot(s, strlen(s), &b), USBDEV_OK);
 	assert_true(b.has_cpid && b.has_bdid && b.has_ecid);
@@ -36,7 +36,7 @@ test_iboot_dfu(void **st)
 {
 	struct iboot_info b;
 	const char *s = "CPID:8130 CPRV:11 CPFM:03 SCEP:01 BDID:04 ECID:000A1C2E3B4D801E IBFL:3C "
-			"SRTG:[iBoot-10151.0.0.1.1]";
+	                "SRTG:[iBoot-10151.0.0.1.1]";
 	(void)st;
 	assert_int_equal(usbdev_parse_iboot(s, strlen(s), &b), USBDEV_OK);
 	assert_int_equal(b.cpid, 0x8130);
@@ -48,8 +48,14 @@ test_iboot_dfu(void **st)
 static void
 test_iboot_garbage(void **st)
 {
-	static const char *bad[] = { "", "hello", "CPID:", "CPID:ZZZZ BDID:04", "ECID:0123456789ABCDEF01",
-		"CPID:123456789", ":::: [[[[ ]]]]", "BDID:100" };
+	static const char *bad[] = {"",
+	                            "hello",
+	                            "CPID:",
+	                            "CPID:ZZZZ BDID:04",
+	                            "ECID:0123456789ABCDEF01",
+	                            "CPID:123456789",
+	                            ":::: [[[[ ]]]]",
+	                            "BDID:100"};
 	struct iboot_info b;
 	char big[4096];
 	(void)st;
@@ -129,11 +135,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_iboot_recovery),
-		cmocka_unit_test(test_iboot_dfu),
-		cmocka_unit_test(test_iboot_garbage),
-		cmocka_unit_test(test_modes),
-		cmocka_unit_test(test_snapshot),
+	    cmocka_unit_test(test_iboot_recovery), cmocka_unit_test(test_iboot_dfu),
+	    cmocka_unit_test(test_iboot_garbage),  cmocka_unit_test(test_modes),
+	    cmocka_unit_test(test_snapshot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

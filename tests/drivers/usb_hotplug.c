@@ -63,11 +63,11 @@ slurp(const char *path)
 	return b;
 }
 
-#define FAIL(...)                                                                                                \
-	do {                                                                                                     \
-		fprintf(stderr, "FAIL: " __VA_ARGS__);                                                           \
-		fputc('\n', stderr);                                                                             \
-		return 1;                                                                                        \
+#define FAIL(...)                                                                                            \
+	do {                                                                                                 \
+		fprintf(stderr, "FAIL: " __VA_ARGS__);                                                       \
+		fputc('\n', stderr);                                                                         \
+		return 1;                                                                                    \
 	} while (0)
 
 int
@@ -82,7 +82,8 @@ main(int argc, char **argv)
 	int found_rec = 0, found_dfu = 0;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: usb_hotplug RECOVERY.umockdev DFU.umockdev (under umockdev-wrapper)\n");
+		fprintf(stderr,
+		        "usage: usb_hotplug RECOVERY.umockdev DFU.umockdev (under umockdev-wrapper)\n");
 		return 2;
 	}
 	if (getenv("LD_PRELOAD") == NULL || strstr(getenv("LD_PRELOAD"), "umockdev") == NULL)
@@ -121,7 +122,7 @@ main(int argc, char **argv)
 	pthread_mutex_unlock(&mu);
 	if (found_rec < 0)
 		FAIL("ADD carried ecid '%s' model '%s', want 0x1A35E21A05802E / iPhone 11", last_add_ecid,
-		    last_add_model);
+		     last_add_model);
 
 	/* and pull it out */
 	umockdev_testbed_uevent(tb, recpath, "remove");
@@ -134,7 +135,7 @@ main(int argc, char **argv)
 	if (adds != 2 || removes != 1)
 		FAIL("events: %d adds, %d removes (want 2, 1)", adds, removes);
 	printf("ok: enumeration, hotplug add and remove (%s)\n",
-	    getenv("BENCHD_USB_POLL") ? "polling" : "libusb hotplug or polling");
+	       getenv("BENCHD_USB_POLL") ? "polling" : "libusb hotplug or polling");
 	free(rec);
 	free(dfu);
 	g_object_unref(tb);

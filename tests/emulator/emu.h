@@ -31,26 +31,37 @@ struct emu_device {
 	int trust_pending;      /* Behaviour/TrustPending */
 	int latency_ms;         /* Behaviour/LatencyMs */
 	char disconnect_after[16]; /* Behaviour/DisconnectAfter or "" */
-	atomic_int detached;    /* set on detach; connections end */
+	atomic_int detached;    /* set on detach and on emulator shutdown; connections end */
 };
 
-/* Sleep the device's LatencyMs (before every reply). */
+/* Sleep the device's LatencyMs (before every reply); cut short by detach or shutdown. */
 void emu_delay(const struct emu_device *d);
 /* Non-zero when Behaviour/DisconnectAfter names this stage ("handshake", "diagnostics",
  * "syslog", "afc"): the caller then closes the connection without a reply. */
 int emu_should_disconnect(const struct emu_device *d, const char *stage);
 
-/* Read exactly n bytes; 0 on success, -1 on EOF, error, timeout or detach. */
+/*
+ * Read exactly n bytes; 0 on success, -1 on EOF, error, timeout or detach. timeout_ms bounds the
+ * whole call; a negative timeout_ms waits without limit (still ended by detach or shutdown).
+ * d may be NULL (no device yet).
+ */
 int emu_read_full(int fd, void *buf, size_t n, int timeout_ms, const struct emu_device *d);
 /* Write all n bytes in as few writes as the kernel allows (one call per message). 0 or -1. */
 int emu_write_all(int fd, const void *buf, size_t n);
 
-/* Lockdown-style framing: 4-byte big-endian length then an XML or binary plist. */
+/*
+ * Lockdown-style framing: 4-byte big-endian length then an XML plist (hosts send XML; binary
+ * plists and messages with more than 1024 arrays/dicts are refused, as libplist's parsers
+ * recurse without a depth limit). -1 on any problem.
+ */
 int emu_plist_recv(int fd, plist_t *out, int timeout_ms, const struct emu_device *d);
 /* Send as XML (starting "<?xml") with the length, in one write. */
 int emu_plist_send(int fd, plist_t p);
 
-/* Look up a value in the profile: emu_profile_get(d, "IORegistry", "AppleSmartBattery", NULL). */
+/*
+ * Look up a value in the profile: emu_profile_get(d, "IORegistry", "AppleSmartBattery", NULL).
+ * Returns a borrowed node (valid while d is; copy it before putting it in a reply) or NULL.
+ */
 plist_t emu_profile_get(const struct emu_device *d, ...) __attribute__((sentinel));
 
 /*

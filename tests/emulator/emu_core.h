@@ -15,10 +15,11 @@
 
 #include "emu.h"
 
-#define EMU_LOCKDOWN_PORT 62078
-#define EMU_MAX_HOSTS     8                  /* host ids a device remembers as paired */
-#define EMU_MAX_PORTS     32                 /* service ports a device remembers */
-#define EMU_MUX_MAX       (1u * 1024 * 1024) /* largest usbmux plist payload we accept */
+#define EMU_LOCKDOWN_PORT  62078
+#define EMU_MAX_HOSTS      8                  /* host ids a device remembers as paired */
+#define EMU_MAX_PORTS      32                 /* service ports a device remembers */
+#define EMU_MUX_MAX        (1u * 1024 * 1024) /* largest usbmux plist payload we accept */
+#define EMU_MAX_CONTAINERS 1024               /* arrays + dicts in one client message */
 
 struct emu_port {
 	uint16_t port;
@@ -69,6 +70,10 @@ struct emu_core {
 
 extern struct emu_core emu_core;
 
+/* emu_io.c: parse a client's XML plist (must start "<?xml" or "<plist"), refusing more than
+ * EMU_MAX_CONTAINERS arrays and dicts (libplist recurses per level). NULL when refused. */
+plist_t core_plist_from_xml(const char *buf, size_t len);
+
 /* emu_main.c: devices and connections */
 struct core_dev *core_dev_find(uint32_t device_id); /* referenced, or NULL */
 void core_dev_unref(struct core_dev *cd);           /* lock not held */
@@ -89,7 +94,8 @@ void core_dev_free(struct core_dev *cd);
 int emu_pki_init(char *err, size_t errlen);
 void emu_pki_free(void);
 plist_t emu_pki_pair_record(const char *udid);  /* a full usbmuxd-style record, caller frees */
-const char *emu_pki_device_pubkey(size_t *len); /* PEM "RSA PUBLIC KEY" */
+const char *emu_pki_device_pubkey(size_t *len); /* PEM "RSA PUBLIC KEY"; waits; NULL if none */
+void emu_pki_want_rsa(void);                    /* start making that key in the background (idempotent) */
 void emu_random_uuid(char out[37]);
 
 /* emu_mux.c */

@@ -20,14 +20,24 @@
 void
 emu_delay(const struct emu_device *d)
 {
-	struct timespec ts;
+	long long end;
 
 	if (d == NULL || d->latency_ms <= 0)
 		return;
-	ts.tv_sec = d->latency_ms / 1000;
-	ts.tv_nsec = (long)(d->latency_ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	/* in slices, so a detach or shutdown is not held up by a slow profile */
+	end = util_now_ms() + d->latency_ms;
+	for (;;) {
+		long long left = end - util_now_ms();
+		struct timespec ts;
+
+		if (left <= 0 || atomic_load(&d->detached) || atomic_load(&emu_core.stopping))
+			return;
+		if (left > POLL_SLICE_MS)
+			left = POLL_SLICE_MS;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL);
+	}
 }
 
 int
@@ -117,12 +127,34 @@ emu_plist_recv(int fd, plist_t *out, int timeout_ms, const struct emu_device *d)
 		free(body);
 		return -1;
 	}
-	plist_from_memory(body, len, &p);
+	p = core_plist_from_xml(body, len);
 	free(body);
 	if (p == NULL)
 		return -1;
 	*out = p;
 	return 0;
+}
+
+plist_t
+core_plist_from_xml(const char *buf, size_t len)
+{
+	static const char *const open_tags[] = {"<array", "<dict"};
+	size_t containers = 0;
+	plist_t p = NULL;
+
+	/* hosts send XML (PROTOCOL.md 3); libplist parses recursively, so bound the containers
+	 * (and with them the depth) before it sees the bytes: nothing can hide an opening tag */
+	if (len < 5 || len > UINT32_MAX || (memcmp(buf, "<?xml", 5) != 0 && memcmp(buf, "<plist", 6) != 0))
+		return NULL;
+	for (size_t t = 0; t < 2; t++) {
+		size_t n = strlen(open_tags[t]);
+		for (const char *q = buf; (q = memmem(q, len - (size_t)(q - buf), open_tags[t], n)) != NULL;
+		     q += n)
+			if (++containers > EMU_MAX_CONTAINERS)
+				return NULL;
+	}
+	plist_from_xml(buf, (uint32_t)len, &p);
+	return p;
 }
 
 int

@@ -68,7 +68,7 @@ ld_recv(struct ld *l, plist_t *out)
 	body = xmalloc(len);
 	rc = ssl_read_full(l->ssl, body, len);
 	if (rc == LD_OK)
-		plist_from_memory(body, len, &p);
+		p = core_plist_from_xml(body, len);
 	free(body);
 	if (rc != LD_OK)
 		return LD_EOF;
@@ -203,7 +203,8 @@ do_get_value(struct ld *l, plist_t req)
 		if (val == NULL && domain == NULL && strcmp(key, "DevicePublicKey") == 0) {
 			size_t len;
 			const char *pem = emu_pki_device_pubkey(&len);
-			val = plist_new_data(pem, len);
+			if (pem != NULL)
+				val = plist_new_data(pem, len);
 		}
 	} else if (dom != NULL) {
 		val = plist_copy(dom);

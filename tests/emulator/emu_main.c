@@ -108,6 +108,8 @@ core_dev_attach(struct core_dev *cd, char *err, size_t errlen)
 		core_dev_free(cd);
 		return -1;
 	}
+	if (!cd->d.paired && emu_profile_get(&cd->d, "Lockdown", "Root", "DevicePublicKey", NULL) == NULL)
+		emu_pki_want_rsa(); /* the host will ask for it to Pair: have it ready */
 	cd->d.device_id = emu_core.next_id++;
 	cd->refs = 1;
 	cd->listed = 1;
@@ -285,6 +287,7 @@ spawn(int fd, int control)
 	struct job *j = xmalloc(sizeof(*j));
 	struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
 	pthread_attr_t attr;
+	sigset_t block, old;
 	pthread_t t;
 	int rc;
 
@@ -296,7 +299,13 @@ spawn(int fd, int control)
 	pthread_mutex_lock(&emu_core.lock);
 	emu_core.nthreads++;
 	pthread_mutex_unlock(&emu_core.lock);
+	/* SIGINT/SIGTERM belong to the main thread: connection threads start with them blocked */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	rc = pthread_create(&t, &attr, conn_thread, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		log_warnx("cannot start a connection thread: %s", strerror(rc));
@@ -377,6 +386,8 @@ shutdown_all(void)
 
 	pthread_mutex_lock(&emu_core.lock);
 	atomic_store(&emu_core.stopping, 1);
+	for (struct core_dev *cd = emu_core.devs; cd != NULL; cd = cd->next)
+		atomic_store(&cd->d.detached, 1); /* services polling the flag stop too */
 	for (struct core_conn *c = emu_core.conns; c != NULL; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -438,6 +449,17 @@ main(int argc, char **argv)
 		if (core_profile_load(argv[i], &loaded[nloaded], err, sizeof(err)) != 0) {
 			log_errorx("%s", err);
 			goto out;
+		}
+		for (int j = 0; j < nloaded; j++) {
+			char a[65], b[65];
+			core_udid_key(loaded[j]->d.udid, a, sizeof(a));
+			core_udid_key(loaded[nloaded]->d.udid, b, sizeof(b));
+			if (strcasecmp(a, b) == 0) {
+				log_errorx("%s: a device with UDID %s is already attached (from %s)",
+				           loaded[nloaded]->d.dir, loaded[nloaded]->d.udid, loaded[j]->d.dir);
+				nloaded++;
+				goto out;
+			}
 		}
 		nloaded++;
 	}

@@ -111,8 +111,7 @@ mux_recv(int fd, plist_t *out, uint32_t *tag)
 		free(body);
 		return -1;
 	}
-	if (len - MUX_HDR >= 5 && memcmp(body, "<?xml", 5) == 0)
-		plist_from_xml(body, len - MUX_HDR, &p);
+	p = core_plist_from_xml(body, len - MUX_HDR);
 	free(body);
 	if (p == NULL || plist_get_node_type(p) != PLIST_DICT) {
 		log_debug("mux: payload is not an XML dictionary, closing");
@@ -270,11 +269,19 @@ do_listen(struct core_conn *c, uint32_t tag)
 	char byte;
 	int ok;
 
+	/* under the lock so no event is lost or doubled; never blocking, so the lock is never held
+	 * by a client that does not read (an empty socket buffer takes these few KiB at once) */
 	pthread_mutex_lock(&emu_core.lock);
-	ok = mux_result(c->fd, tag, RES_OK) == 0;
+	{
+		plist_t p = plist_new_dict();
+		plist_dict_set_item(p, "MessageType", plist_new_string("Result"));
+		plist_dict_set_item(p, "Number", plist_new_uint(RES_OK));
+		ok = mux_send(c->fd, tag, p, MSG_DONTWAIT) == 0;
+		plist_free(p);
+	}
 	for (struct core_dev *cd = emu_core.devs; ok && cd != NULL; cd = cd->next) {
 		plist_t p = attached_msg(cd);
-		ok = mux_send(c->fd, 0, p, 0) == 0;
+		ok = mux_send(c->fd, 0, p, MSG_DONTWAIT) == 0;
 		plist_free(p);
 	}
 	c->listener = ok;

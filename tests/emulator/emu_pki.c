@@ -1,11 +1,14 @@
 /*
  * emu_pki: the run's pairing and TLS identity, made once at startup with OpenSSL 3.
  *
- * Three RSA-2048 keys per run (root, host, device): the root signs the host and device
- * certificates; the device key and certificate are the TLS server identity of every emulated
- * device, and the device public key is what GetValue DevicePublicKey answers (PKCS#1 PEM, as
- * libimobiledevice's pairing code expects). Pair records for Behaviour/Paired profiles are built
- * from these PEMs plus the run's HostID and SystemBUID, like the records real usbmuxd keeps.
+ * Readiness must be quick even on a loaded machine, so the three signing identities are
+ * ECDSA P-256 (microseconds to make): a root that signs a host and a device certificate. The
+ * device key and certificate are the TLS server identity of every emulated device (any
+ * certificate works: libimobiledevice does not verify it), and the pair records served for
+ * Behaviour/Paired profiles hold these PEMs plus the run's HostID and SystemBUID, with every key
+ * a real usbmuxd record has. The one RSA-2048 key, the fallback DevicePublicKey for profiles that
+ * carry none (libimobiledevice's Pair reads a PKCS#1 "RSA PUBLIC KEY"), is made on a background
+ * thread, started when such a profile is attached unpaired (or on first use) and waited for.
  * Owns: every key, certificate and PEM here until emu_pki_free.
  */
 #include <openssl/encoder.h>
@@ -30,8 +33,15 @@ struct pem {
 static struct {
 	EVP_PKEY *root_key, *host_key, *dev_key;
 	X509 *root_cert, *host_cert, *dev_cert;
-	struct pem root_cert_pem, root_key_pem, host_cert_pem, host_key_pem, dev_cert_pem, dev_pub_pem;
-} pki;
+	struct pem root_cert_pem, root_key_pem, host_cert_pem, host_key_pem, dev_cert_pem;
+	/* the RSA DevicePublicKey, made by rsa_thread */
+	pthread_t rsa_thread;
+	int rsa_started;
+	pthread_mutex_t rsa_lock;
+	pthread_cond_t rsa_cond;
+	int rsa_done; /* 1 made, -1 failed */
+	struct pem dev_pub_pem;
+} pki = {.rsa_lock = PTHREAD_MUTEX_INITIALIZER, .rsa_cond = PTHREAD_COND_INITIALIZER};
 
 void
 emu_random_uuid(char out[37])
@@ -159,6 +169,41 @@ ssl_err(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 }
 
+static void *
+rsa_main(void *arg)
+{
+	EVP_PKEY *k = EVP_RSA_gen(2048);
+	struct pem pem = {NULL, 0};
+	int ok;
+
+	(void)arg;
+	ok = k != NULL && rsa_pub_pem(k, &pem) == 0;
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	pthread_mutex_lock(&pki.rsa_lock);
+	pki.dev_pub_pem = pem;
+	pki.rsa_done = ok ? 1 : -1;
+	pthread_cond_broadcast(&pki.rsa_cond);
+	pthread_mutex_unlock(&pki.rsa_lock);
+	OPENSSL_thread_stop();
+	return NULL;
+}
+
+void
+emu_pki_want_rsa(void)
+{
+	pthread_mutex_lock(&pki.rsa_lock);
+	if (!pki.rsa_started) {
+		if (pthread_create(&pki.rsa_thread, NULL, rsa_main, NULL) == 0) {
+			pki.rsa_started = 1;
+		} else {
+			log_warnx("cannot start the RSA key thread: no DevicePublicKey to offer");
+			pki.rsa_done = -1;
+		}
+	}
+	pthread_mutex_unlock(&pki.rsa_lock);
+}
+
 int
 emu_pki_init(char *err, size_t errlen)
 {
@@ -166,11 +211,11 @@ emu_pki_init(char *err, size_t errlen)
 
 	emu_random_uuid(emu_core.buid);
 	emu_random_uuid(emu_core.host_id);
-	pki.root_key = EVP_RSA_gen(2048);
-	pki.host_key = EVP_RSA_gen(2048);
-	pki.dev_key = EVP_RSA_gen(2048);
+	pki.root_key = EVP_EC_gen("P-256");
+	pki.host_key = EVP_EC_gen("P-256");
+	pki.dev_key = EVP_EC_gen("P-256");
 	if (pki.root_key == NULL || pki.host_key == NULL || pki.dev_key == NULL) {
-		ssl_err(err, errlen, "cannot generate RSA keys");
+		ssl_err(err, errlen, "cannot generate keys");
 		return -1;
 	}
 	pki.root_cert = make_cert(pki.root_key, pki.root_key, "Root Certification Authority",
@@ -187,7 +232,7 @@ emu_pki_init(char *err, size_t errlen)
 	}
 	if (cert_pem(pki.root_cert, &pki.root_cert_pem) || key_pem(pki.root_key, &pki.root_key_pem) ||
 	    cert_pem(pki.host_cert, &pki.host_cert_pem) || key_pem(pki.host_key, &pki.host_key_pem) ||
-	    cert_pem(pki.dev_cert, &pki.dev_cert_pem) || rsa_pub_pem(pki.dev_key, &pki.dev_pub_pem)) {
+	    cert_pem(pki.dev_cert, &pki.dev_cert_pem)) {
 		ssl_err(err, errlen, "cannot encode PEM");
 		return -1;
 	}
@@ -227,6 +272,9 @@ pem_free(struct pem *p)
 void
 emu_pki_free(void)
 {
+	if (pki.rsa_started)
+		pthread_join(pki.rsa_thread, NULL);
+	pki.rsa_done = 0;
 	SSL_CTX_free(emu_core.tls);
 	emu_core.tls = NULL;
 	X509_free(pki.root_cert);
@@ -241,14 +289,25 @@ emu_pki_free(void)
 	pem_free(&pki.host_key_pem);
 	pem_free(&pki.dev_cert_pem);
 	pem_free(&pki.dev_pub_pem);
-	memset(&pki, 0, sizeof(pki));
+	pki.root_cert = pki.host_cert = pki.dev_cert = NULL;
+	pki.root_key = pki.host_key = pki.dev_key = NULL;
+	pki.rsa_started = 0;
 }
 
 const char *
 emu_pki_device_pubkey(size_t *len)
 {
-	*len = pki.dev_pub_pem.len;
-	return pki.dev_pub_pem.s;
+	const char *s = NULL;
+
+	emu_pki_want_rsa();
+	pthread_mutex_lock(&pki.rsa_lock);
+	while (pki.rsa_done == 0)
+		pthread_cond_wait(&pki.rsa_cond, &pki.rsa_lock);
+	if (pki.rsa_done > 0)
+		s = pki.dev_pub_pem.s;
+	*len = s != NULL ? pki.dev_pub_pem.len : 0;
+	pthread_mutex_unlock(&pki.rsa_lock);
+	return s;
 }
 
 static void

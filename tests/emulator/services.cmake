@@ -2,7 +2,7 @@
 # the emulator's diagnostics_relay, syslog_relay, crashreportmover and AFC, using the bundled
 # profiles (tests/profiles), plus a libimobiledevice AFC client for the corners the tools never
 # reach (t/svc-check.c). Each case starts its own emulator on a mktemp socket.
-if(TARGET idevice-emu)
+if(TARGET idevice-emu AND TARGET emu-core-check)
   find_program(IDEVICEDIAGNOSTICS idevicediagnostics)
   find_program(IDEVICESYSLOG idevicesyslog)
   find_program(IDEVICECRASHREPORT idevicecrashreport)
@@ -21,9 +21,10 @@ if(TARGET idevice-emu)
           $<TARGET_FILE:emu-svc-check>)
       list(APPEND _svc_tests emu-svc-diag-${_case})
     endforeach()
-    foreach(_case stream disconnect)
+    foreach(_case stream disconnect detach)
       add_test(NAME emu-svc-syslog-${_case}
-        COMMAND sh ${_svc_t}/svc-syslog.sh $<TARGET_FILE:idevice-emu> ${_svc_profiles} ${_case})
+        COMMAND sh ${_svc_t}/svc-syslog.sh $<TARGET_FILE:idevice-emu> ${_svc_profiles} ${_case}
+          $<TARGET_FILE:emu-core-check>)
       list(APPEND _svc_tests emu-svc-syslog-${_case})
     endforeach()
     foreach(_case keep move empty edge disconnect)
@@ -32,6 +33,9 @@ if(TARGET idevice-emu)
           $<TARGET_FILE:emu-svc-check>)
       list(APPEND _svc_tests emu-svc-crash-${_case})
     endforeach()
-    set_tests_properties(${_svc_tests} PROPERTIES TIMEOUT 90 LABELS emulator)
+    add_test(NAME emu-svc-profiles
+      COMMAND sh ${_svc_t}/svc-profiles.sh $<TARGET_FILE:idevice-emu> ${_svc_profiles})
+    list(APPEND _svc_tests emu-svc-profiles)
+    set_tests_properties(${_svc_tests} PROPERTIES TIMEOUT 180 LABELS emulator)
   endif()
 endif()

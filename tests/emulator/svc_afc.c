@@ -20,21 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
 #include "util.h"
 
-#define AFC_MAGIC       "CFA6LPAA"
 #define AFC_HDR         40
-#define AFC_MAX_REQUEST (64u * 1024)   /* no writes are accepted: requests are small */
-#define AFC_MAX_READ    (1024u * 1024) /* FileRead replies are capped at this */
-#define AFC_MAX_LISTING (1024u * 1024)
+#define AFC_MAX_REQUEST ((size_t)64 * 1024)   /* no writes are accepted: requests are small */
+#define AFC_MAX_READ    ((size_t)1024 * 1024) /* FileRead replies are capped at this */
+#define AFC_MAX_LISTING ((size_t)1024 * 1024)
 #define AFC_MAX_PATH    1024
 #define AFC_MAX_HANDLES 16
 #define AFC_MAX_SEEK    ((int64_t)1 << 40) /* no crash report is a terabyte */
 #define AFC_IDLE_MS     (4 * EMU_READ_TIMEOUT_MS)
+
+static const unsigned char afc_magic[8] = {'C', 'F', 'A', '6', 'L', 'P', 'A', 'A'};
 
 enum afc_op {
 	AFC_OP_STATUS = 0x01,
@@ -215,7 +217,7 @@ afc_send(struct afc_conn *c, uint64_t op, const void *hdata, size_t hlen, const 
 	uint64_t v;
 	int rc;
 
-	memcpy(p, AFC_MAGIC, 8);
+	memcpy(p, afc_magic, sizeof(afc_magic));
 	v = htole64(total);
 	memcpy(p + 8, &v, 8);
 	v = htole64(AFC_HDR + hlen);
@@ -340,6 +342,44 @@ afc_dir_has_visible(const struct afc_conn *c, const char *path, const char *rel)
 	return found;
 }
 
+/*
+ * A report's time as the phone knows it: the "-YYYY-MM-DD-HHMMSS" its name carries, in the
+ * device's local time (Root/TimeZoneOffsetFromUTC), so listings do not depend on when the
+ * profile was checked out. 0 when the name has no date.
+ */
+static long long
+afc_name_time_ns(const struct afc_conn *c, const char *rel)
+{
+	const char *base = strrchr(rel, '/'), *p;
+	plist_t off = emu_profile_get(c->d, "Lockdown", "Root", "TimeZoneOffsetFromUTC", NULL);
+	double tz = 0;
+	struct tm tm;
+
+	base = base ? base + 1 : rel;
+	for (p = base; (p = strchr(p, '-')) != NULL; p++) {
+		int y, mo, d, h, mi, sec, n = 0;
+
+		if (sscanf(p, "-%4d-%2d-%2d-%2d%2d%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 18)
+			continue;
+		if (y < 2000 || y > 2100 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+		    sec > 60)
+			continue;
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		tm.tm_sec = sec;
+		if (off && plist_get_node_type(off) == PLIST_REAL)
+			plist_get_real_val(off, &tz);
+		if (tz < -86400 || tz > 86400)
+			tz = 0;
+		return ((long long)timegm(&tm) - (long long)tz) * 1000000000LL;
+	}
+	return 0;
+}
+
 static int
 afc_file_info(struct afc_conn *c, const char *rel)
 {
@@ -347,6 +387,7 @@ afc_file_info(struct afc_conn *c, const char *rel)
 	struct stat st;
 	struct buf b;
 	const char *fmt;
+	long long mtime, birth;
 	int s, rc;
 
 	if ((s = afc_resolve(c, rel, path, sizeof(path), &st)) != AFC_S_OK)
@@ -356,11 +397,15 @@ afc_file_info(struct afc_conn *c, const char *rel)
 	s = buf_printf(&b, "st_size%c%lld%cst_blocks%c%lld%cst_nlink%c%lu%cst_ifmt%c%s%c", 0,
 	               (long long)st.st_size, 0, 0, (long long)st.st_blocks, 0, 0, (unsigned long)st.st_nlink,
 	               0, 0, fmt, 0);
+	mtime = afc_name_time_ns(c, rel);
+	birth = mtime;
+	if (!mtime) {
+		mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+		birth = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	}
 	/* buf_printf appends the whole formatted length, NULs included */
 	if (s == BUF_OK)
-		s = buf_printf(&b, "st_mtime%c%lld%cst_birthtime%c%lld%c", 0,
-		               (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, 0, 0,
-		               (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec, 0);
+		s = buf_printf(&b, "st_mtime%c%lld%cst_birthtime%c%lld%c", 0, mtime, 0, 0, birth, 0);
 	if (s == BUF_OK && S_ISLNK(st.st_mode)) {
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 
@@ -592,7 +637,7 @@ svc_afc_serve(int fd, struct emu_device *d)
 
 		if (emu_read_full(fd, hdr, AFC_HDR, AFC_IDLE_MS, d) != 0)
 			break;
-		if (memcmp(hdr, AFC_MAGIC, 8) != 0) {
+		if (memcmp(hdr, afc_magic, sizeof(afc_magic)) != 0) {
 			log_warnx("afc: bad magic from host, closing");
 			break;
 		}

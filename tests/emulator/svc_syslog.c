@@ -17,7 +17,7 @@
 #include "log.h"
 #include "util.h"
 
-#define SYSLOG_MAX_FILE   (4u * 1024 * 1024)
+#define SYSLOG_MAX_FILE   ((size_t)4 * 1024 * 1024)
 #define SYSLOG_MAX_LINE   8192
 #define SYSLOG_DROP_AFTER 3 /* DisconnectAfter "syslog": lines sent before the drop */
 #define MOVER_WAIT_MS     5000

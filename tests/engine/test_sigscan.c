@@ -209,6 +209,33 @@ test_match_only_first_bytes_of_long_line(void **state)
 	free(line);
 }
 
+static void
+test_invalid_utf8_line_gives_valid_first_line(void **state)
+{
+	char why[256] = "";
+	struct sigscan *s = NULL;
+	const char *rules = "bb\t(?i)baseband\n";
+	const char raw[] = "\xff\xfe baseband \xc3\x28 crash\x00tail";
+	json_t *lines = json_array(), *sigs = NULL, *fl;
+	(void)state;
+	json_array_append_new(lines, json_stringn_nocheck(raw, sizeof(raw) - 1));
+	assert_int_equal(sigscan_parse("r", rules, strlen(rules), &s, why, sizeof(why)), SIGSCAN_OK);
+	assert_int_equal(sigscan_scan(s, lines, &sigs), SIGSCAN_OK);
+	assert_int_equal(json_array_size(sigs), 1);
+	fl = json_object_get(json_array_get(sigs, 0), "first_line");
+	/* jansson accepts it back: valid UTF-8, invalid bytes replaced by U+FFFD, NUL too. */
+	{
+		json_t *again = json_stringn(json_string_value(fl), json_string_length(fl));
+		assert_non_null(again);
+		json_decref(again);
+	}
+	assert_non_null(strstr(json_string_value(fl), " baseband "));
+	assert_null(memchr(json_string_value(fl), '\0', json_string_length(fl)));
+	json_decref(sigs);
+	json_decref(lines);
+	sigscan_free(s);
+}
+
 int
 main(void)
 {
@@ -220,6 +247,7 @@ main(void)
 	    cmocka_unit_test(test_catastrophic_pattern_is_bounded),
 	    cmocka_unit_test(test_long_utf8_first_line_is_cut_on_a_character),
 	    cmocka_unit_test(test_match_only_first_bytes_of_long_line),
+	    cmocka_unit_test(test_invalid_utf8_line_gives_valid_first_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,6 +284,15 @@ def profiles():
         bat=dict(design=1821, nominal=1541, raw_max=1560, cycles=503, temp=2810, volt=3874,
                  amp=412, pct=47, charging=True, chemid=11201, serial="F5D0221J6KGQ3LM2B"),
         behaviour={"Paired": False})
+    P["trust-pending-xr"] = dict(
+        product="iPhone11,8", hwmodel="N841AP", platform="t8020", soc="8020", cpid=0x8020,
+        bdid=0x0C, ecid=0x001C49E83A21002E, serial="DX3XK8PLKXKN", ios="17.6.1",
+        name="iPhone", host="iPhone", model_number="MT122",
+        iboot="iBoot-10151.142.2", baseband="6.02.01", wifi="d0:c5:f3:8a:14:5e",
+        bt="d0:c5:f3:8a:2b:77", disk=disk(64, 18.9), gg_full=88, expect_health=88,
+        bat=dict(design=2942, nominal=2583, raw_max=2611, cycles=389, temp=2990, volt=3899,
+                 amp=-233, pct=66, charging=False, chemid=9871, serial="F5D1185Q4HKLMX7C1"),
+        behaviour={"Paired": False, "TrustPending": True})
     return P
 
 

@@ -35,5 +35,18 @@ with TempDir() as tmp:
               (lang, os.path.getsize(png) if os.path.exists(png) else 0))
         if not ok:
             print(p.stderr.decode(errors="replace")[-2000:])
+        if lang != "en":
+            continue
+        # Printable: the print stylesheet gives a PDF (A4 via @page).
+        pdf = os.path.join(tmp, "report.pdf")
+        profile = tempfile.mkdtemp(dir=tmp)
+        p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                            "--no-first-run", "--user-data-dir=" + profile, "--no-pdf-header-footer",
+                            "--print-to-pdf=" + pdf, "file://" + html], capture_output=True, timeout=90)
+        ok = os.path.exists(pdf) and os.path.getsize(pdf) > 2000 and open(pdf, "rb").read(5) == b"%PDF-"
+        check(ok, "chromium prints the page to a PDF (%d bytes)" % (os.path.getsize(pdf) if os.path.exists(pdf) else 0))
+        if not ok:
+            print(p.stderr.decode(errors="replace")[-2000:])
 
 finish()

@@ -123,6 +123,17 @@ with TempDir() as tmp:
         f.truncate(17 << 20)
     rc, out, err = run(["report", "verify", big], state)
     check(rc == 6 and "bigger than" in err, "verify refuses a file over 16 MiB unread")
+    # A JWK set: the key whose thumbprint is the report's kid is used.
+    jwks = os.path.join(tmp, "keys.jwks")
+    rfc_jwk = json.load(open(os.path.join(FIXTURES, "rfc8037.jwk")))
+    json.dump({"keys": [rfc_jwk, jwk]}, open(jwks, "w"))
+    rc1, _, _ = run(["report", "verify", goodfile, "--key", jwks], state)
+    rc2, _, _ = run(["report", "verify", os.path.join(tmp, "wrong-key.jws.json"), "--key", jwks], state)
+    check(rc1 == 0 and rc2 == 0, "verify --key with a JWK set picks the key by kid")
+    badkey = os.path.join(tmp, "bad.jwk")
+    open(badkey, "w").write('{"kty":"RSA","n":"x","e":"AQAB"}')
+    rc, out, err = run(["report", "verify", goodfile, "--key", badkey], state)
+    check(rc == 1 and "not an Ed25519 JWK" in err, "verify --key with an RSA JWK says so")
     # Usage and absent files.
     rc, out, err = run(["report", "verify"], state)
     check(rc == 2, "verify without FILE is a usage error")

@@ -58,11 +58,12 @@ def udid_of(pdir):
 
 
 class Emu:
-    def __init__(self, profiles):
+    def __init__(self, profiles, verbose=False):
         self.sock = os.path.join(TMP, 'mux.sock')
         self.ctl = os.path.join(TMP, 'ctl.sock')
         self.log = open(os.path.join(TMP, 'emu.log'), 'w')
-        self.p = subprocess.Popen([A.emu, '--socket', self.sock, '--control', self.ctl] + profiles,
+        self.p = subprocess.Popen([A.emu, '--socket', self.sock, '--control', self.ctl]
+                                  + (['--verbose'] if verbose else []) + profiles,
                                   stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -187,10 +188,13 @@ def crash_files(pdir):
 
 def case_thermal():
     pdir = bundled('thermal-loop-12')
-    emu = Emu([pdir])
+    emu = Emu([pdir], verbose=True)
     cdir = os.path.join(TMP, 'crashes')
     rc, snap, se, dt = snapshot(emu, UDID['thermal'], secs=1, extra=['--crash-dir', cdir])
     emu.stop()
+    elog = open(os.path.join(TMP, 'emu.log')).read()
+    check(elog.count('lockdown: session') == 1, 'one lockdown session (one TLS handshake) for every probe: %d'
+          % elog.count('lockdown: session'))
     check(rc == 0, 'exit 0, got %d: %s' % (rc, se))
     expect_common(snap, pdir)
     expect_battery(snap, pdir)
@@ -515,6 +519,29 @@ def case_no_device():
     emu.stop()
     check(rc == 3 and 'no device' in se, 'exit 3 and why: %d %r' % (rc, se))
     check(snap is None, 'nothing written')
+    # the ECID of a normal-mode device names it too
+    emu = Emu([bundled('healthy-15pro')])
+    rc, snap, se, _ = snapshot(emu, '0xA1C2E3B4D801E', secs=0, extra=['--probe', 'info'])
+    emu.stop()
+    check(rc == 0 and snap['device']['udid'] == UDID['healthy'], 'ECID of a usbmux device: %d %r' % (rc, se))
+
+
+def case_memory():
+    """One session (hostile crash folder with a 2 MB panic, 2 s of syslog) stays under 4 MiB."""
+    pdir = os.path.join(TMP, 'hc')
+    shutil.copytree(mine('hostile-crashes'), pdir)
+    with open(os.path.join(pdir, 'crashes', 'panic-big.ips'), 'wb') as f:
+        f.write(b'{"bug_type":"210","timestamp":"2026-11-21 09:00:00.00 +0000"}\n')
+        f.write(b'{"product":"iPhone13,2","panicString":"panic(cpu 0 caller 0x1): ' + b'P' * (2 << 20) + b'"}')
+    emu = Emu([pdir])
+    p = subprocess.run([A.session_mem, udid_of(pdir), os.path.join(TMP, 'c')], env=env_for(emu),
+                       capture_output=True, timeout=40)
+    emu.stop()
+    out = p.stdout.decode()
+    print(out.strip())
+    check(p.returncode == 0, 'session_mem ran: %s' % p.stderr.decode())
+    kib = int(out.split()[2]) if out.startswith('session peak') else 1 << 30
+    check(kib < 4096, 'one session under 4 MiB resident: %d KiB' % kib)
 
 
 def main():
@@ -523,6 +550,7 @@ def main():
     ap.add_argument('--benchctl', required=True)
     ap.add_argument('--emu', required=True)
     ap.add_argument('--src', required=True)
+    ap.add_argument('--session-mem')
     ap.add_argument('case')
     A = ap.parse_args()
     fn = globals().get('case_' + A.case.replace('-', '_'))

@@ -9,7 +9,13 @@
  *   events UDID CTLSOCK PROFILE   Listen: require Attached for UDID, then Detached after
  *                                 "detach", then Attached after "attach PROFILE"
  *   garbage MUXSOCK               throw malformed usbmux and lockdown traffic at the emulator,
- *                                 then require ListDevices to still answer
+ *                                 hold 200 idle connections, and require ListDevices to answer
+ *   bad-host UDID                 StartSession with a HostID the device never paired with:
+ *                                 require InvalidHostID
+ *   record UDID                   ReadPairRecord: require every key real usbmuxd keeps, PEM
+ *                                 certificates and keys, and SystemBUID equal to ReadBUID
+ *   hold UDID                     keep a Listen subscription and a lockdown session open, print
+ *                                 "ready", exit 0 when the emulator goes away within 60 s
  * USBMUXD_SOCKET_ADDRESS must point at the emulator. Exit 0 = pass, 1 = fail (reason on stderr).
  */
 #include <errno.h>
@@ -387,6 +393,60 @@ cmd_garbage(const char *sock)
 		close(fd);
 	}
 
+	/* deep nesting: libplist recurses per level, a naive parse overflows the stack */
+	{
+		const char *head = "<?xml version=\"1.0\"?><plist>";
+		size_t body = 1000u * 1000u, hl = strlen(head);
+		unsigned char *big = malloc(4 + 16 + body);
+		if (big == NULL)
+			return 1;
+		memcpy(big + 16, head, hl);
+		for (size_t i = 16 + hl; i + 7 <= 16 + body; i += 7)
+			memcpy(big + i, "<array>", 7);
+		mux_hdr(big, (uint32_t)(16 + body), 1, 8, 1);
+		send_raw(sock, big, 16 + body, 1);
+		free(big);
+
+		body = 4000u * 1000u;
+		big = malloc(4 + body);
+		if (big == NULL)
+			return 1;
+		memcpy(big + 4, head, hl);
+		for (size_t i = 4 + hl; i + 7 <= 4 + body; i += 7)
+			memcpy(big + i, "<array>", 7);
+		big[0] = (unsigned char)(body >> 24);
+		big[1] = (unsigned char)(body >> 16);
+		big[2] = (unsigned char)(body >> 8);
+		big[3] = (unsigned char)body;
+		if ((fd = mux_connect_lockdown(sock, 1)) >= 0) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			char c;
+			(void)send(fd, big, 4 + body, MSG_NOSIGNAL);
+			while (poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1)
+				;
+			close(fd);
+		}
+		free(big);
+	}
+
+	/* hundreds of connections that say nothing must not block anyone else */
+	{
+		int idle[200];
+		long long t0 = now_ms();
+		for (int i = 0; i < 200; i++)
+			idle[i] = unix_connect(sock);
+		n = usbmuxd_get_device_list(&list);
+		for (int i = 0; i < 200; i++)
+			if (idle[i] >= 0)
+				close(idle[i]);
+		if (n < 1 || now_ms() - t0 > 5000) {
+			fprintf(stderr, "ListDevices with 200 idle connections: %d after %lld ms\n", n,
+			        now_ms() - t0);
+			usbmuxd_device_list_free(&list);
+			return 1;
+		}
+		usbmuxd_device_list_free(&list);
+	}
 	n = usbmuxd_get_device_list(&list);
 	if (n < 1) {
 		fprintf(stderr, "ListDevices after garbage returned %d\n", n);
@@ -395,6 +455,132 @@ cmd_garbage(const char *sock)
 	usbmuxd_device_list_free(&list);
 	printf("ok: still serving %d device(s) after garbage\n", n);
 	return 0;
+}
+
+static int
+cmd_bad_host(const char *udid)
+{
+	idevice_t dev = NULL;
+	lockdownd_client_t ld = NULL;
+	char *sid = NULL;
+	int ssl = 0;
+	lockdownd_error_t le;
+
+	if (idevice_new(&dev, udid) != IDEVICE_E_SUCCESS) {
+		fprintf(stderr, "no device %s\n", udid);
+		return 1;
+	}
+	if (lockdownd_client_new(dev, &ld, "emu-core-check") != LOCKDOWN_E_SUCCESS) {
+		fprintf(stderr, "cannot reach lockdown on %s\n", udid);
+		idevice_free(dev);
+		return 1;
+	}
+	le = lockdownd_start_session(ld, "00000000-1111-2222-3333-444444444444", &sid, &ssl);
+	free(sid);
+	lockdownd_client_free(ld);
+	idevice_free(dev);
+	if (le != LOCKDOWN_E_INVALID_HOST_ID) {
+		fprintf(stderr, "StartSession with an unknown HostID gave %d, not InvalidHostID\n", le);
+		return 1;
+	}
+	printf("ok: InvalidHostID\n");
+	return 0;
+}
+
+static int
+cmd_record(const char *udid)
+{
+	static const char *const pem_keys[] = {"HostCertificate", "HostPrivateKey",    "RootCertificate",
+	                                       "RootPrivateKey",  "DeviceCertificate", NULL};
+	char *data = NULL, *buid = NULL;
+	uint32_t len = 0;
+	plist_t rec = NULL, n;
+	const char *s;
+	int rc = 1;
+
+	if (usbmuxd_read_pair_record(udid, &data, &len) != 0 || data == NULL) {
+		fprintf(stderr, "no pair record for %s\n", udid);
+		return 1;
+	}
+	plist_from_memory(data, len, &rec);
+	if (rec == NULL || plist_get_node_type(rec) != PLIST_DICT) {
+		fprintf(stderr, "the pair record is not a plist dictionary\n");
+		goto out;
+	}
+	for (int i = 0; pem_keys[i] != NULL; i++) {
+		uint64_t l = 0;
+		n = plist_dict_get_item(rec, pem_keys[i]);
+		s = n != NULL && plist_get_node_type(n) == PLIST_DATA ? plist_get_data_ptr(n, &l) : NULL;
+		if (s == NULL || l < 30 || memcmp(s, "-----BEGIN ", 11) != 0) {
+			fprintf(stderr, "%s is missing or not PEM data\n", pem_keys[i]);
+			goto out;
+		}
+	}
+	n = plist_dict_get_item(rec, "HostID");
+	if (n == NULL || plist_get_node_type(n) != PLIST_STRING ||
+	    strlen(plist_get_string_ptr(n, NULL)) != 36) {
+		fprintf(stderr, "HostID is missing or not a UUID\n");
+		goto out;
+	}
+	n = plist_dict_get_item(rec, "WiFiMACAddress");
+	if (n == NULL || plist_get_node_type(n) != PLIST_STRING) {
+		fprintf(stderr, "WiFiMACAddress is missing\n");
+		goto out;
+	}
+	n = plist_dict_get_item(rec, "SystemBUID");
+	if (usbmuxd_read_buid(&buid) != 0 || n == NULL || plist_get_node_type(n) != PLIST_STRING ||
+	    strcmp(plist_get_string_ptr(n, NULL), buid) != 0) {
+		fprintf(stderr, "SystemBUID does not match ReadBUID\n");
+		goto out;
+	}
+	printf("ok: complete pair record, HostID %s\n",
+	       plist_get_string_ptr(plist_dict_get_item(rec, "HostID"), NULL));
+	rc = 0;
+out:
+	free(buid);
+	free(data);
+	plist_free(rec);
+	return rc;
+}
+
+static void
+on_event_quiet(const usbmuxd_event_t *e, void *user)
+{
+	(void)e;
+	(void)user;
+}
+
+static int
+cmd_hold(const char *udid)
+{
+	usbmuxd_subscription_context_t ctx = NULL;
+	idevice_t dev = NULL;
+	lockdownd_client_t ld = NULL;
+	plist_t v = NULL;
+	long long end = now_ms() + 60000;
+	int rc = 1;
+
+	if (usbmuxd_events_subscribe(&ctx, on_event_quiet, NULL) != 0)
+		return 1;
+	if (open_lockdown(udid, &dev, &ld) != 0)
+		goto out;
+	printf("ready\n");
+	fflush(stdout);
+	/* GetValue fails once the emulator has shut the connection */
+	while (now_ms() < end) {
+		if (lockdownd_get_value(ld, NULL, "ProductVersion", &v) != LOCKDOWN_E_SUCCESS) {
+			rc = 0;
+			break;
+		}
+		plist_free(v);
+		v = NULL;
+		usleep(100000);
+	}
+	lockdownd_client_free(ld);
+	idevice_free(dev);
+out:
+	usbmuxd_events_unsubscribe(ctx);
+	return rc;
 }
 
 int
@@ -416,7 +602,15 @@ main(int argc, char **argv)
 		return cmd_events(argv[2], argv[3], argv[4]);
 	if (argc == 3 && strcmp(argv[1], "garbage") == 0)
 		return cmd_garbage(argv[2]);
-	fprintf(stderr, "usage: emu-core-check control SOCK LINE | start-service UDID NAME | "
-	                "detach-ends UDID CTLSOCK | events UDID CTLSOCK PROFILE | garbage MUXSOCK\n");
+	if (argc == 3 && strcmp(argv[1], "bad-host") == 0)
+		return cmd_bad_host(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "record") == 0)
+		return cmd_record(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "hold") == 0)
+		return cmd_hold(argv[2]);
+	fprintf(stderr,
+	        "usage: emu-core-check control SOCK LINE | start-service UDID NAME | "
+	        "detach-ends UDID CTLSOCK | events UDID CTLSOCK PROFILE | garbage MUXSOCK | bad-host UDID | "
+	        "record UDID | hold UDID\n");
 	return 2;
 }

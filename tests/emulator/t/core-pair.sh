@@ -1,6 +1,7 @@
 #!/bin/bash
 # Pairing: `idevicepair pair` on a Paired=false profile succeeds (DevicePublicKey, Pair,
-# SavePairRecord) and the device then opens TLS sessions; a TrustPending profile refuses with
+# SavePairRecord) and the device then opens TLS sessions (before that, StartSession from an
+# unknown host is InvalidHostID); a TrustPending profile refuses with
 # the trust-dialog error; `idevicepair unpair` then `validate` pairs afresh.
 . "$(dirname "$0")/core-lib.sh"
 U1=00008030-0000000000000101
@@ -9,8 +10,13 @@ emu_profile "$T/p1" $U1 '<key>Behaviour</key><dict><key>Paired</key><false/></di
 emu_profile "$T/p2" $U2 '<key>Behaviour</key><dict><key>Paired</key><false/><key>TrustPending</key><true/></dict>'
 emu_start "$T/p1" "$T/p2"
 
+# before any pairing usbmuxd has no record and the device rejects a session from a host it does not know
+timeout 20 "$EMU_CHECK" record $U1 2>/dev/null && fail "an unpaired profile has a pair record"
+timeout 20 "$EMU_CHECK" bad-host $U1 || fail "an unpaired device did not answer InvalidHostID"
+
 out=$(timeout 20 idevicepair -u $U1 pair) || fail "idevicepair pair failed: $out"
 grep -q "SUCCESS: Paired with device $U1" <<<"$out" || fail "pair said: $out"
+timeout 20 "$EMU_CHECK" record $U1 >/dev/null || fail "SavePairRecord did not keep the host's record"
 v=$(timeout 20 ideviceinfo -u $U1 -k ProductType) || fail "ideviceinfo after pairing failed"
 [ "$v" = iPhone12,1 ] || fail "after pairing: '$v'"
 out=$(timeout 20 idevicepair -u $U1 validate) || fail "validate after pair failed: $out"

@@ -50,6 +50,8 @@ v=$(timeout 20 ideviceinfo -u $U1 -k NoSuchKey) || true
 out=$(timeout 20 idevicepair -u $U1 validate) || fail "idevicepair validate failed: $out"
 grep -q "SUCCESS: Validated pairing with device $U1" <<<"$out" || fail "validate said: $out"
 
+timeout 20 "$EMU_CHECK" record $U1 || fail "the pair record of a paired profile is incomplete"
+
 buid=$(timeout 20 idevicepair systembuid) || fail "idevicepair systembuid failed"
 [[ "$buid" =~ ^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$ ]] || fail "BUID '$buid'"
 

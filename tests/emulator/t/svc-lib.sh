@@ -2,7 +2,8 @@
 #   EMU=path/to/idevice-emu PROFILES=tests/profiles; . svc-lib.sh
 #   svc_copy NAME [BEHAVIOUR_XML]   copy a bundled profile to $T/NAME, optionally replacing its
 #                                   (empty) Behaviour dict with BEHAVIOUR_XML (dict contents)
-#   svc_start DIR...                start the emulator on $T/mux.sock and wait for the socket
+#   svc_start DIR...                start the emulator on $T/mux.sock (control socket
+#                                   $T/ctl.sock) and wait for the mux socket
 #   svc_stop                        stop it; fails on a non-zero exit or a sanitizer report
 #   run TIMEOUT TOOL ARGS...        run a stock tool under timeout; output in $T/out, rc in $RC
 #   fail "why"                      print, show the emulator log, exit 1
@@ -43,12 +44,12 @@ svc_copy() {
 }
 
 svc_start() {
-	"$EMU" --socket "$T/mux.sock" "$@" >"$T/emu.log" 2>&1 &
+	"$EMU" --socket "$T/mux.sock" --control "$T/ctl.sock" "$@" >"$T/emu.log" 2>&1 &
 	EMU_PID=$!
 	i=0
 	while [ ! -S "$T/mux.sock" ]; do
 		i=$((i + 1))
-		[ $i -le 200 ] || fail "emulator socket did not appear in 10 s"
+		[ $i -le 600 ] || fail "emulator socket did not appear in 30 s"
 		kill -0 "$EMU_PID" 2>/dev/null || fail "emulator exited at start"
 		sleep 0.05
 	done

@@ -1,0 +1,1 @@
+tree{ name = "othername", version = "1.0", probes = {} }

@@ -1,0 +1,2 @@
+node("early", {}, "ok")
+tree{ name = "beforedecl", version = "1.0", probes = {} }

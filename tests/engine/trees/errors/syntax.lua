@@ -1,0 +1,2 @@
+tree{ name = "syntax", version = "1.0", probes = {} }
+if then

@@ -1,0 +1,2 @@
+tree{ name = "collect", version = "1.0", probes = {} }
+collectgarbage('count'); local y = undefined_name

@@ -1,0 +1,2 @@
+tree{ name = "io", version = "1.0", probes = {} }
+io.open('/etc/passwd')

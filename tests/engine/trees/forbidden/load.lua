@@ -1,0 +1,2 @@
+tree{ name = "load", version = "1.0", probes = {} }
+load('return 1')

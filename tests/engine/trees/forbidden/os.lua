@@ -1,0 +1,2 @@
+tree{ name = "os", version = "1.0", probes = {} }
+os.time()

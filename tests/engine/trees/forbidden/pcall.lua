@@ -1,0 +1,2 @@
+tree{ name = "pcall", version = "1.0", probes = {} }
+pcall(function() end)

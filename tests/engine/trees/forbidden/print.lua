@@ -1,0 +1,2 @@
+tree{ name = "print", version = "1.0", probes = {} }
+print('hello')

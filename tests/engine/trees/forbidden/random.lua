@@ -1,0 +1,2 @@
+tree{ name = "random", version = "1.0", probes = {} }
+math.random()

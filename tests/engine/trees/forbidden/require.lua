@@ -1,0 +1,2 @@
+tree{ name = "require", version = "1.0", probes = {} }
+require('socket')

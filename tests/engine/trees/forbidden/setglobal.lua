@@ -1,0 +1,2 @@
+tree{ name = "setglobal", version = "1.0", probes = {} }
+health = 10
