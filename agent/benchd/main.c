@@ -20,6 +20,7 @@
 #include "util.h"
 
 #ifdef BENCHD_HAVE_DEVICES
+#include "engine.h"
 #include "report.h"
 #endif
 
@@ -76,6 +77,41 @@ check_files(const struct config *cfg, char *why, size_t whylen)
 		snprintf(why, whylen, "ca_file %s: %s", cfg->ca_file, strerror(errno));
 		return -1;
 	}
+#ifdef BENCHD_HAVE_DEVICES
+	if (cfg->ntrees > 0) {
+		/* Every configured tree must exist and load, or every session would fail. */
+		json_t *list, *t;
+		size_t i;
+		char lwhy[512];
+		if (engine_list(NULL, &list, lwhy, sizeof(lwhy)) != ENGINE_OK) {
+			snprintf(why, whylen, "trees: %s", lwhy);
+			return -1;
+		}
+		for (size_t k = 0; k < cfg->ntrees; k++) {
+			int found = 0;
+			json_array_foreach(list, i, t)
+			{
+				const char *name = json_string_value(json_object_get(t, "name"));
+				const char *file = json_string_value(json_object_get(t, "file"));
+				size_t n = strlen(cfg->trees[k]);
+				if ((name && strcmp(name, cfg->trees[k]) == 0) ||
+				    (file && strncmp(file, cfg->trees[k], n) == 0 &&
+				     strcmp(file + n, ".lua") == 0))
+					found = json_object_get(t, "error") ? -1 : 1;
+				if (found)
+					break;
+			}
+			if (found != 1) {
+				snprintf(why, whylen, "trees: '%s' %s in %s (see benchctl trees list)",
+				         cfg->trees[k], found < 0 ? "does not load" : "is not a tree",
+				         engine_default_trees_dir());
+				json_decref(list);
+				return -1;
+			}
+		}
+		json_decref(list);
+	}
+#endif
 	return 0;
 }
 

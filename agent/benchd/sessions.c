@@ -14,6 +14,7 @@
 
 #ifdef BENCHD_HAVE_DEVICES
 #include "capture.h"
+#include "engine.h"
 #include "idevice.h"
 #include "pipeline.h"
 #include "usbdev.h"
@@ -44,6 +45,8 @@ struct sessions {
 	int running, queued;
 	int stopping;
 	int idev_on, usb_on;
+	char **probes; /* what the configured trees need (engine_probes); NULL: every probe */
+	size_t nprobes;
 };
 
 static const char *const state_names[] = {"queued", "running", "finished"};
@@ -422,6 +425,26 @@ sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, 
 	*out = m;
 #ifdef BENCHD_HAVE_DEVICES
 	{
+		struct engine_opts eo = {.trees = (const char *const *)o->cfg->trees,
+		                         .ntrees = o->cfg->ntrees};
+		json_t *probes = NULL;
+		char pwhy[256];
+		/* Read only what the configured trees use (DESIGN 2: each probe once per session). */
+		if (engine_probes(&eo, &probes, pwhy, sizeof(pwhy)) == ENGINE_OK &&
+		    json_array_size(probes) > 0) {
+			m->probes = xcalloc(json_array_size(probes), sizeof(char *));
+			for (size_t i = 0; i < json_array_size(probes); i++)
+				if (json_is_string(json_array_get(probes, i)))
+					m->probes[m->nprobes++] =
+					    xstrdup(json_string_value(json_array_get(probes, i)));
+			log_info("probes read from each device: %zu (%s%s)", m->nprobes, m->probes[0],
+			         m->nprobes > 1 ? ", ..." : "");
+		} else if (probes == NULL) {
+			log_warnx("cannot tell which probes the trees need (%s): reading every probe", pwhy);
+		}
+		json_decref(probes);
+	}
+	{
 		int r = idev_watch_start(on_idev, m);
 		if (r != 0)
 			log_warnx(
@@ -527,6 +550,9 @@ sessions_free(struct sessions *m)
 		free(s);
 	}
 	pthread_mutex_unlock(&m->mu);
+	for (size_t i = 0; i < m->nprobes; i++)
+		free(m->probes[i]);
+	free(m->probes);
 	pthread_cond_destroy(&m->ended);
 	pthread_mutex_destroy(&m->mu);
 	free(m);

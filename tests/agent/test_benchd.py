@@ -533,6 +533,12 @@ def t_check_config(work):
     check(r.returncode == 1 and "No such file or directory" in r.stderr, "missing config: %r" % r.stderr)
     r = subprocess.run([exe, "--check-config"], capture_output=True, text=True)
     check(r.returncode == 0 and r.stdout == "configuration OK\n", "defaults: %r" % r.stdout)
+    if devices_ready() is None:  # trees are checked when benchd has the engine
+        trees = os.path.join(work, "trees.conf")
+        with open(trees, "w") as f:
+            f.write("[bench]\ntrees = battery, batery\n")
+        r = subprocess.run([exe, "--config", trees, "--check-config"], capture_output=True, text=True)
+        check(r.returncode == 1 and "trees: 'batery' is not a tree" in r.stderr, "unknown tree: %r" % r.stderr)
 
 
 def in_namespace(test, work):
