@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""udev/: the rules give the benchd group every Apple USB mode and nothing else; the systemd unit
+"""udev/: the sysusers file makes the benchd user and group; the rules give the benchd group every Apple USB mode and nothing else; the systemd unit
 verifies (systemd-analyze verify) and stays hardened (systemd-analyze security --offline).
 
   test_udev.py SOURCE_DIR CONFIGURED_UNIT BENCHD
@@ -67,6 +67,22 @@ if shutil.which("systemd-analyze"):
         shutil.rmtree(d)
 else:
     print("note: no systemd-analyze: unit not verified")
+
+# --- sysusers: creates the benchd user with its own benchd group
+if shutil.which("systemd-sysusers"):
+    root = tempfile.mkdtemp()
+    try:
+        os.makedirs(os.path.join(root, "etc"))
+        r = subprocess.run(["systemd-sysusers", "--root=" + root, os.path.join(src, "udev", "benchd.sysusers.conf")],
+                           capture_output=True, text=True)
+        passwd = open(os.path.join(root, "etc", "passwd")).read() if r.returncode == 0 else ""
+        group = open(os.path.join(root, "etc", "group")).read() if r.returncode == 0 else ""
+        u = [l.split(":") for l in passwd.splitlines() if l.startswith("benchd:")]
+        g = [l.split(":") for l in group.splitlines() if l.startswith("benchd:")]
+        if not u or not g or u[0][3] != g[0][2] or u[0][5] != "/var/lib/benchd":
+            fails.append("systemd-sysusers did not make user+group benchd: %s %s" % (r.stderr.strip(), u))
+    finally:
+        shutil.rmtree(root)
 
 for f in fails:
     print("FAIL: " + f)
