@@ -5,7 +5,7 @@
  * Protocol: JSON lines over a UNIX stream socket. Each request is one JSON object on one line
  * ({"cmd":"status"}, {"cmd":"sessions"}, {"cmd":"outbox"}, {"cmd":"retry","report_id":ID});
  * each answer is one JSON object on one line: {"ok":true,...} or {"ok":false,"error":"..."}.
- * Lines are at most CTL_LINE_MAX bytes each way.
+ * A request line is at most CTL_REQUEST_MAX bytes, an answer line at most CTL_LINE_MAX.
  * Ownership: *resp belongs to the caller (json_decref).
  */
 #ifndef BENCHD_CTLCLIENT_H
