@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define CTL_LINE_MAX    (1u << 20) /* one request or answer line, bytes */
+#define CTL_LINE_MAX    (8u << 20) /* an answer line, bytes: 1000 outbox rows with full answers fit */
 #define CTL_REQUEST_MAX 4096       /* a request line the daemon accepts */
 
 enum ctl_err {
