@@ -203,10 +203,13 @@ class Bench:
         e["BENCHD_STATE_DIR"] = self.state
         return e
 
-    def start(self, wait=True):
+    def start(self, wait=True, prefix=(), env=None):
         self.runs += 1
-        self.proc = Proc([os.path.join(A.bin, "benchd"), "--config", self.conf, "--state-dir", self.state],
-                         os.path.join(self.work, "%s.%d.log" % (self.name, self.runs)), env=self.env())
+        e = self.env()
+        e.update(env or {})
+        self.proc = Proc(list(prefix) + [os.path.join(A.bin, "benchd"), "--config", self.conf, "--state-dir",
+                                         self.state],
+                         os.path.join(self.work, "%s.%d.log" % (self.name, self.runs)), env=e)
         if wait:
             wait_for("benchd to answer on its control socket",
                      lambda: self.ctl("status")[0] == 0 or not self.proc.alive(), 30)
@@ -487,7 +490,13 @@ def t_control(work):
           "benchctl with no daemon: %d %s" % (rc, err))
     for cmd in ("sessions", "outbox"):
         check(b.ctl(cmd)[0] == 7, "benchctl %s with no daemon is not exit 7" % cmd)
-    b.start()
+    # systemd Type=notify: READY=1 once it answers, STOPPING=1 on SIGTERM.
+    npath = os.path.join(work, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(npath)
+    ns.settimeout(20)
+    b.start(env={"NOTIFY_SOCKET": npath})
+    check(ns.recv(256) == b"READY=1", "no READY=1 on NOTIFY_SOCKET")
     check("removing the stale socket" in b.proc.text(), "stale socket removal not logged")
     rc, st, err = b.ctl("status", json_out=True)
     check(rc == 0 and st["state_dir"] == b.state and st["sessions"]["max"] == 64, "status --json %s" % st)
@@ -496,6 +505,8 @@ def t_control(work):
     rc, out, err = b.ctl("outbox")
     check(rc == 0 and "uploads are off" in out, "outbox without url: %s" % out)
     check(b.stop() == 0, "benchd exit status on SIGTERM")
+    check(ns.recv(256) == b"STOPPING=1", "no STOPPING=1 on NOTIFY_SOCKET")
+    ns.close()
     check(not os.path.exists(shared), "benchd left its socket behind after a clean stop")
     # Something that is not a socket is never removed.
     with open(shared, "w") as f:
@@ -861,7 +872,54 @@ def t_drain(work):
     emu.stop()
 
 
-TESTS = {"drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
+def t_usb(work):
+    """USB-level devices (recovery, DFU) under umockdev: benchd's libusb hotplug sees them next to a
+    usbmux device, and each gets a session and a signed report that says which mode it is in."""
+    why = devices_ready()
+    if why:
+        print("SKIP: " + why)
+        return SKIP
+    if shutil.which("umockdev-run") is None:
+        print("SKIP: umockdev-run is not installed (Debian package umockdev)")
+        return SKIP
+    usb = os.path.join(os.path.dirname(HERE), "drivers", "usb")
+    profiles = clone_profiles(work, 1, names=("healthy-15pro",))
+    emu = Emu(work, profiles)
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    b = Bench(work)
+    b.start(prefix=["umockdev-run", "-d", os.path.join(usb, "recovery-iphone11.umockdev"),
+                    "-d", os.path.join(usb, "dfu-iphone15pro.umockdev"), "--"],
+            env={"ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0"})
+
+    def three_done():
+        d, _ = sessions_by_device(b)
+        return len([s for v in d.values() for s in v if s["state"] != "running"]) >= 3 and d
+
+    d = wait_for("three sessions (usbmux, recovery, DFU)", three_done, 40)
+    modes = {}
+    for dev, ss in d.items():
+        check(ss[0]["state"] == "done" and ss[0]["report_id"], "%s: %s" % (dev, ss[0]))
+        path = os.path.join(b.state, "reports", ss[0]["report_id"] + ".jws.json")
+        r = subprocess.run([os.path.join(A.bin, "benchctl"), "--state-dir", b.state, "report", "show", path,
+                            "--format", "json"], capture_output=True, text=True)
+        check(r.returncode == 0, "report show: %s" % r.stderr)
+        rep = json.loads(r.stdout)
+        rep = rep.get("report", rep)
+        modes[dev] = (rep["device"].get("mode"), sorted(f["code"] for f in rep.get("faults", [])))
+    log("sessions: %s" % modes)
+    check(sorted(m for m, _ in modes.values()) == ["dfu", "normal", "recovery"], "modes %s" % modes)
+    for dev, (mode, codes) in modes.items():
+        if mode == "recovery":
+            check("SYS-001" in codes and dev.startswith("0x"), "recovery device %s: %s" % (dev, codes))
+        if mode == "dfu":
+            check("SYS-002" in codes and dev.startswith("0x"), "DFU device %s: %s" % (dev, codes))
+    rc, st, _ = b.ctl("status", json_out=True)
+    check(st["sessions"]["usb_hotplug"] is True and st["sessions"]["usbmux"] is True, "watchers %s" % st["sessions"])
+    b.stop()
+    emu.stop()
+
+
+TESTS = {"usb": t_usb, "drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
          "disk": t_disk, "readonly": t_readonly}
 
 
