@@ -258,10 +258,14 @@ cmd_sessions(struct ctl *g, int argc, char **argv)
 	recent = json_object_get(resp, "recent");
 	printf("attached now: %zu\n", json_array_size(live));
 	if (json_array_size(live) > 0) {
-		printf("  %-40s %-9s %-10s %-20s %s\n", "DEVICE", "MODE", "STATE", "SINCE", "STEP");
+		printf("  %-40s %-9s %-10s %-20s %s\n", "DEVICE", "MODE", "STATE", "SINCE", "STEP / RESULT");
 		json_array_foreach(live, i, v)
-		    printf("  %-40s %-9s %-10s %-20s %s\n", s_or(v, "device", "?"), s_or(v, "mode", "?"),
-		           s_or(v, "state", "?"), s_or(v, "since", "?"), s_or(v, "stage", "-"));
+		{
+			int running = strcmp(s_or(v, "state", ""), "running") == 0;
+			printf("  %-40s %-9s %-10s %-20s %s\n", s_or(v, "device", "?"), s_or(v, "mode", "?"),
+			       s_or(v, "state", "?"), s_or(v, "since", "?"),
+			       running ? s_or(v, "stage", "connecting") : s_or(v, "result", "-"));
+		}
 	}
 	printf("recent sessions: %zu\n", json_array_size(recent));
 	if (json_array_size(recent) > 0) {

@@ -580,10 +580,11 @@ sessions_live(struct sessions *m)
 	pthread_mutex_lock(&m->mu);
 	for (struct sess *s = m->list; s; s = s->next) {
 		util_rfc3339(s->since, since, sizeof(since));
-		json_array_append_new(a,
-		                      json_pack("{s:s, s:s, s:s, s:s, s:s}", "device", s->id, "mode", s->mode,
-		                                "state", s->unplugged ? "unplugging" : state_names[s->state],
-		                                "stage", s->stage, "since", since));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "device", s->id, "mode",
+		                                   s->mode, "state",
+		                                   s->unplugged ? "unplugging" : state_names[s->state],
+		                                   "stage", s->state == SESS_RUNNING ? s->stage : "",
+		                                   "result", s->result, "since", since));
 	}
 	pthread_mutex_unlock(&m->mu);
 	return a;

@@ -827,6 +827,11 @@ def t_hotplug(work):
     for udid, _ in profiles[1:]:
         check(d[udid][0]["state"] == "done" and d[udid][0]["report_id"], "bystander %s: %s" % (udid, d[udid]))
     log("victim ended %.1f s after the detach: %s" % (v["ended_at"] - t_detach, v["reason"]))
+    rc, out, _ = b.ctl("sessions")
+    by = profiles[1][0]
+    line = [l for l in out.splitlines() if l.strip().startswith(by) and "finished" in l]
+    check(rc == 0 and line and "fault" in line[0], "benchctl sessions shows no result for %s:\n%s" % (by, out))
+    check(victim not in out.split("recent sessions")[0], "the unplugged device is still listed as attached")
     # Plugged back: a new session, a report.
     check(emu.cmd("attach " + vdir).startswith("ok " + victim), "re-attach")
     wait_for("a new session for the re-plugged device",
