@@ -561,6 +561,19 @@ main(int argc, char **argv)
 			          d.cfg->upload_url);
 		if (d.cfg->token_file[0] == '\0')
 			log_warnx("no [upload] token_file: uploading without an Authorization header");
+		{
+			json_t *c;
+			if (store_counts(d.st, &c) == STORE_OK) {
+				json_t *o = json_object_get(c, "outbox");
+				json_int_t p = json_integer_value(json_object_get(o, "pending"));
+				json_int_t h = json_integer_value(json_object_get(o, "held"));
+				if (p > 0 || h > 0)
+					log_info(
+					    "outbox: %lld report%s to upload, %lld held (benchctl outbox)",
+					    (long long)p, p == 1 ? "" : "s", (long long)h);
+			}
+			json_decref(c);
+		}
 		if (outbox_start(d.st, d.cfg, &d.ob, why, sizeof(why)) < 0) {
 			log_errorx("%s", why);
 			goto out;
