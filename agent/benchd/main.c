@@ -565,12 +565,12 @@ main(int argc, char **argv)
 			json_t *c;
 			if (store_counts(d.st, &c) == STORE_OK) {
 				json_t *o = json_object_get(c, "outbox");
-				json_int_t p = json_integer_value(json_object_get(o, "pending"));
-				json_int_t h = json_integer_value(json_object_get(o, "held"));
-				if (p > 0 || h > 0)
+				json_int_t np = json_integer_value(json_object_get(o, "pending"));
+				json_int_t nh = json_integer_value(json_object_get(o, "held"));
+				if (np > 0 || nh > 0)
 					log_info(
 					    "outbox: %lld report%s to upload, %lld held (benchctl outbox)",
-					    (long long)p, p == 1 ? "" : "s", (long long)h);
+					    (long long)np, np == 1 ? "" : "s", (long long)nh);
 			}
 			json_decref(c);
 		}
