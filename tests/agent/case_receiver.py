@@ -8,7 +8,8 @@ Serves POST /cases on 127.0.0.1 (a free port unless --port), records every reque
                          [--tls-cert PEM --tls-key PEM]
   case_receiver.py summary --dir DIR      what was received, for people (the demo)
 
-DIR/port holds the port once the server listens. DIR/requests/NNNNNN.json holds each request:
+DIR/port holds the port once the server listens. DIR/begun/NNNNNN appears when request N arrives,
+DIR/requests/NNNNNN.json once it is answered, holding the request:
 {"n", "method", "path", "headers", "key", "body", "answer"}; DIR/accepted/<key>.json the first
 accepted body per Idempotency-Key (what a booking system keeps).
 
@@ -51,6 +52,7 @@ class State:
         self.attempts = {}  # key -> count
         os.makedirs(os.path.join(d, "requests"), exist_ok=True)
         os.makedirs(os.path.join(d, "accepted"), exist_ok=True)
+        os.makedirs(os.path.join(d, "begun"), exist_ok=True)
 
     def current_plan(self):
         p = os.path.join(self.dir, "plan")
@@ -104,6 +106,8 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.n += 1
             n = st.n
+            # A request is "begun" before any delay: tests kill the client while one is in flight.
+            open(os.path.join(st.dir, "begun", "%06d" % n), "w").close()
             attempt = st.attempts.get(key, 0)
             st.attempts[key] = attempt + 1
             text = st.current_plan()

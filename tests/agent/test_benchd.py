@@ -172,6 +172,9 @@ class Receiver:
                     out.append(json.load(f))
         return out
 
+    def begun(self):
+        return len(os.listdir(os.path.join(self.dir, "begun")))
+
     def accepted(self):
         return {n[:-5] for n in os.listdir(os.path.join(self.dir, "accepted")) if n.endswith(".json")}
 
@@ -412,7 +415,7 @@ def t_tls(work):
 
 def t_crash(work):
     """SIGKILL in the middle of uploads, twice; every report delivered under one key, one body."""
-    rx = Receiver(work, delay_ms=120)
+    rx = Receiver(work, delay_ms=150)
     b = Bench(work, upload_url=rx.url, token_file=write_token(work))
     ids = set()
     for n in range(24):
@@ -422,9 +425,11 @@ def t_crash(work):
     rx.set_plan({"*": "500,201"})
     b.start()
     for kill in (4, 12):
-        wait_for("%d requests before the kill" % kill, lambda: len(rx.requests()) >= kill, 30)
+        # Kill while a request is in flight: the receiver has it, benchd has no answer yet.
+        wait_for("a request in flight after %d answers" % kill,
+                 lambda: len(rx.requests()) >= kill and rx.begun() > len(rx.requests()), 30, 0.005)
         b.stop(signal.SIGKILL)
-        log("killed benchd after %d requests" % len(rx.requests()))
+        log("killed benchd with a request in flight, after %d answered" % len(rx.requests()))
         b.start()
     wait_for("every report delivered",
              lambda: b.outbox()["counts"]["delivered"] == len(ids), 60)
