@@ -242,6 +242,8 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	const struct config *cfg = m->o.cfg;
 	struct capture_opts co = {
 	    .syslog_seconds = cfg->syslog_seconds,
+	    .probes = (const char *const *)m->probes,
+	    .nprobes = m->nprobes,
 	    .progress = on_progress,
 	    .progress_ctx = s,
 	    .cancel = &s->cancel,

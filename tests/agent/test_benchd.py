@@ -929,7 +929,41 @@ def t_usb(work):
     emu.stop()
 
 
-TESTS = {"usb": t_usb, "drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
+def t_probes(work):
+    """trees = battery: each device is read for what the battery tree needs only (no 5 s syslog
+    capture, no crash reports), and the report runs that tree alone."""
+    why = devices_ready()
+    if why:
+        print("SKIP: " + why)
+        return SKIP
+    profiles = clone_profiles(work, 1, names=("worn-battery-11",))
+    emu = Emu(work, profiles)
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    b = Bench(work, extra="trees = battery")
+    with open(b.conf) as f:
+        conf = f.read().replace("syslog_seconds = 0", "syslog_seconds = 5")
+    with open(b.conf, "w") as f:
+        f.write(conf)
+    t0 = time.time()
+    b.start()
+    d = wait_for("the session", lambda: (lambda d: d if d and all(s[0]["state"] != "running" for s in d.values())
+                                         else None)(sessions_by_device(b)[0]), 30)
+    took = time.time() - t0
+    s0 = list(d.values())[0][0]
+    check(s0["state"] == "done", "session %s" % s0)
+    with open(os.path.join(b.state, "reports", s0["report_id"] + ".snapshot.json")) as f:
+        snap = json.load(f)
+    check("syslog" not in snap.get("probes", []) and "crashes" not in snap.get("probes", []),
+          "probes read: %s" % snap.get("probes"))
+    check("battery" in snap.get("probes", []), "battery not read: %s" % snap.get("probes"))
+    check(took < 5, "the session took %.1f s: the 5 s syslog capture was not skipped" % took)
+    check("probes read from each device" in b.proc.text(), "no log line for the probes")
+    log("trees = battery: probes %s, session done %.1f s after start" % (snap.get("probes"), took))
+    b.stop()
+    emu.stop()
+
+
+TESTS = {"probes": t_probes, "usb": t_usb, "drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
          "disk": t_disk, "readonly": t_readonly}
 
 
