@@ -162,6 +162,25 @@ struct checked {
  * when the payload could still be read), or BC_EXIT_FAIL/USAGE for a file or key that cannot be
  * used at all.
  */
+/* A report id as written by benchd: a UUID (36 characters of hex and dashes). */
+static int
+is_report_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != 36)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int
 check_file(struct ctl *g, const char *file, const char *keyfile, struct checked *c)
 {
@@ -171,6 +190,15 @@ check_file(struct ctl *g, const char *file, const char *keyfile, struct checked 
 	int ec = BC_EXIT_INVALID, r;
 
 	memset(c, 0, sizeof(*c));
+	if (strcmp(file, "-") != 0 && stat(file, &st) < 0 && errno == ENOENT && is_report_id(file)) {
+		/* A report id: the report in this bench's state directory. */
+		char *p = xasprintf("%s/reports/%s.jws.json", g->state_dir, file);
+		int rc = stat(p, &st) == 0 ? check_file(g, p, keyfile, c) : -1;
+		free(p);
+		if (rc >= 0)
+			return rc;
+		errno = ENOENT;
+	}
 	if (strcmp(file, "-") == 0) {
 		if (read_stdin(&c->data, &c->len) < 0) {
 			if (errno == EFBIG) {
