@@ -8,6 +8,7 @@
 #include "report.h"
 
 #include "buf.h"
+#include "engine.h"
 #include "i18n.h"
 #include "util.h"
 
@@ -1021,12 +1022,9 @@ const char *
 report_default_catalogue(void)
 {
 	static __thread char path[PATH_MAX];
-	const char *env = getenv("BENCHD_TREES_DIR");
 
-	if (env != NULL && env[0] != '\0')
-		snprintf(path, sizeof(path), "%s/catalogue.json", env);
-	else
-		snprintf(path, sizeof(path), "%s/diag-trees/catalogue.json", BENCHD_SOURCE_DIR);
+	/* The same directory the engine reads its trees and catalogue from. */
+	snprintf(path, sizeof(path), "%s/catalogue.json", engine_default_trees_dir());
 	return path;
 }
 

@@ -366,7 +366,8 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	po.state_dir = g->state_dir;
 	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
 	if (r != PIPELINE_OK) {
-		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? snapfile : "",
+		const char *src = snapfile != NULL ? snapfile : udid;
+		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? src : "",
 		        r == PIPELINE_E_SNAPSHOT ? ": " : "", why);
 		ec = BC_EXIT_FAIL;
 		goto out;

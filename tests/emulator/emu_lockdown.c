@@ -372,7 +372,7 @@ emu_lockdown_serve(int fd, struct core_dev *cd)
 		const char *request;
 		int rc;
 
-		if ((rc = ld_recv(&l, &req)) != LD_OK)
+		if (ld_recv(&l, &req) != LD_OK)
 			break;
 		request = plist_get_node_type(req) == PLIST_DICT ? dict_str(req, "Request") : NULL;
 		if (request == NULL) {

@@ -61,6 +61,9 @@ with TempDir() as tmp:
     check(rep["bench"]["key_id"] == summary["kid"] and rep["device"]["udid"] == "00008030-001A35E21A05802E",
           "bench.key_id and device from the snapshot")
 
+    rc, so2, se2 = run(["report", "verify", summary["report_id"]], state)
+    check(rc == 0 and "valid" in so2, "report verify takes a report id from the state directory")
+
     # Replay the stored snapshot: same faults and trace, a new report.
     rc, so3, se3 = run(["--json", "run", "--snapshot", sp, "--tree", "battery", "--trees-dir", TREES], state)
     check(rc == 0 and "created the bench signing key" not in se3, "replay of the stored snapshot")
