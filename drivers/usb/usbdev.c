@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,14 +356,14 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_t thread;
 	int running;
-	volatile int stop;
+	atomic_int stop; /* written by usbdev_watch_stop, read by the watch thread */
 	usbdev_event_cb cb;
 	void *ctx;
 	struct models *models;
 	libusb_context *usb;
 	libusb_hotplug_callback_handle handle;
 	int use_hotplug;
-	volatile int dirty;
+	atomic_int dirty;
 	struct usbdev_info *known;
 	size_t nknown;
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER};
