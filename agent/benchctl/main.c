@@ -17,7 +17,7 @@ struct command {
 static const struct command commands[] = {
     {"devices", cmd_devices, "devices                      devices seen now (usbmux and recovery/DFU)"},
     {"snapshot", cmd_snapshot,
-     "snapshot --udid UDID [--out FILE] [--syslog-seconds N]\n"
+     "snapshot --udid ID [--out FILE] [--syslog-seconds N] [--crash-dir DIR] [--probe P]...\n"
      "                               read every probe, write the snapshot JSON"},
     {"run", cmd_run,
      "run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer K=V]...\n"
@@ -26,9 +26,11 @@ static const struct command commands[] = {
     {"report", cmd_report, "report show FILE [--format text|html|json] | report verify FILE [--key JWK]"},
     {"key", cmd_key, "key init [--force] | key export      the bench signing key"},
     {"trees", cmd_trees, "trees list | trees check | trees test   the diagnostic trees"},
-    {"status", cmd_status, "status                       ask the running benchd"},
-    {"sessions", cmd_sessions, "sessions                     device sessions of the running benchd"},
-    {"outbox", cmd_outbox, "outbox [retry ID]            the upload outbox of the running benchd"},
+    {"status", cmd_status, "status [--socket PATH | --config FILE]  ask the running benchd"},
+    {"sessions", cmd_sessions, "sessions [--limit N]         device sessions of the running benchd"},
+    {"outbox", cmd_outbox,
+     "outbox [retry ID | retry --held] [--limit N]\n"
+     "                               the upload outbox of the running benchd"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
