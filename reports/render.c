@@ -1012,7 +1012,11 @@ render_html(struct out *o, const json_t *r, const struct report_render_opts *op,
 	put(o, "</h2>\n<p>");
 	esc(o, lbl(lang, "verify_text"));
 	put(o, "</p>\n<p><code>benchctl report verify ");
-	esc(o, op->file != NULL ? op->file : "REPORT.jws.json");
+	/* The file's name, not the bench's path to it: the customer verifies the copy they got. */
+	if (op->file != NULL && strrchr(op->file, '/') != NULL)
+		esc(o, strrchr(op->file, '/') + 1);
+	else
+		esc(o, op->file != NULL ? op->file : "REPORT.jws.json");
 	put(o, "</code></p>\n<p>");
 	esc(o, str(bench, "software"));
 	put(o, "</p>\n</footer>\n</main>\n</body>\n</html>\n");
