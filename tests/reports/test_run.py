@@ -142,4 +142,16 @@ with TempDir() as tmp:
     check(rc == 1 and "benchctl key init" in se9, "--no-key-init without a key: a clear error")
     check(not os.path.exists(os.path.join(tmp, "fresh", "bench-key.pem")), "--no-key-init made no key")
 
+    # A per-model part named by a tree (PAN-020 on an iPhone 14: 0x100000 is the charge port)
+    # is what the text and HTML tell the technician and customer, not the catalogue's generic one.
+    smc = os.path.join(TREES, "tests", "recorded", "smc-14.json")
+    rc, so10, se10 = run(["--json", "run", "--snapshot", smc, "--tree", "panics"], state)
+    rp10 = json.loads(so10)["report_path"] if rc == 0 else None
+    check(rc == 0, "run on the recorded iPhone 14 SMC snapshot (%s)" % se10.strip())
+    for lang in ("en", "it"):
+        for fmt in ("text", "html"):
+            rc, shown, _ = run(["--lang", lang, "report", "show", rp10, "--format", fmt], state)
+            check(rc == 0 and "charge-port assembly" in shown and "see the model table" not in shown,
+                  "report show %s %s names PAN-020's per-model part" % (fmt, lang))
+
 finish()
