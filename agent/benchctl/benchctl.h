@@ -40,6 +40,11 @@ int cmd_status(struct ctl *g, int argc, char **argv);   /* cmd_daemon.c   (bench
 int cmd_sessions(struct ctl *g, int argc, char **argv); /* cmd_daemon.c   (benchd) */
 int cmd_outbox(struct ctl *g, int argc, char **argv);   /* cmd_daemon.c   (benchd) */
 
+/* The exit code for a device error (idev_err; 0 is BC_EXIT_OK). device.c */
+int benchctl_exit_for_device(int err);
+/* Progress callback for long device work: one "benchctl: ..." line on stderr. device.c */
+void benchctl_progress(const char *what, void *ctx);
+
 /* For a command not built yet: says so on stderr, returns BC_EXIT_NOT_BUILT. */
 int benchctl_not_built(const char *what, const char *issue);
 

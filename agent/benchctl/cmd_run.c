@@ -149,31 +149,6 @@ print_summary(struct ctl *g, const struct pipeline_result *res)
 	       res->report_path, res->snapshot_path, res->report_path);
 }
 
-static void
-progress_line(const char *what, void *ctx)
-{
-	(void)ctx;
-	fprintf(stderr, "benchctl: %s\n", what);
-}
-
-static int
-exit_for_device(int err)
-{
-	switch (err) {
-	case IDEV_E_NOT_FOUND:
-	case IDEV_E_UNPLUGGED:
-	case IDEV_E_NO_USBMUXD:
-		return BC_EXIT_NO_DEVICE;
-	case IDEV_E_LOCKED:
-		return BC_EXIT_LOCKED;
-	case IDEV_E_UNTRUSTED:
-	case IDEV_E_PAIRING_PENDING:
-		return BC_EXIT_UNTRUSTED;
-	default:
-		return BC_EXIT_FAIL;
-	}
-}
-
 /*
  * Read the device (only the probes the chosen trees need) into snapshot bytes. A device that is
  * locked or untrusted still gives a snapshot that says so: the trees then write SYS-003 and the
@@ -202,13 +177,13 @@ capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, ch
 	co.probes = n ? plist : NULL;
 	co.nprobes = n;
 	if (isatty(STDERR_FILENO)) {
-		co.progress = progress_line;
+		co.progress = benchctl_progress;
 	}
 	r = capture_device(udid, &co, bytes, len, &derr, why, sizeof(why));
 	json_decref(probes);
 	if (r != 0) {
 		fprintf(stderr, "benchctl: run: %s: %s\n", udid, why[0] ? why : idev_strerror(r));
-		return exit_for_device(r);
+		return benchctl_exit_for_device(r);
 	}
 	if (derr != 0)
 		fprintf(stderr,

@@ -26,33 +26,6 @@ snapshot_usage(FILE *f)
 	           "  --crash-dir DIR      keep the copied crash reports there (default: not kept)\n");
 }
 
-static void
-progress_line(const char *what, void *ctx)
-{
-	(void)ctx;
-	fprintf(stderr, "benchctl: %s\n", what);
-}
-
-static int
-exit_for_idev(int err)
-{
-	switch (err) {
-	case 0:
-		return BC_EXIT_OK;
-	case IDEV_E_NOT_FOUND:
-	case IDEV_E_UNPLUGGED:
-	case IDEV_E_NO_USBMUXD:
-		return BC_EXIT_NO_DEVICE;
-	case IDEV_E_LOCKED:
-		return BC_EXIT_LOCKED;
-	case IDEV_E_UNTRUSTED:
-	case IDEV_E_PAIRING_PENDING:
-		return BC_EXIT_UNTRUSTED;
-	default:
-		return BC_EXIT_FAIL;
-	}
-}
-
 int
 cmd_snapshot(struct ctl *g, int argc, char **argv)
 {
@@ -119,11 +92,11 @@ cmd_snapshot(struct ctl *g, int argc, char **argv)
 	o.crash_dir = crash_dir;
 	o.probes = nprobes ? probes : NULL;
 	o.nprobes = nprobes;
-	o.progress = progress_line;
+	o.progress = benchctl_progress;
 	r = capture_device(id, &o, &bytes, &len, &derr, why, sizeof(why));
 	if (r != 0) {
 		fprintf(stderr, "benchctl: %s\n", why[0] ? why : idev_strerror(r));
-		return exit_for_idev(r);
+		return benchctl_exit_for_device(r);
 	}
 	if (out) {
 		if (util_write_file_atomic(out, bytes, len, 0644) != 0) {
@@ -139,7 +112,7 @@ cmd_snapshot(struct ctl *g, int argc, char **argv)
 	free(bytes);
 	if (derr != 0) {
 		fprintf(stderr, "benchctl: %s\n", why[0] ? why : idev_strerror(derr));
-		return exit_for_idev(derr);
+		return benchctl_exit_for_device(derr);
 	}
 	if (out)
 		fprintf(stderr, "benchctl: snapshot written to %s\n", out);
