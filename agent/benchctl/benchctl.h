@@ -45,7 +45,4 @@ int benchctl_exit_for_device(int err);
 /* Progress callback for long device work: one "benchctl: ..." line on stderr. device.c */
 void benchctl_progress(const char *what, void *ctx);
 
-/* For a command not built yet: says so on stderr, returns BC_EXIT_NOT_BUILT. */
-int benchctl_not_built(const char *what, const char *issue);
-
 #endif

@@ -52,13 +52,6 @@ usage(FILE *f)
 }
 
 int
-benchctl_not_built(const char *what, const char *issue)
-{
-	fprintf(stderr, "benchctl: '%s' is not built yet (issue %s)\n", what, issue);
-	return BC_EXIT_NOT_BUILT;
-}
-
-int
 main(int argc, char **argv)
 {
 	struct ctl g = {.prog = "benchctl", .lang = "en"};
