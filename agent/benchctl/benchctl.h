@@ -16,7 +16,6 @@ enum benchctl_exit {
 	BC_EXIT_UNTRUSTED = 5, /* device does not trust this computer, or pairing is pending */
 	BC_EXIT_INVALID = 6,   /* report verify: bad signature, wrong key, malformed file */
 	BC_EXIT_NO_DAEMON = 7, /* benchd is not running (no answer on the control socket) */
-	BC_EXIT_NOT_BUILT = 8, /* this command is not built yet */
 };
 
 /* Global options, valid anywhere on the command line before "--". */
