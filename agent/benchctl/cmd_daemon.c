@@ -208,13 +208,10 @@ cmd_status(struct ctl *g, int argc, char **argv)
 	printf("bench:     %s\n", s_or(resp, "bench_id", "?"));
 	printf("state:     %s\n", s_or(resp, "state_dir", "?"));
 	printf("control:   %s\n", s_or(resp, "control", "?"));
-	if (json_is_true(json_object_get(s, "drivers_built")))
-		printf("sessions:  %lld running, %lld queued (max %lld); usbmux %s, USB hotplug %s\n",
-		       (long long)i_of(s, "running"), (long long)i_of(s, "queued"), (long long)i_of(s, "max"),
-		       json_is_true(json_object_get(s, "usbmux")) ? "on" : "off",
-		       json_is_true(json_object_get(s, "usb_hotplug")) ? "on" : "off");
-	else
-		printf("sessions:  none: this benchd was built without the device drivers\n");
+	printf("sessions:  %lld running, %lld queued (max %lld); usbmux %s, USB hotplug %s\n",
+	       (long long)i_of(s, "running"), (long long)i_of(s, "queued"), (long long)i_of(s, "max"),
+	       json_is_true(json_object_get(s, "usbmux")) ? "on" : "off",
+	       json_is_true(json_object_get(s, "usb_hotplug")) ? "on" : "off");
 	printf("devices:   %lld seen, %lld sessions, %lld reports stored\n", (long long)i_of(resp, "devices"),
 	       (long long)i_of(resp, "sessions_total"), (long long)i_of(resp, "reports"));
 	if (s_or(ob, "url", NULL))

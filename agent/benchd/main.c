@@ -19,10 +19,8 @@
 #include "upload.h"
 #include "util.h"
 
-#ifdef BENCHD_HAVE_DEVICES
 #include "engine.h"
 #include "report.h"
-#endif
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -77,7 +75,6 @@ check_files(const struct config *cfg, char *why, size_t whylen)
 		snprintf(why, whylen, "ca_file %s: %s", cfg->ca_file, strerror(errno));
 		return -1;
 	}
-#ifdef BENCHD_HAVE_DEVICES
 	if (cfg->ntrees > 0) {
 		/* Every configured tree must exist and load, or every session would fail. */
 		json_t *list, *t;
@@ -111,7 +108,6 @@ check_files(const struct config *cfg, char *why, size_t whylen)
 		}
 		json_decref(list);
 	}
-#endif
 	return 0;
 }
 
@@ -397,7 +393,6 @@ signalled_again(void *ctx)
 	return sig == SIGTERM || sig == SIGINT;
 }
 
-#ifdef BENCHD_HAVE_DEVICES
 static int
 ensure_key(struct daemon *d)
 {
@@ -430,7 +425,6 @@ ensure_key(struct daemon *d)
 	free(path);
 	return r;
 }
-#endif
 
 int
 main(int argc, char **argv)
@@ -473,10 +467,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("benchd %s (%s)\n", BENCHD_VERSION,
-			       sessions_built()
-			           ? "device sessions: yes"
-			           : "device sessions: no: drivers/capture/pipeline not built yet");
+			printf("benchd %s\n", BENCHD_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -557,10 +548,8 @@ main(int argc, char **argv)
 		log_warnx("%d session%s were running when benchd last stopped: marked failed (replug those "
 		          "devices)",
 		          r, r == 1 ? "" : "s");
-#ifdef BENCHD_HAVE_DEVICES
 	if (ensure_key(&d) < 0)
 		goto out;
-#endif
 	adopt_reports(&d);
 
 	if (d.cfg->upload_url[0]) {

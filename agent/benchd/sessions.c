@@ -12,13 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-#ifdef BENCHD_HAVE_DEVICES
 #include "capture.h"
 #include "engine.h"
 #include "idevice.h"
 #include "pipeline.h"
 #include "usbdev.h"
-#endif
 
 enum sess_state { SESS_QUEUED, SESS_RUNNING, SESS_FINISHED };
 
@@ -50,16 +48,6 @@ struct sessions {
 };
 
 static const char *const state_names[] = {"queued", "running", "finished"};
-
-int
-sessions_built(void)
-{
-#ifdef BENCHD_HAVE_DEVICES
-	return 1;
-#else
-	return 0;
-#endif
-}
 
 static struct sess *
 find(struct sessions *m, const char *id)
@@ -196,7 +184,6 @@ device_removed(struct sessions *m, const char *id)
 	pthread_mutex_unlock(&m->mu);
 }
 
-#ifdef BENCHD_HAVE_DEVICES
 static void
 on_progress(const char *what, void *ctx)
 {
@@ -324,7 +311,6 @@ out:
 	pipeline_result_free(res);
 	return state;
 }
-#endif
 
 static void *
 session_main(void *arg)
@@ -342,11 +328,7 @@ session_main(void *arg)
 	if (!have_row)
 		log_warnx("cannot record the session: %s (diagnosing anyway)", why);
 	log_info("session started");
-#ifdef BENCHD_HAVE_DEVICES
 	state = run_session(s, reason, sizeof(reason), report_id, sizeof(report_id));
-#else
-	snprintf(reason, sizeof(reason), "this benchd was built without the device drivers");
-#endif
 	if (strcmp(state, "done") == 0)
 		log_info("session done: %s", reason);
 	else
@@ -380,7 +362,6 @@ session_main(void *arg)
 	return NULL;
 }
 
-#ifdef BENCHD_HAVE_DEVICES
 static void
 on_idev(enum idev_event_kind kind, const char *udid, void *ctx)
 {
@@ -414,7 +395,6 @@ on_usb(enum usbdev_event_kind kind, const struct usbdev_info *dev, void *ctx)
 	else if (kind == USBDEV_EVENT_REMOVE)
 		device_removed(m, id);
 }
-#endif
 
 int
 sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, size_t whylen)
@@ -425,7 +405,6 @@ sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, 
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->ended, NULL);
 	*out = m;
-#ifdef BENCHD_HAVE_DEVICES
 	{
 		struct engine_opts eo = {.trees = (const char *const *)o->cfg->trees,
 		                         .ntrees = o->cfg->ntrees};
@@ -469,14 +448,6 @@ sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, 
 			return -1;
 		}
 	}
-#else
-	(void)why;
-	(void)whylen;
-	(void)device_added;
-	(void)device_removed;
-	log_warnx("this benchd was built without the device drivers, capture and pipeline (issues 4-6): it "
-	          "serves the store, the outbox and the control socket, but diagnoses no device");
-#endif
 	return 0;
 }
 
@@ -489,12 +460,10 @@ sessions_stop(struct sessions *m, int drain_s, int (*interrupted)(void *), void 
 
 	if (m == NULL)
 		return 0;
-#ifdef BENCHD_HAVE_DEVICES
 	if (m->idev_on)
 		idev_watch_stop();
 	if (m->usb_on)
 		usbdev_watch_stop();
-#endif
 	pthread_mutex_lock(&m->mu);
 	m->stopping = 1;
 	/* Queued devices never started: forget them. */
@@ -582,9 +551,8 @@ sessions_counts(struct sessions *m)
 	json_t *o;
 
 	pthread_mutex_lock(&m->mu);
-	o = json_pack("{s:i, s:i, s:i, s:b, s:b, s:b}", "running", m->running, "queued", m->queued, "max",
-	              m->o.cfg->max_sessions, "drivers_built", sessions_built(), "usbmux", m->idev_on,
-	              "usb_hotplug", m->usb_on);
+	o = json_pack("{s:i, s:i, s:i, s:b, s:b}", "running", m->running, "queued", m->queued, "max",
+	              m->o.cfg->max_sessions, "usbmux", m->idev_on, "usb_hotplug", m->usb_on);
 	pthread_mutex_unlock(&m->mu);
 	return o;
 }

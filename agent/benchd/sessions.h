@@ -32,8 +32,6 @@ struct sessions_opts {
 	struct outbox *ob; /* NULL: no upload configured */
 };
 
-/* 1 when this benchd was built with the device drivers, capture and pipeline. */
-int sessions_built(void);
 /* Start watching devices. Returns 0, or -1 with why when no watcher could start at all. */
 int sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, size_t whylen);
 /* Stop watching, drop queued devices, wait up to drain_s for running sessions, then cancel them
