@@ -2,7 +2,7 @@
 -- (BAT-003) and a gauge that does not report sensible values (BAT-004).
 -- Sources: DOMAIN.md section 3 (Apple: 80 % at 500 cycles, 1000 for the iPhone 15 family and
 -- later; powerd computes health as ceil(nominal / design * 100)).
-tree{ name = "battery", version = "1.0", probes = { "battery" },
+tree{ name = "battery", version = "1.0", probes = { "info", "battery" },
       description = "Battery wear, cycle count, temperature and gauge" }
 
 local device = snapshot.device or {}

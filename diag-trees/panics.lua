@@ -4,7 +4,7 @@
 -- Only panics (bug_type 210) of the 7 days before captured_at count; a forced restart
 -- (bug_type 151, "btn_rst") is the user holding the buttons and never a fault.
 -- Sources: DOMAIN.md sections 1 and 2; confidence: high [A], medium [B], low [C]/[D]/UNCERTAIN.
-tree{ name = "panics", version = "1.0", probes = { "crashes" },
+tree{ name = "panics", version = "1.0", probes = { "info", "crashes" },
       description = "Kernel panics of the last 7 days: recurrence and the part they point to" }
 
 local WINDOW_DAYS = 7
@@ -68,11 +68,19 @@ local function tg0b_part()
   return "battery or " .. m.tg0b_part
 end
 
-local function missing_sensors(text, name)
-  local list = string.match(string.lower(text), "missing sensor%(?s?%)?:%s*([^\n]*)")
+-- Every analyser below reads the panic as lines(): lowercased, at most 400 lines of at most
+-- 1024 bytes, so a hostile 64 KiB panic string cannot make a pattern search slow.
+local function missing_sensors(ls, name)
+  local list
+  for _, line in ipairs(ls) do
+    list = string.match(line, "missing sensor%(?s?%)?:%s*(.*)")
+    if list ~= nil then break end
+  end
   if list == nil then return end
+  -- The list ends where the source location or a remark starts: "prs0 @userspace_watchdog.c:43".
+  list = string.match(list, "^[^@;%(]*")
   local seen = {}
-  for code in string.gmatch(list, "[%w_]+") do
+  for code in string.gmatch(list, "%w+") do
     local s = SENSORS[code]
     if s ~= nil and not seen[code] then
       seen[code] = true
@@ -81,7 +89,8 @@ local function missing_sensors(text, name)
       node("missing sensor " .. code, { panic = name, sensor = code }, s.code)
       finding(s.code, part, { sensor = string.upper(code), confidence = s.confidence, source = s.source },
               name, "missing sensor " .. code)
-    elseif s == nil then
+    elseif s == nil and not seen[code] and #code >= 2 and #code <= 5 then -- codes are 2-5 characters
+      seen[code] = true
       node("missing sensor " .. code, { panic = name, sensor = code }, "no mapping (UNVERIFIED)")
     end
   end
@@ -101,10 +110,15 @@ end
 -- A value equal to a table value (as a token: 0x41, 0xa1, 0x500000 are not single bits) names
 -- that part; otherwise a value made only of single-bit table values names each of them
 -- (0x1800 on a 13 = charge port + front sensor cable); otherwise the part is unknown.
-local function smc_sensor_array(text, name)
-  local low = string.lower(text)
-  if not string.find(low, "smc panic", 1, true) then return end
-  local raw = string.match(low, "sensor array[^\n]-(0x%x+)")
+local function smc_sensor_array(ls, name)
+  local smc, raw = false, nil
+  for _, line in ipairs(ls) do
+    if string.find(line, "smc panic", 1, true) then smc = true end
+    if raw == nil and string.find(line, "sensor array", 1, true) then
+      raw = string.match(line, "sensor array.-(0x%x+)")
+    end
+  end
+  if not smc then return end
   if raw == nil then
     node("smc sensor array", { panic = name }, "no value in the panic")
     return
@@ -151,11 +165,16 @@ local function smc_sensor_array(text, name)
   end
 end
 
-local function i2c(text, name)
-  local low = string.lower(text)
-  local bus = string.match(low, "i2c(%d+)[^\n]-error")
+local function i2c(ls, name)
+  local bus, dev
+  for _, line in ipairs(ls) do
+    if string.find(line, "i2c", 1, true) and string.find(line, "error", 1, true) then
+      bus = string.match(line, "i2c(%d+)")
+      dev = string.match(line, "for device (%w+)")
+      if bus ~= nil then break end
+    end
+  end
   if bus == nil then return end
-  local dev = string.match(low, "for device (%w+)")
   local part = "peripheral on i2c" .. bus .. " (low confidence)"
   if m ~= nil and m.i2c_buses ~= nil and m.i2c_buses[bus] ~= nil then
     part = m.i2c_buses[bus] .. " (i2c" .. bus .. ", low confidence)"
@@ -165,8 +184,8 @@ local function i2c(text, name)
                              source = "rewa.tech, imobilestore [C]" }, name, "i2c error")
 end
 
-local function storage(text, name)
-  local low = string.lower(text)
+local function storage(ls, name)
+  local low = table.concat(ls, "\n")
   for _, word in ipairs({ "ans2", "nvme", "apcie", "nand", "appleans" }) do
     if string.find(low, "%f[%w]" .. word) then
       node("storage panic", { panic = name, keyword = word }, "PAN-040")
@@ -177,8 +196,8 @@ local function storage(text, name)
   end
 end
 
-local function baseband(text, name)
-  local low = string.lower(text)
+local function baseband(ls, name)
+  local low = table.concat(ls, "\n")
   if string.find(low, "baseband", 1, true) or string.find(low, "radio on sequence failed", 1, true) then
     node("baseband panic", { panic = name }, "PAN-041")
     finding("PAN-041", nil, { confidence = "low", source = "imobilestore [C]" }, name, "baseband panic")
@@ -192,15 +211,18 @@ local AOP_PARTS = {
   { find = "prox", part = "proximity sensor (front sensor flex); check for liquid damage" },
 }
 
-local function aop(text, name)
-  local low = string.lower(text)
-  if not string.find(low, "aop panic", 1, true) then return end
+local function aop(ls, name)
+  local line
+  for _, l in ipairs(ls) do
+    if string.find(l, "aop panic", 1, true) then line = l; break end
+  end
+  if line == nil then return end
   local part
   for _, a in ipairs(AOP_PARTS) do
-    if string.find(low, a.find, 1, true) then part = a.part; break end
+    if string.find(line, a.find, 1, true) then part = a.part; break end
   end
   if part == nil then
-    local what = string.match(text, "[Aa][Oo][Pp] [Pp][Aa][Nn][Ii][Cc]%s*%-?%s*([^\n]*)") or ""
+    local what = string.match(line, "aop panic%s*%-?%s*(.*)") or ""
     part = "sensor named in the panic: " .. string.sub(what, 1, 60)
   end
   node("aop panic", { panic = name, part = part }, "PAN-042")
@@ -208,12 +230,14 @@ local function aop(text, name)
 end
 
 local function analyse(text, name)
-  missing_sensors(text, name)
-  smc_sensor_array(text, name)
-  i2c(text, name)
-  storage(text, name)
-  baseband(text, name)
-  aop(text, name)
+  local ls = {}
+  for i, l in ipairs(lines(text)) do ls[i] = string.lower(l) end
+  missing_sensors(ls, name)
+  smc_sensor_array(ls, name)
+  i2c(ls, name)
+  storage(ls, name)
+  baseband(ls, name)
+  aop(ls, name)
 end
 
 -- Walk the crash reports in the order the snapshot lists them. bug_type 210 is a panic; a legacy

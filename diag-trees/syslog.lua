@@ -1,7 +1,7 @@
 -- Syslog signatures: what the live system log showed while the phone was on the bench. The
 -- patterns live in syslog-rules.txt (PCRE2); the snapshot's producer matched them into
 -- snapshot.syslog.signatures. This tree maps each signature to a fault code (LOG-xxx).
-tree{ name = "syslog", version = "1.0", probes = { "syslog" },
+tree{ name = "syslog", version = "1.0", probes = { "info", "syslog" },
       description = "Faults seen in the live system log" }
 
 -- signature id -> code, how many lines it takes, and how far to trust it (DOMAIN.md 2).
@@ -80,8 +80,9 @@ for _, s in ipairs(log.signatures or {}) do
                  confidence = rule.confidence, source = rule.source }
     if s.id == "missing-sensor" then
       local list = string.match(string.lower(s.first_line or ""), "missing sensor%(?s?%)?:%s*([^\n]*)") or ""
+      list = string.match(list, "^[^@;%(]*") -- "prs0; watchdog checkin will fail"
       local parts = {}
-      for code in string.gmatch(list, "[%w_]+") do
+      for code in string.gmatch(list, "%w+") do
         if SENSOR_PART[code] ~= nil then parts[#parts + 1] = SENSOR_PART[code] end
       end
       if #parts > 0 then part = table.concat(parts, " / ") end

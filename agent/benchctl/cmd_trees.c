@@ -8,7 +8,7 @@
  *   trees test  [--trees-dir DIR] [--tests-dir DIR]
  *                                            run every case of diag-trees/tests; "N passed, M
  *                                            failed"; exit 1 on any failure
- *   trees run   [--trees-dir DIR] --snapshot FILE [--tree NAME]... [--answer K=V]...
+ *   trees run   [--trees-dir DIR] --snapshot FILE [--tree NAME]... [--answer K=V]... [--trace]
  *                                            run the trees over a snapshot and print faults,
  *                                            questions and the outcome (no report, no signing)
  * --json (global) prints JSON instead of text.
@@ -165,9 +165,25 @@ do_test(struct ctl *g, const char *dir, const char *tests_dir)
 	return fail == 0 ? BC_EXIT_OK : BC_EXIT_FAIL;
 }
 
+static void
+print_trace(const json_t *trace)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(trace, i, t)
+	{
+		char *v = json_dumps(json_object_get(t, "values"), JSON_COMPACT | JSON_REAL_PRECISION(15));
+		char *res = json_dumps(json_object_get(t, "result"), JSON_COMPACT | JSON_ENCODE_ANY);
+		printf("  %-8s %-28s -> %-24s %s\n", json_string_value(json_object_get(t, "tree")),
+		       json_string_value(json_object_get(t, "node")), res ? res : "?", v ? v : "");
+		free(v);
+		free(res);
+	}
+}
+
 static int
 do_run(struct ctl *g, const char *dir, const char *snap_path, const char **trees, size_t ntrees,
-       struct engine_answer *answers, size_t nanswers)
+       struct engine_answer *answers, size_t nanswers, int trace)
 {
 	struct engine_opts o = {.trees_dir = dir,
 	                        .trees = trees,
@@ -205,6 +221,10 @@ do_run(struct ctl *g, const char *dir, const char *snap_path, const char **trees
 		json_decref(j);
 		free(s);
 	} else {
+		if (trace) {
+			printf("trace:\n");
+			print_trace(res->trace);
+		}
 		json_array_foreach(res->faults, i, f)
 		{
 			printf("%-8s %-8s %s\n         part: %s  (tree %s, node %s)\n",
@@ -250,6 +270,7 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 	    {"snapshot", required_argument, NULL, 's'},
 	    {"tree", required_argument, NULL, 'T'},
 	    {"answer", required_argument, NULL, 'a'},
+	    {"trace", no_argument, NULL, 'x'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -257,7 +278,7 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 	const char **trees = xcalloc((size_t)argc + 1, sizeof(char *));
 	struct engine_answer *answers = xcalloc((size_t)argc + 1, sizeof(*answers));
 	size_t ntrees = 0, nanswers = 0;
-	int c, r = BC_EXIT_USAGE;
+	int c, r = BC_EXIT_USAGE, trace = 0;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		trees_usage(argc < 2 ? stderr : stdout);
@@ -293,6 +314,9 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 			nanswers++;
 			break;
 		}
+		case 'x':
+			trace = 1;
+			break;
 		case 'h':
 			trees_usage(stdout);
 			r = BC_EXIT_OK;
@@ -321,7 +345,7 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 			fprintf(stderr, "benchctl: trees run needs --snapshot FILE\n");
 			goto out;
 		}
-		r = do_run(g, dir, snap, trees, ntrees, answers, nanswers);
+		r = do_run(g, dir, snap, trees, ntrees, answers, nanswers, trace);
 	} else {
 		fprintf(stderr, "benchctl: trees: unknown subcommand '%s' (list, check, test, run)\n", sub);
 		trees_usage(stderr);

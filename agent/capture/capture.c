@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "idevice.h"
 #include "log.h"
+#include "models.h"
 #include "usbdev.h"
 #include "util.h"
 
@@ -216,7 +217,18 @@ capture_device(const char *id, const struct capture_opts *opts, char **bytes, si
 		}
 		err = idev_session_new(id, &io, &s, why, whylen);
 		if (err == IDEV_E_LOCKED || err == IDEV_E_UNTRUSTED || err == IDEV_E_PAIRING_PENDING) {
+			char pt[64];
 			snap = idev_snapshot_unreadable(id, err, why);
+			/* lockdown still says what the device is without a session: the report can
+			 * name the model even when nothing else could be read */
+			if (idev_peek(id, pt, sizeof(pt), NULL, 0) == IDEV_OK && pt[0]) {
+				struct models *m = models_load(models, NULL, 0);
+				json_t *d = json_object_get(snap, "device");
+				json_object_set_new(d, "product_type", json_string(pt));
+				if (models_name(m, pt))
+					json_object_set_new(d, "model_name", json_string(models_name(m, pt)));
+				models_free(m);
+			}
 			if (device_err)
 				*device_err = err;
 		} else if (err != IDEV_OK) {

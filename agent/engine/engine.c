@@ -733,10 +733,24 @@ api_probe_failed(lua_State *L)
 static const char prelude[] =
     "local node, fault, type, error, pairs, tostring, mtype = node, fault, type, error, pairs, "
     "tostring, math.type\n"
-    "local lower, find, fmt, floor = string.lower, string.find, string.format, math.floor\n"
+    "local lower, find, fmt, floor, sub = string.lower, string.find, string.format, math.floor, string.sub\n"
     "local function num(x)\n"
     "  if mtype(x) == 'float' and x == floor(x) and x > -1e15 and x < 1e15 then return fmt('%d', x) end\n"
     "  return tostring(x)\n"
+    "end\n"
+    "function lines(text, max_lines, max_len)\n"
+    "  local out = {}\n"
+    "  if type(text) ~= 'string' then return out end\n"
+    "  max_lines, max_len = max_lines or 400, max_len or 1024\n"
+    "  local pos, n = 1, #text\n"
+    "  while pos <= n and #out < max_lines do\n"
+    "    local e = find(text, '\\n', pos, true)\n"
+    "    local stop = e and e - 1 or n\n"
+    "    if stop - pos + 1 > max_len then stop = pos + max_len - 1 end\n"
+    "    out[#out + 1] = sub(text, pos, stop)\n"
+    "    pos = (e or n) + 1\n"
+    "  end\n"
+    "  return out\n"
     "end\n"
     "function contains(s, needle)\n"
     "  if type(s) ~= 'string' or type(needle) ~= 'string' then return false end\n"
@@ -767,13 +781,14 @@ static const char prelude[] =
     "  else error('check{}: give one of below, above, at_least, at_most, outside, equals, is_true', 2) end\n"
     "  if v ~= nil and c.equals == nil and c.is_true == nil and not isnum then\n"
     "    error('check{}: value of ' .. c.node .. ' is a ' .. type(v) .. ', not a number', 2) end\n"
-    "  values[label] = v; values.rule = rule\n"
+    "  local threshold = c.below or c.above or c.at_least or c.at_most or c.outside\n"
+    "  values[label] = v; values.rule = rule; values.threshold = threshold\n"
     "  if v == nil then node(c.node, values, 'unknown'); return nil end\n"
     "  node(c.node, values, hit and 'fault' or 'ok')\n"
     "  if hit and c.fault ~= nil then\n"
     "    local ev = {}\n"
     "    for k, x in pairs(c.evidence or {}) do ev[k] = x end\n"
-    "    ev[label] = v; ev.rule = rule\n"
+    "    ev[label] = v; ev.rule = rule; ev.threshold = threshold\n"
     "    fault(c.fault, ev, c.part)\n"
     "  end\n"
     "  return hit\n"
@@ -996,6 +1011,12 @@ select_trees(const char *dir, const struct engine_opts *opts, char ***files, siz
 
 	if ((r = engine_tree_files(dir, &all, &nall, why, whylen)) != ENGINE_OK)
 		return r;
+	if (nall == 0) {
+		/* Never a "pass" from a directory that holds no trees at all. */
+		snprintf(why, whylen, "no diagnostic trees (*.lua) in %s", dir);
+		engine_free_list(all, nall);
+		return ENGINE_E_TREES;
+	}
 	if (opts == NULL || opts->trees == NULL || opts->ntrees == 0) {
 		*files = all;
 		*n = nall;

@@ -8,6 +8,14 @@
  *
  * Ownership: engine_run hands back a result the caller frees with engine_result_free; the json
  * members belong to the result (json_incref to keep one).
+ *
+ * engine_run refuses (no result) only when the snapshot is not benchd.snapshot/1
+ * (ENGINE_E_SNAPSHOT), a named tree does not exist or the directory cannot be read
+ * (ENGINE_E_TREES), or catalogue.json / models.json cannot be read (ENGINE_E_CATALOGUE). Trees
+ * run in file-name order; outcome: "incomplete" if a question is open, a tree errored or a tree
+ * called incomplete() (SYS-003), else "fail" if any fault is not severity info, else "pass".
+ * Reentrant: sessions may call it from several threads at once (no shared state).
+ * The tree language is documented in diag-trees/README.md.
  */
 #ifndef BENCHD_ENGINE_H
 #define BENCHD_ENGINE_H
@@ -44,9 +52,11 @@ struct engine_opts {
 
 struct engine_result {
 	json_t *faults;     /* [{code, severity, part, title, evidence, tree, node}] */
-	json_t *trace;      /* [{tree, node, result, values...}] every node visited, in order */
+	json_t *trace;      /* [{tree, node, result, values{}}] every node visited, in order; a tree
+	                       error adds {node "error", result "error", values {reason}} */
 	json_t *trees;      /* [{name, version, sha256}] */
-	json_t *questions;  /* unanswered: [{key, tree, text, choices}] */
+	json_t *questions;  /* unanswered: [{key, tree, text (in opts->lang), choices,
+	                       invalid_answer? (given but not a choice)}], each key once */
 	json_t *errors;     /* engine errors: [{tree, reason}] */
 	char outcome[16];   /* "pass", "fail" or "incomplete" */
 	json_t *incomplete; /* other reasons the outcome is incomplete: [{tree, reason}] (SYS-003, ...) */

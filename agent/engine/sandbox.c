@@ -637,7 +637,19 @@ sandbox_to_json(lua_State *L, int idx, char *why, size_t whylen)
 {
 	struct conv cv = {0, why, whylen};
 	int top = lua_gettop(L);
-	json_t *j = to_json(L, lua_absindex(L, idx), 0, &cv);
+	struct sandbox *sb;
+	size_t limit;
+	json_t *j;
+
+	/* Copying out needs a little Lua memory (key lists) while C holds half-built JSON: a memory
+	 * error here would longjmp past it. The data is already inside the limit, so its copy gets
+	 * the same again as headroom. */
+	lua_getallocf(L, (void **)&sb);
+	limit = sb->limit;
+	if (sb->limit < ((size_t)-1) / 2)
+		sb->limit *= 2;
+	j = to_json(L, lua_absindex(L, idx), 0, &cv);
+	sb->limit = limit;
 	lua_settop(L, top);
 	return j;
 }

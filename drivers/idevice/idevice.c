@@ -31,6 +31,7 @@
 #define CRASH_MAX_DEPTH    8
 #define CRASH_HEAD         (512u * 1024) /* bytes of each report kept in memory to parse */
 #define CRASH_CHUNK        (64u * 1024)
+#define CRASH_DEADLINE_MS  90000 /* the whole crashes probe */
 #define SYSLOG_CHUNK       16384
 
 const char *
@@ -780,8 +781,20 @@ struct crash_walk {
 	size_t n;
 	json_t *skipped; /* [{name, reason}] */
 	int lost;
+	long long deadline; /* the whole crashes probe, util_now_ms() */
+	int late;
 	char why[256];
 };
+
+/* The crashes probe as a whole has a deadline too: a device that answers, but slowly, on
+ * every AFC request must not hold the session for minutes. */
+static int
+crash_late(struct crash_walk *w)
+{
+	if (!w->late && util_now_ms() > w->deadline)
+		w->late = 1;
+	return w->late;
+}
 
 static void
 skip_note(struct crash_walk *w, const char *name, const char *reason)
@@ -823,7 +836,7 @@ crash_walk_dir(struct idev_session *s, afc_client_t afc, const char *dir, int de
 	char **list = NULL;
 	afc_error_t e;
 
-	if (w->lost || cancelled(s))
+	if (w->lost || cancelled(s) || crash_late(w))
 		return;
 	e = afc_read_directory(afc, dir, &list);
 	if (e != AFC_E_SUCCESS) {
@@ -944,7 +957,7 @@ crash_copy(struct idev_session *s, afc_client_t afc, const struct crash_file *f,
 	chunk = xmalloc(CRASH_CHUNK);
 	for (;;) {
 		uint32_t n = 0;
-		if (cancelled(s))
+		if (cancelled(s) || crash_late(w))
 			break;
 		e = afc_file_read(afc, h, chunk, CRASH_CHUNK, &n);
 		if (e != AFC_E_SUCCESS) {
@@ -1060,12 +1073,13 @@ probe_crashes(struct idev_session *s)
 	lockdownd_service_descriptor_free(svc);
 	memset(&w, 0, sizeof(w));
 	w.skipped = json_array();
+	w.deadline = util_now_ms() + CRASH_DEADLINE_MS;
 	progress(s, "listing crash reports");
 	crash_walk_dir(s, afc, ".", 0, &w);
 	crashes = json_array();
 	if (w.n > 1)
 		qsort(w.files, w.n, sizeof(*w.files), cmp_crash);
-	for (size_t i = 0; i < w.n && !w.lost && !cancelled(s); i++) {
+	for (size_t i = 0; i < w.n && !w.lost && !cancelled(s) && !crash_late(&w); i++) {
 		progress(s, "reading crash reports %zu/%zu", i + 1, w.n);
 		crash_copy(s, afc, &w.files[i], &w, crashes, &total);
 	}
@@ -1077,9 +1091,15 @@ probe_crashes(struct idev_session *s)
 	if (json_array_size(w.skipped) > 0)
 		json_object_set(s->raw, "crashes_skipped", w.skipped);
 	json_decref(w.skipped);
-	if (w.lost)
+	if (w.lost) {
 		add_error(s, IDEV_PROBE_CRASHES, w.why);
-	else if (cancelled(s))
+	} else if (w.late) {
+		snprintf(
+		    why, sizeof(why),
+		    "crash reports: the device was too slow, copying stopped after %d s (%zu reports read)",
+		    CRASH_DEADLINE_MS / 1000, json_array_size(crashes));
+		add_error(s, IDEV_PROBE_CRASHES, why);
+	} else if (cancelled(s))
 		add_error(s, IDEV_PROBE_CRASHES, "crash report copy stopped early (session cancelled)");
 }
 

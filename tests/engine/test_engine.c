@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define TREES      ENGINE_TEST_TREES
@@ -132,6 +133,23 @@ test_gc_metamethod_is_refused(void **state)
 	(void)state;
 	r = run("limits", t, 1, snap, NULL);
 	assert_contains(error_of(r, "gcloop"), "__gc is not allowed");
+	engine_result_free(r);
+	json_decref(snap);
+}
+
+static void
+test_deep_recursion_is_stopped(void **state)
+{
+	const char *t[] = {"recurse", "cstack", "sortbomb"};
+	json_t *snap = snapshot_fixture();
+	struct engine_result *r;
+	(void)state;
+	r = run("limits", t, 3, snap, NULL);
+	assert_int_equal(json_array_size(r->errors), 3);
+	assert_non_null(error_of(r, "recurse")); /* stack overflow or the memory cap, either stops it */
+	assert_contains(error_of(r, "cstack"), "stack overflow");
+	assert_contains(error_of(r, "sortbomb"), "instructions");
+	assert_string_equal(r->outcome, "incomplete");
 	engine_result_free(r);
 	json_decref(snap);
 }
@@ -291,6 +309,13 @@ test_unknown_tree_and_missing_catalogue(void **state)
 	assert_non_null(mkdtemp(tmp));
 	o.trees = NULL;
 	o.ntrees = 0;
+	/* An empty trees directory is refused, never a pass. */
+	o.trees_dir = tmp;
+	o.data_dir = DIAG_TREES;
+	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_E_TREES);
+	assert_contains(why, "no diagnostic trees");
+	assert_null(r);
+	o.trees_dir = DIAG_TREES;
 	o.data_dir = tmp;
 	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_E_CATALOGUE);
 	assert_contains(why, "catalogue.json");
@@ -316,7 +341,7 @@ test_probes_and_list(void **state)
 	o.ntrees = 1;
 	assert_int_equal(engine_probes(&o, &p, why, sizeof(why)), ENGINE_OK);
 	s = json_dumps(p, JSON_COMPACT);
-	assert_string_equal(s, "[\"battery\"]");
+	assert_string_equal(s, "[\"battery\",\"info\"]");
 	free(s);
 	json_decref(p);
 	assert_int_equal(engine_list(DIAG_TREES, &l, why, sizeof(why)), ENGINE_OK);
@@ -347,6 +372,105 @@ test_language_of_titles_and_questions(void **state)
 	json_decref(tc);
 }
 
+static char *
+repeat(const char *head, const char *unit, size_t total)
+{
+	size_t hl = strlen(head), ul = strlen(unit), n = hl;
+	char *s = xmalloc(total + 1);
+	memcpy(s, head, hl);
+	while (n + ul <= total) {
+		memcpy(s + n, unit, ul);
+		n += ul;
+	}
+	s[n] = '\0';
+	return s;
+}
+
+static void
+test_hostile_panic_strings_stay_fast(void **state)
+{
+	/* 64 KiB panic strings built to make naive pattern searches quadratic (each search runs
+	 * inside one Lua step, where the instruction limit cannot see it). Before the trees read
+	 * panics line by line, this snapshot took 29 s in a Release build. */
+	static const char *const heads[] = {
+	    "", "", "smc panic ", "aop panic ", "missing sensor(s): ", "panic("};
+	static const char *const units[] = {"i2c1", "sensor array ", "sensor array ", "x", "mic1 ", "a"};
+	json_t *snap = snapshot_fixture(), *crashes = json_array();
+	struct engine_opts o = {.trees_dir = DIAG_TREES};
+	struct engine_result *r = NULL;
+	char why[256];
+	long long t0;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		char *p = repeat(heads[i], units[i], 64 * 1024 - 1), name[32];
+		snprintf(name, sizeof(name), "hostile-%zu.ips", i);
+		json_array_append_new(crashes,
+		                      json_pack("{s:s, s:s, s:s, s:s}", "name", name, "bug_type", "210",
+		                                "timestamp", "2026-11-21T10:00:00Z", "panic_string", p));
+		free(p);
+	}
+	json_object_set_new(snap, "crashes", crashes);
+	t0 = util_now_ms();
+	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_OK);
+	assert_true(util_now_ms() - t0 < 5000);
+	assert_int_equal(json_array_size(r->errors), 0);
+	assert_string_equal(r->outcome, "fail"); /* six panics in the window: PAN-001, and more */
+	engine_result_free(r);
+	json_decref(snap);
+}
+
+struct par {
+	const json_t *snap;
+	char *dump;
+	int rc;
+};
+
+static void *
+par_run(void *arg)
+{
+	struct par *p = arg;
+	struct engine_opts o = {.trees_dir = DIAG_TREES};
+	char why[256];
+	for (int i = 0; i < 3; i++) {
+		struct engine_result *r = NULL;
+		p->rc = engine_run(p->snap, &o, &r, why, sizeof(why));
+		if (p->rc != ENGINE_OK)
+			return NULL;
+		free(p->dump);
+		p->dump = engine_result_dump(r);
+		engine_result_free(r);
+	}
+	return NULL;
+}
+
+static void
+test_parallel_sessions_agree(void **state)
+{
+	/* benchd runs the engine from one thread per device: no shared state may leak between them. */
+	json_error_t je;
+	json_t *snap = json_load_file(DIAG_TREES "/tests/recorded/smc-14.json", 0, &je);
+	struct par p[4] = {{0}};
+	pthread_t th[4];
+	(void)state;
+
+	assert_non_null(snap);
+	for (int i = 0; i < 4; i++) {
+		p[i].snap = snap;
+		assert_int_equal(pthread_create(&th[i], NULL, par_run, &p[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(p[i].rc, ENGINE_OK);
+		assert_string_equal(p[i].dump, p[0].dump);
+	}
+	assert_contains(p[0].dump, "\"code\":\"PAN-020\"");
+	for (int i = 0; i < 4; i++)
+		free(p[i].dump);
+	json_decref(snap);
+}
+
 int
 main(void)
 {
@@ -354,6 +478,7 @@ main(void)
 	    cmocka_unit_test(test_endless_loop_is_stopped),
 	    cmocka_unit_test(test_endless_allocation_is_stopped),
 	    cmocka_unit_test(test_gc_metamethod_is_refused),
+	    cmocka_unit_test(test_deep_recursion_is_stopped),
 	    cmocka_unit_test(test_forbidden_names_are_refused),
 	    cmocka_unit_test(test_tree_errors_are_recorded),
 	    cmocka_unit_test(test_same_inputs_same_bytes),
@@ -361,6 +486,8 @@ main(void)
 	    cmocka_unit_test(test_unknown_tree_and_missing_catalogue),
 	    cmocka_unit_test(test_probes_and_list),
 	    cmocka_unit_test(test_language_of_titles_and_questions),
+	    cmocka_unit_test(test_parallel_sessions_agree),
+	    cmocka_unit_test(test_hostile_panic_strings_stay_fast),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,6 +285,8 @@ def case_trust_pending():
     check(rc == 5, 'exit 5 while the Trust dialog waits, got %d' % rc)
     check('tap Trust on the device' in se, 'technician words: %r' % se)
     check(snap is not None and snap['device']['lockdown'] == 'pairing-pending', 'snapshot says pairing-pending')
+    check(snap['device'].get('model_name') == 'iPhone SE (2nd generation)', 'model named without a session')
+    check(snap['errors'] and 'tap Trust' in snap['errors'][0]['reason'], 'errors say why')
 
 
 def case_hostile_crashes():
@@ -526,6 +528,33 @@ def case_no_device():
     check(rc == 0 and snap['device']['udid'] == UDID['healthy'], 'ECID of a usbmux device: %d %r' % (rc, se))
 
 
+def case_watch():
+    """usbmux events: devices present at start, then attach and detach at run time."""
+    emu = Emu([bundled('healthy-15pro')])
+    p = subprocess.Popen([A.watch_events, '6'], env=env_for(emu), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    lines = []
+
+    def wait_line(want, secs=5):
+        deadline = time.time() + secs
+        while time.time() < deadline:
+            l = p.stdout.readline().strip()
+            if l:
+                lines.append(l)
+            if l == want:
+                return True
+        return False
+    check(wait_line('add ' + UDID['healthy']), 'add for the device present at start: %s' % lines)
+    r = emu.control('attach ' + bundled('worn-battery-11'))
+    check(r.startswith('ok'), 'attach: %r' % r)
+    check(wait_line('add ' + UDID['worn']), 'add after attach: %s' % lines)
+    r = emu.control('detach ' + UDID['worn'])
+    check(wait_line('remove ' + UDID['worn']), 'remove after detach: %s' % lines)
+    out, err = p.communicate(timeout=20)
+    emu.stop()
+    check(p.returncode == 0 and 'stopped' in out, 'watch stops cleanly: %d %s' % (p.returncode, err))
+
+
 def case_memory():
     """One session (hostile crash folder with a 2 MB panic, 2 s of syslog) stays under 4 MiB."""
     pdir = os.path.join(TMP, 'hc')
@@ -551,6 +580,7 @@ def main():
     ap.add_argument('--emu', required=True)
     ap.add_argument('--src', required=True)
     ap.add_argument('--session-mem')
+    ap.add_argument('--watch-events')
     ap.add_argument('case')
     A = ap.parse_args()
     fn = globals().get('case_' + A.case.replace('-', '_'))
