@@ -308,14 +308,20 @@ fault_text(const struct cat *c, const json_t *f, const char *lang, struct fault_
 	t->title = loc(json_object_get(e, "title"), lang);
 	if (t->title == NULL)
 		t->title = loc(json_object_get(f, "title"), lang);
-	/* The fault's own part wins when a tree named a per-model one (PAN-020, TG0B on an 11 Pro);
-	 * otherwise the catalogue's, which may be translated. */
+	/* The fault's own part (a tree may name a per-model one: PAN-020, TG0B on an 11 Pro), else the
+	 * catalogue's; then shown in the page's language from the catalogue's parts glossary when it
+	 * has that name. Faults and uploads keep the English string. */
 	t->part = loc(json_object_get(f, "part"), lang);
 	{
-		const json_t *cp = json_object_get(e, "part");
+		const json_t *cp = json_object_get(e, "part"); /* a string, or {en, it, fr, zh} */
 		const char *cat_en = json_is_string(cp) ? json_string_value(cp) : loc(cp, "en");
 		if (t->part == NULL || (cat_en != NULL && strcmp(t->part, cat_en) == 0))
 			t->part = loc(cp, lang) != NULL ? loc(cp, lang) : t->part;
+	}
+	if (t->part != NULL) {
+		const char *tr = loc(json_object_get(json_object_get(c->root, "parts"), t->part), lang);
+		if (tr != NULL)
+			t->part = tr;
 	}
 	t->action = loc(json_object_get(e, "action"), lang);
 	t->customer = loc(json_object_get(e, "customer"), lang);
