@@ -21,9 +21,10 @@ static const struct command commands[] = {
      "                               read every probe, write the snapshot JSON"},
     {"run", cmd_run,
      "run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer K=V]...\n"
-     "    [--ticket ID] [--out FILE] [--syslog-seconds N]\n"
+     "    [--ticket ID] [--out FILE] [--syslog-seconds N] [--trees-dir DIR] [--config FILE]\n"
      "                               run trees, write a signed report"},
-    {"report", cmd_report, "report show FILE [--format text|html|json] | report verify FILE [--key JWK]"},
+    {"report", cmd_report,
+     "report show FILE|ID [--format text|html|json] [--out FILE] | report verify FILE|ID|- [--key JWK]"},
     {"key", cmd_key, "key init [--force] | key export      the bench signing key"},
     {"trees", cmd_trees, "trees list | trees check | trees test   the diagnostic trees"},
     {"status", cmd_status, "status [--socket PATH | --config FILE]  ask the running benchd"},
