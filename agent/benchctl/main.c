@@ -26,7 +26,7 @@ static const struct command commands[] = {
     {"report", cmd_report,
      "report show FILE|ID [--format text|html|json] [--out FILE] | report verify FILE|ID|- [--key JWK]"},
     {"key", cmd_key, "key init [--force] | key export      the bench signing key"},
-    {"trees", cmd_trees, "trees list | trees check | trees test   the diagnostic trees"},
+    {"trees", cmd_trees, "trees list | check | test | run --snapshot FILE   the diagnostic trees"},
     {"status", cmd_status, "status [--socket PATH | --config FILE]  ask the running benchd"},
     {"sessions", cmd_sessions, "sessions [--limit N]         device sessions of the running benchd"},
     {"outbox", cmd_outbox,
