@@ -12,6 +12,7 @@ static const struct label labels[] = {
     {"title", {"Diagnostic report", "Rapporto diagnostico", "Rapport de diagnostic", "诊断报告"}},
     {"device", {"Device", "Dispositivo", "Appareil", "设备"}},
     {"model", {"Model", "Modello", "Modèle", "型号"}},
+    {"product_type", {"Model identifier", "Identificativo modello", "Identifiant du modèle", "型号标识符"}},
     {"unknown_device", {"Unknown device", "Dispositivo sconosciuto", "Appareil inconnu", "未知设备"}},
     {"serial", {"Serial number", "Numero di serie", "Numéro de série", "序列号"}},
     {"ios", {"iOS version", "Versione iOS", "Version d’iOS", "iOS 版本"}},
