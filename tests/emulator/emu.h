@@ -17,21 +17,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define EMU_MAX_PLIST (4u * 1024 * 1024) /* the largest lockdown-framed plist we accept */
+#define EMU_MAX_PLIST       (4u * 1024 * 1024) /* the largest lockdown-framed plist we accept */
 #define EMU_READ_TIMEOUT_MS 30000
 
 struct emu_device {
-	char udid[65];          /* Lockdown/Root/UniqueDeviceID */
-	char dir[4096];         /* the profile directory */
-	uint32_t device_id;     /* usbmux DeviceID, > 0 */
-	unsigned product_id;    /* USB product id */
-	plist_t plist;          /* device.plist root dict: read-only after load */
-	int paired;             /* Behaviour/Paired */
-	int passcode_locked;    /* Behaviour/PasscodeLocked */
-	int trust_pending;      /* Behaviour/TrustPending */
-	int latency_ms;         /* Behaviour/LatencyMs */
+	char udid[65];             /* Lockdown/Root/UniqueDeviceID */
+	char dir[4096];            /* the profile directory */
+	uint32_t device_id;        /* usbmux DeviceID, > 0 */
+	unsigned product_id;       /* USB product id */
+	plist_t plist;             /* device.plist root dict: read-only after load */
+	int paired;                /* Behaviour/Paired */
+	int passcode_locked;       /* Behaviour/PasscodeLocked */
+	int trust_pending;         /* Behaviour/TrustPending */
+	int latency_ms;            /* Behaviour/LatencyMs */
 	char disconnect_after[16]; /* Behaviour/DisconnectAfter or "" */
-	atomic_int detached;    /* set on detach and on emulator shutdown; connections end */
+	atomic_int detached;       /* set on detach and on emulator shutdown; connections end */
 };
 
 /* Sleep the device's LatencyMs (before every reply); cut short by detach or shutdown. */
