@@ -402,6 +402,10 @@ start_service(struct idev_session *s, const char *name, lockdownd_service_descri
 		lockdownd_service_descriptor_free(*svc);
 		*svc = NULL;
 	}
+	if (le == LOCKDOWN_E_SUCCESS) { /* "started", but no port to connect to */
+		setwhy(why, whylen, "the device started %s but gave no port for it", name);
+		return IDEV_E_PROTOCOL;
+	}
 	r = map_lockdown(le);
 	if (r == IDEV_E_LOCKED) {
 		s->device_err = IDEV_E_LOCKED;
@@ -506,8 +510,18 @@ diag_open(struct idev_session *s, struct diag *d, char *why, size_t whylen)
 
 	memset(d, 0, sizeof(*d));
 	r = start_service(s, "com.apple.mobile.diagnostics_relay", &svc, why, whylen);
-	if (r == IDEV_E_PROTOCOL)
-		r = start_service(s, "com.apple.iosdiagnostics.relay", &svc, why, whylen);
+	if (r == IDEV_E_PROTOCOL) {
+		/* Older iOS names it differently; when that fails too, the first reason is the one
+		 * that says what is wrong with this device. */
+		char why2[256];
+		r = start_service(s, "com.apple.iosdiagnostics.relay", &svc, why2, sizeof(why2));
+		if (r == IDEV_E_PROTOCOL)
+			return r;
+		if (r != IDEV_OK) { /* unplugged, timed out...: that is news */
+			util_strlcpy(why, why2, whylen);
+			return r;
+		}
+	}
 	if (r != IDEV_OK)
 		return r;
 	if (property_list_service_client_new(s->dev, svc, &d->c) != PROPERTY_LIST_SERVICE_E_SUCCESS) {

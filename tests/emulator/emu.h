@@ -31,6 +31,7 @@ struct emu_device {
 	int trust_pending;         /* Behaviour/TrustPending */
 	int latency_ms;            /* Behaviour/LatencyMs */
 	char disconnect_after[16]; /* Behaviour/DisconnectAfter or "" */
+	int service_port_zero;     /* Behaviour/ServicePortZero: StartService "succeeds" with Port 0 */
 	atomic_int detached;       /* set on detach and on emulator shutdown; connections end */
 };
 

@@ -356,7 +356,8 @@ do_start_service(struct ld *l, plist_t req)
 	pthread_mutex_unlock(&emu_core.lock);
 	reply = ld_new("StartService");
 	plist_dict_set_item(reply, "EnableServiceSSL", plist_new_bool(0));
-	plist_dict_set_item(reply, "Port", plist_new_uint(port));
+	/* A hostile device may claim success and give no usable port. */
+	plist_dict_set_item(reply, "Port", plist_new_uint(l->cd->d.service_port_zero ? 0 : port));
 	plist_dict_set_item(reply, "Service", plist_new_string(name));
 	log_debug("lockdown: StartService %s -> port %u", name, port);
 	return ld_reply(l, reply);

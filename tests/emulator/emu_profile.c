@@ -53,11 +53,12 @@ check_behaviour(plist_t beh, struct emu_device *d, char *why, size_t whylen)
 		if (key == NULL)
 			break;
 		if (strcmp(key, "Paired") && strcmp(key, "PasscodeLocked") && strcmp(key, "TrustPending") &&
-		    strcmp(key, "LatencyMs") && strcmp(key, "DisconnectAfter")) {
+		    strcmp(key, "LatencyMs") && strcmp(key, "DisconnectAfter") &&
+		    strcmp(key, "ServicePortZero")) {
 			snprintf(why, whylen,
 			         "unknown Behaviour key '%s' (known: Paired, PasscodeLocked, TrustPending, "
 			         "LatencyMs, "
-			         "DisconnectAfter)",
+			         "DisconnectAfter, ServicePortZero)",
 			         key);
 			free(key);
 			free(it);
@@ -76,6 +77,10 @@ check_behaviour(plist_t beh, struct emu_device *d, char *why, size_t whylen)
 	}
 	if (get_bool(beh, "TrustPending", 0, &d->trust_pending)) {
 		snprintf(why, whylen, "Behaviour/TrustPending must be a boolean");
+		return -1;
+	}
+	if (get_bool(beh, "ServicePortZero", 0, &d->service_port_zero)) {
+		snprintf(why, whylen, "Behaviour/ServicePortZero must be a boolean");
 		return -1;
 	}
 	n = plist_dict_get_item(beh, "LatencyMs");

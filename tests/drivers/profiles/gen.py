@@ -94,6 +94,7 @@ make('old-model', 'unpaired-se', '00008030-0000000000D0C003',
      lambda p: (old_model(p), p.setdefault('Behaviour', {}).update(Paired=True)))
 make('no-gauge', 'thermal-loop-12', '00008101-0000000000D0C004', no_gauge)
 make('trust-pending', 'unpaired-se', '00008030-0000000000D0C005', behaviour(Paired=False, TrustPending=True))
+make('port-zero', 'thermal-loop-12', '00008101-0000000000D0C200', behaviour(ServicePortZero=True))
 for stage in ('handshake', 'diagnostics', 'syslog', 'afc'):
     make('disc-' + stage, 'thermal-loop-12', '00008101-0000000000D0C1%02d' % ('handshake diagnostics syslog afc'.split().index(stage)),
          behaviour(DisconnectAfter=stage), keep_crashes=True)

@@ -412,6 +412,22 @@ def case_disc_afc():
     disconnect_case('afc', ['crashes'], ['battery', 'syslog', 'storage'])
 
 
+def case_port_zero():
+    """A device that 'starts' every service but gives port 0: each service probe fails with a
+    clear reason, the lockdown readings still count, nothing crashes or hangs."""
+    pdir = mine('port-zero')
+    emu = Emu([pdir])
+    rc, snap, se, dt = snapshot(emu, udid_of(pdir), secs=1)
+    emu.stop()
+    check(dt < 20, 'no hang: %.1f s' % dt)
+    check(rc == 0, 'snapshot still made: %d %s' % (rc, se))
+    for p in ('battery', 'syslog', 'crashes'):
+        r = err_for(snap, p)
+        check(r and 'gave no port' in r[0], '%s error says the device gave no port: %s' % (p, r))
+    check(snap.get('device', {}).get('product_type') == 'iPhone13,2' and 'storage' in snap,
+          'lockdown readings still recorded')
+
+
 def case_unplug_mid_read():
     pdir = bundled('thermal-loop-12')
     emu = Emu([pdir])
