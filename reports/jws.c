@@ -145,7 +145,6 @@ jws_parse(const char *jws, size_t len, struct jws_parts *p, char *why, size_t wh
 	size_t hdrlen = 0;
 	const char *key, *alg, *typ;
 	json_t *v;
-	int r;
 
 	memset(p, 0, sizeof(*p));
 	if (len == 0) {
@@ -171,9 +170,9 @@ jws_parse(const char *jws, size_t len, struct jws_parts *p, char *why, size_t wh
 		snprintf(why, whylen, "not a flattened JWS: the top level is not a JSON object");
 		goto bad;
 	}
-	if ((r = b64_member(p->root, "protected", &p->protected_b64, why, whylen)) < 0 ||
-	    (r = b64_member(p->root, "payload", &p->payload_b64, why, whylen)) < 0 ||
-	    (r = b64_member(p->root, "signature", &p->signature_b64, why, whylen)) < 0)
+	if (b64_member(p->root, "protected", &p->protected_b64, why, whylen) < 0 ||
+	    b64_member(p->root, "payload", &p->payload_b64, why, whylen) < 0 ||
+	    b64_member(p->root, "signature", &p->signature_b64, why, whylen) < 0)
 		goto bad;
 	json_object_foreach(p->root, key, v)
 	{

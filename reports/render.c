@@ -183,7 +183,8 @@ static const json_t **
 sorted_faults(const json_t *faults, size_t *n)
 {
 	size_t cnt = json_array_size(faults), k = 0;
-	const json_t **v = xcalloc(cnt + 1, sizeof(*v));
+	const json_t **v =
+	    xcalloc(cnt + 1, sizeof(*v)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
 
 	for (int rank = 0; rank <= 4; rank++) {
 		size_t i;

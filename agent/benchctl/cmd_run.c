@@ -331,7 +331,6 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		ec = capture(&po, udid, syslog_seconds, &bytes, &len);
 		if (ec != BC_EXIT_OK)
 			goto out;
-		ec = BC_EXIT_USAGE;
 	} else if (util_read_file(snapfile, REPORT_MAX_SNAPSHOT, &bytes, &len) < 0) {
 		fprintf(stderr, "benchctl: run: cannot read snapshot %s: %s\n", snapfile,
 		        errno == EFBIG ? "bigger than a snapshot may be" : strerror(errno));

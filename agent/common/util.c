@@ -164,10 +164,8 @@ util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mo
 	}
 	if (fsync(fd) < 0)
 		goto fail_fd;
-	if (close(fd) < 0) {
-		fd = -1;
+	if (close(fd) < 0)
 		goto fail_unlink;
-	}
 	if (rename(tmp, path) < 0)
 		goto fail_unlink;
 	free(tmp);

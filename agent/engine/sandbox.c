@@ -633,6 +633,7 @@ to_json(lua_State *L, int idx, int depth, struct conv *cv)
 }
 
 json_t *
+/* NOLINTNEXTLINE(readability-non-const-parameter): why is written through cv */
 sandbox_to_json(lua_State *L, int idx, char *why, size_t whylen)
 {
 	struct conv cv = {0, why, whylen};

@@ -1163,7 +1163,9 @@ lockdown_word(int err)
 }
 
 int
-idev_session_snapshot(struct idev_session *s, json_t **snapshot, char *why, size_t whylen)
+idev_session_snapshot(struct idev_session *s, json_t **snapshot,
+                      char *why, /* NOLINT(readability-non-const-parameter): the API out-parameter */
+                      size_t whylen)
 {
 	json_t *device, *usb, *probes, *bdom = NULL;
 	struct diag d;
