@@ -8,6 +8,7 @@
 #include "report.h"
 
 #include "buf.h"
+#include "engine.h"
 #include "i18n.h"
 #include "util.h"
 
@@ -57,7 +58,7 @@ putf(struct out *o, const char *fmt, ...)
 static void
 esc(struct out *o, const char *s)
 {
-	char tmp[8];
+	char tmp[16];
 
 	if (s == NULL)
 		return;
@@ -89,6 +90,12 @@ esc(struct out *o, const char *s)
 		} else if ((c < 0x20 && c != '\n') || c == 0x7f) {
 			snprintf(tmp, sizeof(tmp), "\\x%02x", c);
 			rep = tmp;
+		} else if (c == 0xC2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9F) {
+			/* C1 controls (U+0080..U+009F, e.g. CSI) act as escapes on some terminals. */
+			snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned char)s[1]);
+			put(o, tmp);
+			s++;
+			continue;
 		}
 		if (rep != NULL) {
 			put(o, rep);
@@ -830,8 +837,8 @@ render_html(struct out *o, const json_t *r, const struct report_render_opts *op,
 	put(o, "<section class=\"device\">\n<div>\n<h2>");
 	esc(o, lbl(lang, "device"));
 	put(o, "</h2>\n<dl>");
-	dl_row(o, lbl(lang, "device"), device_name(dev, lang));
-	dl_row(o, lbl(lang, "model"), str(dev, "product_type"));
+	dl_row(o, lbl(lang, "model"), device_name(dev, lang));
+	dl_row(o, lbl(lang, "product_type"), str(dev, "product_type"));
 	dl_row(o, lbl(lang, "serial"), str(dev, "serial"));
 	if ((s = str(dev, "ios_version")) != NULL) {
 		char *iv = str(dev, "build_version") ? xasprintf("%s (%s)", s, str(dev, "build_version"))
@@ -1015,12 +1022,9 @@ const char *
 report_default_catalogue(void)
 {
 	static __thread char path[PATH_MAX];
-	const char *env = getenv("BENCHD_TREES_DIR");
 
-	if (env != NULL && env[0] != '\0')
-		snprintf(path, sizeof(path), "%s/catalogue.json", env);
-	else
-		snprintf(path, sizeof(path), "%s/diag-trees/catalogue.json", BENCHD_SOURCE_DIR);
+	/* The same directory the engine reads its trees and catalogue from. */
+	snprintf(path, sizeof(path), "%s/catalogue.json", engine_default_trees_dir());
 	return path;
 }
 

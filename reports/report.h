@@ -111,7 +111,7 @@ struct report_render_opts {
 int report_render_ex(const json_t *report, const struct report_render_opts *o, char **out, size_t *outlen,
                      char *why, size_t whylen);
 
-/* The default catalogue: $BENCHD_TREES_DIR/catalogue.json, else the source tree's. Static. */
+/* The default catalogue: catalogue.json in engine_default_trees_dir(). Thread-local static. */
 const char *report_default_catalogue(void);
 
 #endif

@@ -18,13 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define JWK_MAX_FILE (1u << 20)
 
 static void
 report_usage(FILE *f)
 {
-	fprintf(f, "usage: benchctl report verify FILE [--key JWK_FILE]\n"
+	fprintf(f, "usage: benchctl report verify FILE [--key JWK_FILE]     (FILE \"-\": standard input)\n"
 	           "       benchctl report show FILE [--format text|html|json] [--key JWK_FILE]\n"
 	           "                               [--trees-dir DIR] [--out FILE]\n\n"
 	           "  verify   exit 0 only when FILE is a well-formed signed report (flattened JWS,\n"
@@ -105,6 +106,48 @@ pick_key(const json_t *keys, const char *kid)
 	return json_array_get(keys, 0);
 }
 
+/* Standard input, at most REPORT_MAX_JWS bytes (EFBIG past that). */
+static int
+read_stdin(char **data, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *p = xmalloc(cap + 1);
+
+	for (;;) {
+		ssize_t r;
+		if (n == cap) {
+			if (cap > REPORT_MAX_JWS) {
+				free(p);
+				errno = EFBIG;
+				return -1;
+			}
+			cap *= 2;
+			p = xrealloc(p, cap + 1);
+		}
+		r = read(STDIN_FILENO, p + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(p);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > REPORT_MAX_JWS) {
+		free(p);
+		errno = EFBIG;
+		return -1;
+	}
+	p[n] = '\0';
+	*data = p;
+	*len = n;
+	return 0;
+}
+
 struct checked {
 	char *data;
 	size_t len;
@@ -119,6 +162,25 @@ struct checked {
  * when the payload could still be read), or BC_EXIT_FAIL/USAGE for a file or key that cannot be
  * used at all.
  */
+/* A report id as written by benchd: a UUID (36 characters of hex and dashes). */
+static int
+is_report_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != 36)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int
 check_file(struct ctl *g, const char *file, const char *keyfile, struct checked *c)
 {
@@ -128,12 +190,32 @@ check_file(struct ctl *g, const char *file, const char *keyfile, struct checked 
 	int ec = BC_EXIT_INVALID, r;
 
 	memset(c, 0, sizeof(*c));
-	if (stat(file, &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > REPORT_MAX_JWS) {
+	if (strcmp(file, "-") != 0 && stat(file, &st) < 0 && errno == ENOENT && is_report_id(file)) {
+		/* A report id: the report in this bench's state directory. */
+		char *p = xasprintf("%s/reports/%s.jws.json", g->state_dir, file);
+		int rc = stat(p, &st) == 0 ? check_file(g, p, keyfile, c) : -1;
+		free(p);
+		if (rc >= 0)
+			return rc;
+		errno = ENOENT;
+	}
+	if (strcmp(file, "-") == 0) {
+		if (read_stdin(&c->data, &c->len) < 0) {
+			if (errno == EFBIG) {
+				snprintf(c->why, sizeof(c->why),
+				         "the input is bigger than %u bytes: not a report", REPORT_MAX_JWS);
+				return BC_EXIT_INVALID;
+			}
+			snprintf(c->why, sizeof(c->why), "cannot read standard input: %s", strerror(errno));
+			return BC_EXIT_FAIL;
+		}
+	} else if (stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
+	           (unsigned long long)st.st_size > REPORT_MAX_JWS) {
 		snprintf(c->why, sizeof(c->why), "the file is bigger than %u bytes: not a report",
 		         REPORT_MAX_JWS);
 		return BC_EXIT_INVALID;
 	}
-	if (util_read_file(file, REPORT_MAX_JWS, &c->data, &c->len) < 0) {
+	if (c->data == NULL && util_read_file(file, REPORT_MAX_JWS, &c->data, &c->len) < 0) {
 		if (errno == EFBIG) {
 			snprintf(c->why, sizeof(c->why), "the file is bigger than %u bytes: not a report",
 			         REPORT_MAX_JWS);

@@ -6,6 +6,7 @@
 #include "benchctl.h"
 
 #include "capture.h"
+#include "config.h"
 #include "engine.h"
 #include "idevice.h"
 #include "pipeline.h"
@@ -29,7 +30,7 @@ run_usage(FILE *f)
 	    f,
 	    "usage: benchctl run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer KEY=VALUE]...\n"
 	    "                    [--ticket ID] [--out FILE] [--syslog-seconds N] [--trees-dir DIR]\n"
-	    "                    [--bench-id ID] [--no-key-init]\n\n"
+	    "                    [--bench-id ID] [--no-key-init] [--config FILE]\n\n"
 	    "Runs the diagnostic trees over a device (--udid) or a recorded snapshot (--snapshot) and\n"
 	    "writes the signed report to <state-dir>/reports/<report_id>.jws.json, with the exact\n"
 	    "snapshot beside it as <report_id>.snapshot.json: `benchctl run --snapshot` on that file\n"
@@ -42,6 +43,8 @@ run_usage(FILE *f)
 	    "  --syslog-seconds N   with --udid: capture the device log for N seconds (default 5)\n"
 	    "  --trees-dir DIR      the diagnostic trees and catalogue (default: the installed ones)\n"
 	    "  --bench-id ID        the bench id written in the report (default bench-01)\n"
+	    "  --config FILE        take bench id, trees and syslog_seconds from benchd's\n"
+	    "                       configuration file (options given here win)\n"
 	    "  --no-key-init        fail when there is no bench key; by default the first run\n"
 	    "                       creates <state-dir>/bench-key.pem (mode 0600) and says so on stderr\n\n"
 	    "Prints a short summary (--json: a JSON object). Exit 0 when a signed report was written,\n"
@@ -228,6 +231,7 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	    {"trees-dir", required_argument, NULL, 'd'},
 	    {"bench-id", required_argument, NULL, 'b'},
 	    {"no-key-init", no_argument, NULL, 'N'},
+	    {"config", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -238,7 +242,9 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	size_t ntrees = 0, nanswers = 0;
 	char *bytes = NULL, *keys[MAX_ANSWERS], why[1024];
 	size_t len = 0;
-	int c, syslog_seconds = 5, ec = BC_EXIT_USAGE, r;
+	int c, syslog_seconds = -1, ec = BC_EXIT_USAGE, r;
+	const char *cfgpath = NULL, *bench_id = NULL;
+	struct config *cfg = NULL;
 
 	memset(&po, 0, sizeof(po));
 	po.bench_id = "bench-01";
@@ -296,10 +302,13 @@ cmd_run(struct ctl *g, int argc, char **argv)
 			po.engine.trees_dir = optarg;
 			break;
 		case 'b':
-			po.bench_id = optarg;
+			bench_id = optarg;
 			break;
 		case 'N':
 			po.no_key_init = 1;
+			break;
+		case 'C':
+			cfgpath = optarg;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -319,6 +328,25 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		fprintf(stderr, "benchctl: run needs exactly one of --udid UDID or --snapshot FILE\n");
 		goto out;
 	}
+	if (cfgpath != NULL) {
+		/* The bench's own settings, so a command-line run signs like the daemon does. */
+		if (config_load(cfgpath, &cfg, why, sizeof(why)) != CONFIG_OK) {
+			fprintf(stderr, "benchctl: run: %s\n", why);
+			ec = BC_EXIT_FAIL;
+			goto out;
+		}
+		po.bench_id = cfg->bench_id;
+		if (ntrees == 0 && cfg->trees != NULL) {
+			for (size_t i = 0; i < cfg->ntrees && ntrees < MAX_TREES_OPT; i++)
+				trees[ntrees++] = cfg->trees[i];
+		}
+		if (syslog_seconds < 0)
+			syslog_seconds = cfg->syslog_seconds;
+	}
+	if (bench_id != NULL)
+		po.bench_id = bench_id;
+	if (syslog_seconds < 0)
+		syslog_seconds = 5;
 	po.engine.trees = ntrees ? trees : NULL;
 	po.engine.ntrees = ntrees;
 	po.engine.answers = nanswers ? answers : NULL;
@@ -338,7 +366,8 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	po.state_dir = g->state_dir;
 	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
 	if (r != PIPELINE_OK) {
-		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? snapfile : "",
+		const char *src = snapfile != NULL ? snapfile : udid;
+		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? src : "",
 		        r == PIPELINE_E_SNAPSHOT ? ": " : "", why);
 		ec = BC_EXIT_FAIL;
 		goto out;
@@ -355,5 +384,6 @@ out:
 		free(keys[i]);
 	free(bytes);
 	pipeline_result_free(res);
+	config_free(cfg);
 	return ec;
 }

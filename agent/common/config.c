@@ -14,10 +14,10 @@
 
 struct parse {
 	struct config *cfg;
-	int err;            /* first handler error */
-	char key[64];       /* the key (or section) that failed, to match it to inih's line */
+	int err;      /* first handler error */
+	char key[64]; /* the key (or section) that failed, to match it to inih's line */
 	char reason[256];
-	char seen[16][32];  /* "section.key" already set, to refuse duplicates */
+	char seen[32][40]; /* "section.key" already set, to refuse duplicates */
 	int nseen;
 };
 
@@ -30,6 +30,10 @@ config_new(void)
 	util_strlcpy(cfg->lang, "en", sizeof(cfg->lang));
 	cfg->syslog_seconds = 5;
 	cfg->max_sessions = 64;
+	cfg->drain_seconds = 30;
+	cfg->upload_timeout = 30;
+	cfg->retry_min = 5;
+	cfg->retry_max = 900;
 	cfg->upload_url = xstrdup("");
 	cfg->token_file = xstrdup("");
 	cfg->ca_file = xstrdup("");
@@ -127,7 +131,8 @@ set_trees(struct parse *p, const char *name, const char *v)
 		while (e > tok && isspace((unsigned char)e[-1]))
 			*--e = '\0';
 		if (!valid_name(tok, 64)) {
-			fail(p, CONFIG_E_VALUE, name, "trees: '%s' is not a tree name (letters, digits, '-', '_')", tok);
+			fail(p, CONFIG_E_VALUE, name,
+			     "trees: '%s' is not a tree name (letters, digits, '-', '_')", tok);
 			free(copy);
 			return 0;
 		}
@@ -143,7 +148,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
 	struct config *cfg = p->cfg;
-	char full[32];
+	char full[40];
 
 	if (p->err != CONFIG_OK)
 		return 1; /* already failed: report only the first problem */
@@ -160,42 +165,71 @@ handler(void *user, const char *section, const char *name, const char *value)
 		if (strcmp(name, "id") == 0) {
 			if (!valid_name(value, 64))
 				return fail(p, CONFIG_E_VALUE, name,
-				    "id must be 1-64 letters, digits, '-', '_' or '.', not '%s'", value);
+				            "id must be 1-64 letters, digits, '-', '_' or '.', not '%s'",
+				            value);
 			set_str(&cfg->bench_id, value);
 		} else if (strcmp(name, "trees") == 0) {
 			return set_trees(p, name, value);
 		} else if (strcmp(name, "lang") == 0) {
-			if (strcmp(value, "en") && strcmp(value, "it") && strcmp(value, "fr") && strcmp(value, "zh"))
-				return fail(p, CONFIG_E_VALUE, name, "lang must be en, it, fr or zh, not '%s'", value);
+			if (strcmp(value, "en") && strcmp(value, "it") && strcmp(value, "fr") &&
+			    strcmp(value, "zh"))
+				return fail(p, CONFIG_E_VALUE, name,
+				            "lang must be en, it, fr or zh, not '%s'", value);
 			util_strlcpy(cfg->lang, value, sizeof(cfg->lang));
 		} else if (strcmp(name, "syslog_seconds") == 0) {
 			if (parse_int(value, 0, 600, &cfg->syslog_seconds) < 0)
 				return fail(p, CONFIG_E_VALUE, name,
-				    "syslog_seconds must be a whole number from 0 to 600, not '%s'", value);
+				            "syslog_seconds must be a whole number from 0 to 600, not '%s'",
+				            value);
 		} else if (strcmp(name, "max_sessions") == 0) {
 			if (parse_int(value, 1, 256, &cfg->max_sessions) < 0)
 				return fail(p, CONFIG_E_VALUE, name,
-				    "max_sessions must be a whole number from 1 to 256, not '%s'", value);
+				            "max_sessions must be a whole number from 1 to 256, not '%s'",
+				            value);
+		} else if (strcmp(name, "drain_seconds") == 0) {
+			if (parse_int(value, 0, 3600, &cfg->drain_seconds) < 0)
+				return fail(p, CONFIG_E_VALUE, name,
+				            "drain_seconds must be a whole number from 0 to 3600, not '%s'",
+				            value);
 		} else {
 			return fail(p, CONFIG_E_UNKNOWN, name, "unknown key '%s' in [bench]", name);
 		}
 	} else if (strcmp(section, "upload") == 0) {
 		if (strcmp(name, "url") == 0) {
-			if (value[0] != '\0' && strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0)
+			if (value[0] != '\0' && strncmp(value, "https://", 8) != 0 &&
+			    strncmp(value, "http://", 7) != 0)
 				return fail(p, CONFIG_E_VALUE, name,
-				    "url must start with https:// or http://, not '%s'", value);
+				            "url must start with https:// or http://, not '%s'", value);
 			set_str(&cfg->upload_url, value);
 		} else if (strcmp(name, "token_file") == 0) {
 			set_str(&cfg->token_file, value);
 		} else if (strcmp(name, "ca_file") == 0) {
 			set_str(&cfg->ca_file, value);
+		} else if (strcmp(name, "timeout_seconds") == 0) {
+			if (parse_int(value, 1, 600, &cfg->upload_timeout) < 0)
+				return fail(p, CONFIG_E_VALUE, name,
+				            "timeout_seconds must be a whole number from 1 to 600, not '%s'",
+				            value);
+		} else if (strcmp(name, "retry_min_seconds") == 0) {
+			if (parse_int(value, 1, 86400, &cfg->retry_min) < 0)
+				return fail(
+				    p, CONFIG_E_VALUE, name,
+				    "retry_min_seconds must be a whole number from 1 to 86400, not '%s'",
+				    value);
+		} else if (strcmp(name, "retry_max_seconds") == 0) {
+			if (parse_int(value, 1, 86400, &cfg->retry_max) < 0)
+				return fail(
+				    p, CONFIG_E_VALUE, name,
+				    "retry_max_seconds must be a whole number from 1 to 86400, not '%s'",
+				    value);
 		} else {
 			return fail(p, CONFIG_E_UNKNOWN, name, "unknown key '%s' in [upload]", name);
 		}
 	} else if (strcmp(section, "control") == 0) {
 		if (strcmp(name, "socket") == 0) {
 			if (value[0] != '\0' && value[0] != '/')
-				return fail(p, CONFIG_E_VALUE, name, "socket must be an absolute path, not '%s'", value);
+				return fail(p, CONFIG_E_VALUE, name,
+				            "socket must be an absolute path, not '%s'", value);
 			if (strlen(value) >= 108)
 				return fail(p, CONFIG_E_VALUE, name, "socket path is longer than 107 bytes");
 			set_str(&cfg->control_socket, value);
@@ -203,9 +237,12 @@ handler(void *user, const char *section, const char *name, const char *value)
 			return fail(p, CONFIG_E_UNKNOWN, name, "unknown key '%s' in [control]", name);
 		}
 	} else if (section[0] == '\0') {
-		return fail(p, CONFIG_E_SYNTAX, name, "key '%s' outside any section: put it under [bench], [upload] or [control]", name);
+		return fail(p, CONFIG_E_SYNTAX, name,
+		            "key '%s' outside any section: put it under [bench], [upload] or [control]",
+		            name);
 	} else {
-		return fail(p, CONFIG_E_UNKNOWN, name, "unknown section [%s] (known: bench, upload, control)", section);
+		return fail(p, CONFIG_E_UNKNOWN, name, "unknown section [%s] (known: bench, upload, control)",
+		            section);
 	}
 	return 1;
 }
@@ -243,12 +280,20 @@ config_load_string(const char *name, const char *text, struct config **out, char
 	memset(&p, 0, sizeof(p));
 	p.cfg = config_new();
 	line = ini_parse_string(text, handler, &p);
+	if (line == 0 && p.err == CONFIG_OK && p.cfg->retry_min > p.cfg->retry_max) {
+		snprintf(err, errlen, "%s: retry_min_seconds (%d) is larger than retry_max_seconds (%d)",
+		         name, p.cfg->retry_min, p.cfg->retry_max);
+		config_free(p.cfg);
+		return CONFIG_E_VALUE;
+	}
 	if (line == 0 && p.err == CONFIG_OK) {
 		*out = p.cfg;
 		return CONFIG_OK;
 	}
 	if (line > 0 && (p.err == CONFIG_OK || !line_sets_key(text, line, p.key))) {
-		snprintf(err, errlen, "%s line %d: syntax error: expected '[section]', 'key = value' or a comment", name, line);
+		snprintf(err, errlen,
+		         "%s line %d: syntax error: expected '[section]', 'key = value' or a comment", name,
+		         line);
 		p.err = CONFIG_E_SYNTAX;
 	} else if (line > 0) {
 		snprintf(err, errlen, "%s line %d: %s", name, line, p.reason);
@@ -270,7 +315,7 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 
 	if (util_read_file(path, 1024 * 1024, &text, &len) < 0) {
 		snprintf(err, errlen, "%s: cannot read the configuration: %s", path,
-		    errno == EFBIG ? "larger than 1 MB" : strerror(errno));
+		         errno == EFBIG ? "larger than 1 MB" : strerror(errno));
 		return CONFIG_E_OPEN;
 	}
 	if (strlen(text) != len) {

@@ -2,7 +2,8 @@
  * config: benchd's INI configuration (DESIGN.md 4.3b), parsed with Debian's libinih.
  *
  *   [bench]    id, trees, lang, syslog_seconds, max_sessions
- *   [upload]   url, token_file, ca_file
+ *   [bench]    drain_seconds
+ *   [upload]   url, token_file, ca_file, timeout_seconds, retry_min_seconds, retry_max_seconds
  *   [control]  socket
  *
  * Every key has a default (config_new). config_load reads a file on top of the defaults and, on
@@ -26,15 +27,21 @@ enum config_err {
 #define CONFIG_TREES_ALL "(all)"
 
 struct config {
-	char *bench_id;       /* [bench] id, default "bench-01" */
-	char **trees;         /* [bench] trees: NULL means all trees; else ntrees names */
+	char *bench_id; /* [bench] id, default "bench-01" */
+	char **trees;   /* [bench] trees: NULL means all trees; else ntrees names */
 	size_t ntrees;
 	char lang[3];         /* [bench] lang: en, it, fr or zh */
 	int syslog_seconds;   /* [bench] syslog_seconds, 0..600, default 5 */
 	int max_sessions;     /* [bench] max_sessions, 1..256, default 64 */
+	int drain_seconds;    /* [bench] drain_seconds, 0..3600, default 30: SIGTERM waits this
+	                       * long for running sessions before cancelling them */
 	char *upload_url;     /* [upload] url, "" keeps reports locally */
 	char *token_file;     /* [upload] token_file, "" for none */
 	char *ca_file;        /* [upload] ca_file, "" for the system store */
+	int upload_timeout;   /* [upload] timeout_seconds, 1..600, default 30 (whole request) */
+	int retry_min;        /* [upload] retry_min_seconds, 1..86400, default 5 (first backoff) */
+	int retry_max;        /* [upload] retry_max_seconds, 1..86400, default 900 (backoff cap,
+	                       * also the most a Retry-After may make us wait) */
 	char *control_socket; /* [control] socket, "" means <state-dir>/control.sock */
 };
 

@@ -1,7 +1,8 @@
 /*
  * fuzz_jws: libFuzzer target for the report verifier. Any bytes must give a clean error or a
  * verified payload, never a crash, leak or read out of bounds; the unverified parser and the
- * renderers run on whatever payload parses, as `benchctl report show` would.
+ * renderers run on whatever payload parses, as `benchctl report show` would, and on the input
+ * itself when it is a JSON object (a report as the renderers see it).
  */
 #include "report.h"
 
@@ -45,5 +46,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(out);
 		json_decref(report);
 	}
+	/* The renderers on any JSON object too: a report whose signature failed is still shown. */
+	report = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(report)) {
+		struct report_render_opts o = {.fmt = REPORT_FMT_HTML,
+		                               .lang = "fr",
+		                               .catalogue_path = "/nonexistent",
+		                               .verified = 1,
+		                               .kid = "k"};
+		if (report_render_ex(report, &o, &out, &outlen, why, sizeof(why)) == REPORT_OK)
+			free(out);
+		o.fmt = REPORT_FMT_TEXT;
+		if (report_render_ex(report, &o, &out, &outlen, why, sizeof(why)) == REPORT_OK)
+			free(out);
+	}
+	json_decref(report);
 	return 0;
 }

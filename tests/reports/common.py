@@ -33,6 +33,7 @@ def check(cond, what):
     else:
         print("FAIL " + what)
         FAILURES.append(what)
+    return cond
 
 
 def finish():

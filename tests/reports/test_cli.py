@@ -123,6 +123,11 @@ with TempDir() as tmp:
         f.truncate(17 << 20)
     rc, out, err = run(["report", "verify", big], state)
     check(rc == 6 and "bigger than" in err, "verify refuses a file over 16 MiB unread")
+    # Standard input.
+    rc, out, err = run(["report", "verify", "-"], state, input=good)
+    check(rc == 0 and out.startswith("-: valid"), "verify - reads the report from standard input")
+    rc, out, err = run(["report", "verify", "-"], state, input=good[:-5])
+    check(rc == 6 and "truncated" in err, "verify - refuses a truncated report on standard input")
     # A JWK set: the key whose thumbprint is the report's kid is used.
     jwks = os.path.join(tmp, "keys.jwks")
     rfc_jwk = json.load(open(os.path.join(FIXTURES, "rfc8037.jwk")))

@@ -376,8 +376,10 @@ test_render_escaping(void **state)
 	(void)state;
 	json_t *r = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:[{s:s, s:s, s:s, s:{s:s}}], s:{}}",
 	                      "schema", "benchd.report/1", "report_id", "<id>", "device", "model_name",
-	                      "<script>alert(1)</script>", "serial", "a\x1b[31mred", "bench", "id", "b&b",
-	                      "faults", "code", "XYZ-999", "severity", "major", "title",
+	                      "<script>alert(1)</script>", "serial",
+	                      "a\x1b[31mred\xc2\x9b"
+	                      "2J",
+	                      "bench", "id", "b&b", "faults", "code", "XYZ-999", "severity", "major", "title",
 	                      "\"quoted\" 'single'", "evidence", "k", "<v>\x01", "readings");
 	char *out, why[256];
 	size_t len;
@@ -395,17 +397,20 @@ test_render_escaping(void **state)
 	assert_int_equal(
 	    report_render(r, REPORT_FMT_TEXT, "zh", "/nonexistent", &out, &len, why, sizeof(why)), 0);
 	assert_null(strchr(out, '\x1b'));
-	assert_non_null(strstr(out, "a\\x1b[31mred"));
+	assert_non_null(strstr(out, "a\\x1b[31mred\\u009b2J"));
+	assert_null(strstr(out, "\xc2\x9b"));
 	assert_non_null(strstr(out, "诊断报告"));
 	free(out);
 	json_decref(r);
 	/* Partial readings: a crash count without the panic split reads as zero panics. */
 	r = json_pack("{s:s, s:{s:{s:i}}}", "schema", "benchd.report/1", "readings", "crashes", "count", 3);
-	assert_int_equal(report_render(r, REPORT_FMT_TEXT, "en", "/nonexistent", &out, &len, why, sizeof(why)), 0);
+	assert_int_equal(
+	    report_render(r, REPORT_FMT_TEXT, "en", "/nonexistent", &out, &len, why, sizeof(why)), 0);
 	assert_non_null(strstr(out, "Crash reports: 3 (0 kernel panics, 0 forced restarts)"));
 	assert_non_null(strstr(out, "Device: Unknown device"));
 	free(out);
-	assert_int_equal(report_render(r, REPORT_FMT_HTML, "it", "/nonexistent", &out, &len, why, sizeof(why)), 0);
+	assert_int_equal(
+	    report_render(r, REPORT_FMT_HTML, "it", "/nonexistent", &out, &len, why, sizeof(why)), 0);
 	assert_non_null(strstr(out, "<td>3 (0 panic del kernel, 0 riavvii forzati)</td>"));
 	free(out);
 	json_decref(r);

@@ -61,6 +61,9 @@ with TempDir() as tmp:
     check(rep["bench"]["key_id"] == summary["kid"] and rep["device"]["udid"] == "00008030-001A35E21A05802E",
           "bench.key_id and device from the snapshot")
 
+    rc, so2, se2 = run(["report", "verify", summary["report_id"]], state)
+    check(rc == 0 and "valid" in so2, "report verify takes a report id from the state directory")
+
     # Replay the stored snapshot: same faults and trace, a new report.
     rc, so3, se3 = run(["--json", "run", "--snapshot", sp, "--tree", "battery", "--trees-dir", TREES], state)
     check(rc == 0 and "created the bench signing key" not in se3, "replay of the stored snapshot")
@@ -97,6 +100,21 @@ with TempDir() as tmp:
     rc, so7, se7 = run(["run", "--snapshot", snapfile, "--trees-dir", tdir, "--answer", "swollen=maybe"], state)
     check(rc == 0 and "maybe" in so7 and "not one of" in so7, "an invalid answer is named")
 
+    # benchd's configuration file: bench id and trees as the daemon would sign them.
+    cfg = os.path.join(tmp, "benchd.conf")
+    open(cfg, "w").write("[bench]\nid = bench-42\ntrees = battery\n")
+    rc, so, se = run(["--json", "run", "--snapshot", snapfile, "--config", cfg, "--trees-dir", TREES], state)
+    rc_ = payload(json.loads(so)["report_path"]) if rc == 0 else {}
+    check(rc == 0 and rc_["bench"]["id"] == "bench-42" and [t["name"] for t in rc_["trees"]] == ["battery"],
+          "--config: bench id and trees from benchd's configuration")
+    rc, so, se = run(["--json", "run", "--snapshot", snapfile, "--config", cfg, "--bench-id", "b-9", "--tree", "system",
+                      "--trees-dir", TREES], state)
+    rc_ = payload(json.loads(so)["report_path"]) if rc == 0 else {}
+    check(rc == 0 and rc_["bench"]["id"] == "b-9" and [t["name"] for t in rc_["trees"]] == ["system"],
+          "--config: options on the command line win")
+    badcfg = os.path.join(tmp, "bad.conf")
+    open(badcfg, "w").write("[bench]\nidd = x\n")
+
     # Failures: one line on stderr, the right exit code, no report.
     before = len(os.listdir(os.path.join(state, "reports")))
     notjson = os.path.join(tmp, "bad.json")
@@ -113,6 +131,7 @@ with TempDir() as tmp:
         (["run", "--snapshot", notsnap], 1, "not a benchd.snapshot/1 document"),
         (["run", "--snapshot", snapfile, "--tree", "no-such-tree"], 1, "no-such-tree"),
         (["run", "--snapshot", snapfile, "--trees-dir", os.path.join(tmp, "nowhere")], 1, "nowhere"),
+        (["run", "--snapshot", snapfile, "--config", badcfg], 1, "line 2: unknown key 'idd'"),
     ]
     for args, code, reason in cases:
         rc, so8, se8 = run(args, state)

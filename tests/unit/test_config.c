@@ -38,6 +38,10 @@ test_defaults(void **state)
 	assert_int_equal(cfg->syslog_seconds, 5);
 	assert_int_equal(cfg->max_sessions, 64);
 	assert_string_equal(cfg->upload_url, "");
+	assert_int_equal(cfg->drain_seconds, 30);
+	assert_int_equal(cfg->upload_timeout, 30);
+	assert_int_equal(cfg->retry_min, 5);
+	assert_int_equal(cfg->retry_max, 900);
 	sock = config_control_socket(cfg, "/var/lib/benchd");
 	assert_string_equal(sock, "/var/lib/benchd/control.sock");
 	free(sock);
@@ -48,19 +52,19 @@ static void
 test_full(void **state)
 {
 	const char *text = "; a bench\n"
-			   "[bench]\n"
-			   "id = desk-7\n"
-			   "trees = battery, panics ,storage\n"
-			   "lang = it\n"
-			   "syslog_seconds = 0\n"
-			   "max_sessions = 16\n"
-			   "\n"
-			   "[upload]\n"
-			   "url = https://cases.example.test/api\n"
-			   "token_file = /etc/benchd/token\n"
-			   "ca_file = /etc/benchd/ca.pem\n"
-			   "[control]\n"
-			   "socket = /run/benchd/control.sock\n";
+	                   "[bench]\n"
+	                   "id = desk-7\n"
+	                   "trees = battery, panics ,storage\n"
+	                   "lang = it\n"
+	                   "syslog_seconds = 0\n"
+	                   "max_sessions = 16\n"
+	                   "\n"
+	                   "[upload]\n"
+	                   "url = https://cases.example.test/api\n"
+	                   "token_file = /etc/benchd/token\n"
+	                   "ca_file = /etc/benchd/ca.pem\n"
+	                   "[control]\n"
+	                   "socket = /run/benchd/control.sock\n";
 	struct config *cfg = NULL;
 	char err[256];
 
@@ -80,7 +84,8 @@ test_full(void **state)
 	assert_string_equal(cfg->control_socket, "/run/benchd/control.sock");
 	config_free(cfg);
 
-	assert_int_equal(config_load_string("x", "[bench]\ntrees = (all)\n", &cfg, err, sizeof(err)), CONFIG_OK);
+	assert_int_equal(config_load_string("x", "[bench]\ntrees = (all)\n", &cfg, err, sizeof(err)),
+	                 CONFIG_OK);
 	assert_null(cfg->trees);
 	config_free(cfg);
 }
@@ -90,29 +95,60 @@ test_errors(void **state)
 {
 	(void)state;
 	expect_error("[bench]\nid = a\n\n\n\n[upload]\nurll = https://x\n", CONFIG_E_UNKNOWN,
-	    "bench.conf line 7: unknown key 'urll' in [upload]");
+	             "bench.conf line 7: unknown key 'urll' in [upload]");
 	expect_error("[bench]\nmax_sessions = 0\n", CONFIG_E_VALUE,
-	    "bench.conf line 2: max_sessions must be a whole number from 1 to 256, not '0'");
+	             "bench.conf line 2: max_sessions must be a whole number from 1 to 256, not '0'");
 	expect_error("[bench]\nsyslog_seconds = 5s\n", CONFIG_E_VALUE,
-	    "bench.conf line 2: syslog_seconds must be a whole number from 0 to 600, not '5s'");
+	             "bench.conf line 2: syslog_seconds must be a whole number from 0 to 600, not '5s'");
 	expect_error("[bench]\nlang = de\n", CONFIG_E_VALUE,
-	    "bench.conf line 2: lang must be en, it, fr or zh, not 'de'");
+	             "bench.conf line 2: lang must be en, it, fr or zh, not 'de'");
 	expect_error("[upload]\nurl = ftp://x\n", CONFIG_E_VALUE,
-	    "bench.conf line 2: url must start with https:// or http://, not 'ftp://x'");
+	             "bench.conf line 2: url must start with https:// or http://, not 'ftp://x'");
 	expect_error("[benches]\nid = x\n", CONFIG_E_UNKNOWN,
-	    "bench.conf line 2: unknown section [benches] (known: bench, upload, control)");
+	             "bench.conf line 2: unknown section [benches] (known: bench, upload, control)");
 	expect_error("[bench]\nthis line has no equals sign\n", CONFIG_E_SYNTAX,
-	    "bench.conf line 2: syntax error: expected '[section]', 'key = value' or a comment");
+	             "bench.conf line 2: syntax error: expected '[section]', 'key = value' or a comment");
 	/* A syntax error before a bad key: the first problem is the one reported. */
 	expect_error("[bench]\ngarbage\nmax_sessions = 999\n", CONFIG_E_SYNTAX,
-	    "bench.conf line 2: syntax error: expected '[section]', 'key = value' or a comment");
-	expect_error("[bench]\nid = a\nid = b\n", CONFIG_E_VALUE, "bench.conf line 3: key 'id' set twice in [bench]");
-	expect_error("id = a\n", CONFIG_E_SYNTAX,
+	             "bench.conf line 2: syntax error: expected '[section]', 'key = value' or a comment");
+	expect_error("[bench]\nid = a\nid = b\n", CONFIG_E_VALUE,
+	             "bench.conf line 3: key 'id' set twice in [bench]");
+	expect_error(
+	    "id = a\n", CONFIG_E_SYNTAX,
 	    "bench.conf line 1: key 'id' outside any section: put it under [bench], [upload] or [control]");
 	expect_error("[bench]\ntrees = battery, b@d\n", CONFIG_E_VALUE,
-	    "bench.conf line 2: trees: 'b@d' is not a tree name (letters, digits, '-', '_')");
+	             "bench.conf line 2: trees: 'b@d' is not a tree name (letters, digits, '-', '_')");
 	expect_error("[control]\nsocket = relative.sock\n", CONFIG_E_VALUE,
-	    "bench.conf line 2: socket must be an absolute path, not 'relative.sock'");
+	             "bench.conf line 2: socket must be an absolute path, not 'relative.sock'");
+}
+
+static void
+test_upload_keys(void **state)
+{
+	struct config *cfg = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(
+	    config_load_string(
+	        "x",
+	        "[bench]\ndrain_seconds = 0\n[upload]\ntimeout_seconds = 7\nretry_min_seconds = 1\n"
+	        "retry_max_seconds = 60\n",
+	        &cfg, err, sizeof(err)),
+	    CONFIG_OK);
+	assert_int_equal(cfg->drain_seconds, 0);
+	assert_int_equal(cfg->upload_timeout, 7);
+	assert_int_equal(cfg->retry_min, 1);
+	assert_int_equal(cfg->retry_max, 60);
+	config_free(cfg);
+	expect_error("[upload]\ntimeout_seconds = 0\n", CONFIG_E_VALUE,
+	             "bench.conf line 2: timeout_seconds must be a whole number from 1 to 600, not '0'");
+	expect_error("[upload]\nretry_max_seconds = -1\n", CONFIG_E_VALUE,
+	             "bench.conf line 2: retry_max_seconds must be a whole number from 1 to 86400, not '-1'");
+	expect_error("[bench]\ndrain_seconds = x\n", CONFIG_E_VALUE,
+	             "bench.conf line 2: drain_seconds must be a whole number from 0 to 3600, not 'x'");
+	expect_error("[upload]\nretry_min_seconds = 100\nretry_max_seconds = 10\n", CONFIG_E_VALUE,
+	             "bench.conf: retry_min_seconds (100) is larger than retry_max_seconds (10)");
 }
 
 static void
@@ -140,10 +176,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_file),
+	    cmocka_unit_test(test_defaults),    cmocka_unit_test(test_full), cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_upload_keys), cmocka_unit_test(test_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

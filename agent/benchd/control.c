@@ -1,0 +1,274 @@
+/* control: see control.h. */
+#include "control.h"
+
+#include "ctlclient.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct client {
+	int fd;
+	char in[CTL_REQUEST_MAX + 1];
+	size_t len;
+};
+
+struct control {
+	char path[108];
+	int lfd;
+	int wake[2]; /* a pipe: control_stop writes to end the poll */
+	control_handler fn;
+	void *ctx;
+	pthread_t thread;
+	struct client clients[CONTROL_MAX_CLIENTS];
+	int nclients;
+};
+
+/* Write the whole answer line; a client that does not read for 2 s is dropped. */
+static int
+send_line(int fd, json_t *resp)
+{
+	char *s = json_dumps(resp, JSON_COMPACT);
+	size_t len, off = 0;
+	int r = 0;
+
+	if (s == NULL)
+		s = xstrdup("{\"ok\":false,\"error\":\"cannot encode the answer\"}");
+	len = strlen(s);
+	if (len + 1 > CTL_LINE_MAX) {
+		free(s);
+		s = xstrdup("{\"ok\":false,\"error\":\"the answer is too long\"}");
+		len = strlen(s);
+	}
+	s = xrealloc(s, len + 2);
+	s[len++] = '\n';
+	while (off < len) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		ssize_t n;
+		if (poll(&p, 1, 2000) <= 0) {
+			r = -1;
+			break;
+		}
+		n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			r = -1;
+			break;
+		}
+		if (n > 0)
+			off += (size_t)n;
+	}
+	free(s);
+	return r;
+}
+
+static json_t *
+error_answer(const char *msg)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static void
+drop(struct control *c, int i)
+{
+	close(c->clients[i].fd);
+	c->clients[i] = c->clients[--c->nclients];
+}
+
+/* Handle every complete line in client i; returns -1 when the client must be dropped. */
+static int
+serve_lines(struct control *c, int i)
+{
+	struct client *cl = &c->clients[i];
+	char *nl;
+
+	while ((nl = memchr(cl->in, '\n', cl->len)) != NULL) {
+		size_t n = (size_t)(nl - cl->in);
+		json_error_t jerr;
+		json_t *req = json_loadb(cl->in, n, JSON_REJECT_DUPLICATES, &jerr), *resp;
+
+		if (!json_is_object(req))
+			resp = error_answer(
+			    "a request is one JSON object on one line, e.g. {\"cmd\":\"status\"}");
+		else
+			resp = c->fn(req, c->ctx);
+		json_decref(req);
+		if (resp == NULL)
+			resp = error_answer("internal error");
+		if (send_line(cl->fd, resp) < 0) {
+			json_decref(resp);
+			return -1;
+		}
+		json_decref(resp);
+		memmove(cl->in, nl + 1, cl->len - n - 1);
+		cl->len -= n + 1;
+	}
+	if (cl->len >= CTL_REQUEST_MAX) {
+		json_t *resp = error_answer("request line too long");
+		send_line(cl->fd, resp);
+		json_decref(resp);
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+run(void *arg)
+{
+	struct control *c = arg;
+	struct pollfd p[CONTROL_MAX_CLIENTS + 2];
+
+	log_set_device(NULL);
+	for (;;) {
+		int n = 0;
+		p[n++] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
+		p[n++] =
+		    (struct pollfd){.fd = c->lfd, .events = c->nclients < CONTROL_MAX_CLIENTS ? POLLIN : 0};
+		for (int i = 0; i < c->nclients; i++)
+			p[n++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
+		if (poll(p, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("control: poll");
+			break;
+		}
+		if (p[0].revents)
+			break;
+		/* Clients first (indexes shift when one is dropped: walk backwards). */
+		for (int i = c->nclients - 1; i >= 0; i--) {
+			struct client *cl = &c->clients[i];
+			ssize_t r;
+			if (!p[i + 2].revents)
+				continue;
+			r = recv(cl->fd, cl->in + cl->len, CTL_REQUEST_MAX - cl->len, 0);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (r <= 0) {
+				drop(c, i);
+				continue;
+			}
+			cl->len += (size_t)r;
+			if (serve_lines(c, i) < 0)
+				drop(c, i);
+		}
+		if (p[1].revents & POLLIN) {
+			int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd >= 0) {
+				c->clients[c->nclients].fd = fd;
+				c->clients[c->nclients].len = 0;
+				c->nclients++;
+			}
+		}
+	}
+	while (c->nclients > 0)
+		drop(c, c->nclients - 1);
+	return NULL;
+}
+
+int
+control_start(const char *path, control_handler fn, void *ctx, struct control **out, char *why, size_t whylen)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	struct control *c;
+	int r, e;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(why, whylen, "control socket path %s is longer than %zu bytes", path,
+		         sizeof(sa.sun_path) - 1);
+		return CONTROL_E_PATH;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(why, whylen,
+			         "%s exists and is not a socket: move it away or set [control] socket", path);
+			return CONTROL_E_PATH;
+		}
+		r = ctl_probe(path);
+		if (r == 1) {
+			snprintf(why, whylen,
+			         "another benchd answers on %s: stop it first (benchctl status shows it)",
+			         path);
+			return CONTROL_E_IN_USE;
+		}
+		if (r == CTL_E_ACCESS) {
+			snprintf(why, whylen, "%s: permission denied: another user's benchd may be running",
+			         path);
+			return CONTROL_E_IN_USE;
+		}
+		log_info("control: removing the stale socket %s (nothing answers on it)", path);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			snprintf(why, whylen, "cannot remove the stale socket %s: %s", path, strerror(errno));
+			return CONTROL_E_PATH;
+		}
+	}
+	c = xcalloc(1, sizeof(*c));
+	util_strlcpy(c->path, path, sizeof(c->path));
+	c->fn = fn;
+	c->ctx = ctx;
+	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->lfd < 0 || pipe2(c->wake, O_CLOEXEC) < 0) {
+		snprintf(why, whylen, "control socket: %s", strerror(errno));
+		goto fail;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	{
+		/* Bind with a umask that gives 0660 from the start: no window where others connect. */
+		mode_t old = umask(0117);
+		r = bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa));
+		e = errno;
+		umask(old);
+	}
+	if (r < 0) {
+		snprintf(why, whylen, "cannot create the control socket %s: %s", path, strerror(e));
+		goto fail;
+	}
+	if (chmod(path, 0660) < 0 || listen(c->lfd, 16) < 0) {
+		snprintf(why, whylen, "control socket %s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	if ((e = pthread_create(&c->thread, NULL, run, c)) != 0) {
+		snprintf(why, whylen, "cannot start the control thread: %s", strerror(e));
+		unlink(path);
+		goto fail;
+	}
+	*out = c;
+	return CONTROL_OK;
+fail:
+	if (c->lfd >= 0)
+		close(c->lfd);
+	if (c->wake[0] > 0) {
+		close(c->wake[0]);
+		close(c->wake[1]);
+	}
+	free(c);
+	return CONTROL_E_SOCKET;
+}
+
+void
+control_stop(struct control *c)
+{
+	if (c == NULL)
+		return;
+	if (write(c->wake[1], "x", 1) < 0)
+		log_warn("control: wake");
+	pthread_join(c->thread, NULL);
+	close(c->lfd);
+	close(c->wake[0]);
+	close(c->wake[1]);
+	unlink(c->path);
+	free(c);
+}

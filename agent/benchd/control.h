@@ -1,0 +1,33 @@
+/*
+ * control: benchd's control socket (server side). A UNIX stream socket, mode 0660, served by
+ * one thread with poll(2): up to CONTROL_MAX_CLIENTS connections, each sending JSON-lines
+ * requests (ctlclient.h) of at most CTL_REQUEST_MAX bytes; the handler builds each answer.
+ *
+ * control_start refuses a path where another process answers (another benchd), removes a stale
+ * socket file left by a crash, and never removes anything that is not a socket.
+ * Ownership: control_start/control_stop (which unlinks the socket file it made).
+ */
+#ifndef BENCHD_CONTROL_H
+#define BENCHD_CONTROL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define CONTROL_MAX_CLIENTS 32
+
+enum control_err {
+	CONTROL_OK = 0,
+	CONTROL_E_IN_USE = -1, /* another process answers on the path */
+	CONTROL_E_PATH = -2,   /* the path exists and is not a socket, or is too long */
+	CONTROL_E_SOCKET = -3, /* socket/bind/listen failed */
+};
+
+/* Called on the control thread for each request; returns a new answer object. */
+typedef json_t *(*control_handler)(const json_t *req, void *ctx);
+
+struct control;
+int control_start(const char *path, control_handler fn, void *ctx, struct control **out, char *why,
+                  size_t whylen);
+void control_stop(struct control *c);
+
+#endif

@@ -1,0 +1,150 @@
+/* ctlclient: see ctlclient.h. */
+#include "ctlclient.h"
+
+#include "buf.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int
+connect_unix(const char *path, int *fd, char *why, size_t whylen)
+{
+	struct sockaddr_un sa;
+	int s;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(why, whylen, "%s: socket path too long", path);
+		return CTL_E_NO_DAEMON;
+	}
+	util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return CTL_E_IO;
+	}
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(s);
+		snprintf(why, whylen, "%s: %s", path, strerror(e));
+		if (e == EACCES || e == EPERM)
+			return CTL_E_ACCESS;
+		return CTL_E_NO_DAEMON;
+	}
+	*fd = s;
+	return CTL_OK;
+}
+
+int
+ctl_probe(const char *path)
+{
+	char why[256];
+	int fd, r = connect_unix(path, &fd, why, sizeof(why));
+
+	if (r == CTL_OK) {
+		close(fd);
+		return 1;
+	}
+	return r == CTL_E_ACCESS ? CTL_E_ACCESS : 0;
+}
+
+static int
+remaining(long long deadline)
+{
+	long long left = deadline - util_now_ms();
+	return left < 0 ? 0 : (int)left;
+}
+
+int
+ctl_request(const char *path, const json_t *req, json_t **resp, int timeout_ms, char *why, size_t whylen)
+{
+	long long deadline = util_now_ms() + timeout_ms;
+	char *line = NULL, *nl;
+	struct buf in;
+	size_t len, off = 0;
+	int fd, r;
+	json_error_t jerr;
+
+	*resp = NULL;
+	if ((r = connect_unix(path, &fd, why, whylen)) != CTL_OK)
+		return r;
+	line = json_dumps(req, JSON_COMPACT);
+	if (line == NULL) {
+		close(fd);
+		snprintf(why, whylen, "cannot encode the request");
+		return CTL_E_PROTOCOL;
+	}
+	len = strlen(line);
+	line = xrealloc(line, len + 2);
+	line[len++] = '\n';
+	line[len] = '\0';
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	while (off < len) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		ssize_t n;
+		if (poll(&p, 1, remaining(deadline)) <= 0) {
+			snprintf(why, whylen, "%s: benchd did not take the request in time", path);
+			r = CTL_E_IO;
+			goto out;
+		}
+		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			snprintf(why, whylen, "%s: %s", path, strerror(errno));
+			r = CTL_E_IO;
+			goto out;
+		}
+		if (n > 0)
+			off += (size_t)n;
+	}
+	buf_init(&in, CTL_LINE_MAX);
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char chunk[8192];
+		ssize_t n;
+		if (poll(&p, 1, remaining(deadline)) <= 0) {
+			snprintf(why, whylen, "%s: benchd did not answer in %d ms", path, timeout_ms);
+			r = CTL_E_IO;
+			break;
+		}
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0) {
+			snprintf(why, whylen, "%s: benchd closed the connection without an answer", path);
+			r = CTL_E_IO;
+			break;
+		}
+		if (buf_add(&in, chunk, (size_t)n) != BUF_OK) {
+			snprintf(why, whylen, "%s: the answer is longer than %u bytes", path, CTL_LINE_MAX);
+			r = CTL_E_PROTOCOL;
+			break;
+		}
+		if ((nl = memchr(in.data, '\n', in.len)) != NULL) {
+			*resp = json_loadb(in.data, (size_t)(nl - in.data), 0, &jerr);
+			if (!json_is_object(*resp)) {
+				json_decref(*resp);
+				*resp = NULL;
+				snprintf(why, whylen, "%s: the answer is not a JSON object: %s", path,
+				         jerr.text);
+				r = CTL_E_PROTOCOL;
+			} else {
+				r = CTL_OK;
+			}
+			break;
+		}
+	}
+	buf_free(&in);
+out:
+	free(line);
+	close(fd);
+	return r;
+}

@@ -1,0 +1,633 @@
+/*
+ * benchd: the bench daemon (DESIGN.md 4.3b). Foreground; logs to stderr.
+ *
+ *   benchd [--config FILE] [--state-dir DIR] [--check-config] [--verbose]
+ *
+ * Start-up order: configuration, state directory (locked: one benchd per directory), control
+ * socket check (refuse when another benchd answers), store (migrated), bench key (created when
+ * missing), adoption of signed reports the store does not know, then the outbox, the device
+ * sessions and the control socket. SIGTERM/SIGINT drain the running sessions (drain_seconds)
+ * and stop; the outbox keeps what is not delivered for the next start.
+ */
+#include "config.h"
+#include "control.h"
+#include "ctlclient.h"
+#include "log.h"
+#include "outbox.h"
+#include "sessions.h"
+#include "store.h"
+#include "upload.h"
+#include "util.h"
+
+#ifdef BENCHD_HAVE_DEVICES
+#include "engine.h"
+#include "report.h"
+#endif
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct daemon {
+	struct config *cfg;
+	char *state_dir;
+	char *sock;
+	struct store *st;
+	struct outbox *ob;
+	struct sessions *sess;
+	time_t started;
+	int lockfd;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: benchd [--config FILE] [--state-dir DIR] [--check-config] [--verbose]\n"
+	           "  --config FILE     INI configuration (default: built-in defaults)\n"
+	           "  --state-dir DIR   state directory (env BENCHD_STATE_DIR; default /var/lib/benchd\n"
+	           "                    for root, $XDG_STATE_HOME/benchd otherwise)\n"
+	           "  --check-config    validate the configuration and exit (0 OK, 1 not)\n"
+	           "  --verbose         debug logging\n");
+}
+
+/* Files the configuration names must be readable now, not at the first upload. */
+static int
+check_files(const struct config *cfg, char *why, size_t whylen)
+{
+	if (cfg->upload_url[0] && cfg->token_file[0]) {
+		char *tok;
+		if (upload_read_token(cfg->token_file, &tok, why, whylen) < 0)
+			return -1;
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
+	}
+	if (cfg->ca_file[0] && access(cfg->ca_file, R_OK) < 0) {
+		snprintf(why, whylen, "ca_file %s: %s", cfg->ca_file, strerror(errno));
+		return -1;
+	}
+#ifdef BENCHD_HAVE_DEVICES
+	if (cfg->ntrees > 0) {
+		/* Every configured tree must exist and load, or every session would fail. */
+		json_t *list, *t;
+		size_t i;
+		char lwhy[512];
+		if (engine_list(NULL, &list, lwhy, sizeof(lwhy)) != ENGINE_OK) {
+			snprintf(why, whylen, "trees: %s", lwhy);
+			return -1;
+		}
+		for (size_t k = 0; k < cfg->ntrees; k++) {
+			int found = 0;
+			json_array_foreach(list, i, t)
+			{
+				const char *name = json_string_value(json_object_get(t, "name"));
+				const char *file = json_string_value(json_object_get(t, "file"));
+				size_t n = strlen(cfg->trees[k]);
+				if ((name && strcmp(name, cfg->trees[k]) == 0) ||
+				    (file && strncmp(file, cfg->trees[k], n) == 0 &&
+				     strcmp(file + n, ".lua") == 0))
+					found = json_object_get(t, "error") ? -1 : 1;
+				if (found)
+					break;
+			}
+			if (found != 1) {
+				snprintf(why, whylen, "trees: '%s' %s in %s (see benchctl trees list)",
+				         cfg->trees[k], found < 0 ? "does not load" : "is not a tree",
+				         engine_default_trees_dir());
+				json_decref(list);
+				return -1;
+			}
+		}
+		json_decref(list);
+	}
+#endif
+	return 0;
+}
+
+/* systemd Type=notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void
+notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t salen;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0)
+		log_debug("notify: %s", strerror(errno));
+	close(fd);
+}
+
+/* One benchd per state directory: an flock on benchd.lock, holding our pid. */
+static int
+lock_state_dir(struct daemon *d, char *why, size_t whylen)
+{
+	char *path = xasprintf("%s/benchd.lock", d->state_dir), pid[32];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0) {
+		snprintf(why, whylen,
+		         "the state directory %s is not writable (%s): make it writable by benchd",
+		         d->state_dir, strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(why, whylen, "another benchd%s%s%s uses the state directory %s: stop it first",
+		         pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", d->state_dir);
+		close(fd);
+		free(path);
+		return -1;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
+		snprintf(why, whylen, "cannot write %s (%s): is the disk full?", path, strerror(errno));
+		close(fd);
+		free(path);
+		return -1;
+	}
+	free(path);
+	d->lockfd = fd;
+	return 0;
+}
+
+/* Store one signed report file the store does not know yet (and queue it when uploading). */
+static int
+adopt_file(struct daemon *d, const char *path, const char *want_id)
+{
+	struct upload_meta meta;
+	struct store_report sr;
+	char why[512], *jws, *body;
+	size_t len, bodylen;
+	int r;
+
+	if (util_read_file(path, UPLOAD_JWS_MAX, &jws, &len) < 0) {
+		log_warn("adopt: cannot read %s", path);
+		return -1;
+	}
+	r = upload_build_body(jws, len, &body, &bodylen, &meta, why, sizeof(why));
+	free(jws);
+	if (r != UPLOAD_OK) {
+		log_warnx("adopt: %s is not a signed benchd report (%s): left alone", path, why);
+		return -1;
+	}
+	if (strcmp(meta.report_id, want_id) != 0) {
+		log_warnx("adopt: %s holds report %s, not %s: left alone", path, meta.report_id, want_id);
+		free(body);
+		return -1;
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.report_id = meta.report_id;
+	sr.device = meta.device[0] ? meta.device : NULL;
+	sr.outcome = meta.outcome;
+	sr.path = path;
+	sr.created_at = meta.created_at[0] ? meta.created_at : "unknown";
+	sr.body = d->cfg->upload_url[0] ? body : NULL;
+	sr.bodylen = bodylen;
+	r = store_report_add(d->st, &sr, why, sizeof(why));
+	free(body);
+	if (r != STORE_OK) {
+		log_warnx("adopt: %s", why);
+		return r == STORE_E_FULL || r == STORE_E_READONLY ? -2 : -1;
+	}
+	log_info("adopted report %s from %s%s", meta.report_id, path,
+	         sr.body ? " and queued it for upload" : "");
+	return 0;
+}
+
+/*
+ * Every signed report in <state>/reports reaches the store (a report signed just before a
+ * crash, or by `benchctl run` on this bench), and with an upload url, the outbox.
+ */
+static int
+adopt_reports(struct daemon *d)
+{
+	char *dir = xasprintf("%s/reports", d->state_dir);
+	static const char suffix[] = ".jws.json";
+	struct dirent *e;
+	json_t *orphans;
+	DIR *dp;
+	int n = 0;
+
+	if ((dp = opendir(dir)) == NULL) {
+		log_warn("cannot read %s", dir);
+		free(dir);
+		return -1;
+	}
+	while ((e = readdir(dp)) != NULL) {
+		size_t nl = strlen(e->d_name);
+		char id[64], *path;
+		int known;
+		if (nl <= sizeof(suffix) - 1 || nl - (sizeof(suffix) - 1) >= sizeof(id) ||
+		    strcmp(e->d_name + nl - (sizeof(suffix) - 1), suffix) != 0 || e->d_name[0] == '.')
+			continue;
+		memcpy(id, e->d_name, nl - (sizeof(suffix) - 1));
+		id[nl - (sizeof(suffix) - 1)] = '\0';
+		known = store_report_known(d->st, id);
+		if (known != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (adopt_file(d, path, id) == 0)
+			n++;
+		free(path);
+	}
+	closedir(dp);
+	free(dir);
+	/* Reports kept locally before the upload url was set. */
+	if (d->cfg->upload_url[0] && store_reports_without_outbox(d->st, &orphans) == STORE_OK) {
+		size_t i;
+		json_t *o;
+		json_array_foreach(orphans, i, o)
+		{
+			const char *id = json_string_value(json_object_get(o, "report_id"));
+			const char *path = json_string_value(json_object_get(o, "path"));
+			struct upload_meta meta;
+			char why[512], *jws, *body;
+			size_t len, bodylen;
+			if (util_read_file(path, UPLOAD_JWS_MAX, &jws, &len) < 0) {
+				log_warn("outbox: report %s: cannot read %s", id, path);
+				continue;
+			}
+			if (upload_build_body(jws, len, &body, &bodylen, &meta, why, sizeof(why)) ==
+			    UPLOAD_OK) {
+				if (store_outbox_add(d->st, id, body, bodylen, why, sizeof(why)) == STORE_OK)
+					log_info("outbox: queued stored report %s for upload", id);
+				else
+					log_warnx("outbox: %s", why);
+				free(body);
+			} else {
+				log_warnx("outbox: report %s (%s): %s", id, path, why);
+			}
+			free(jws);
+		}
+		json_decref(orphans);
+	}
+	return n;
+}
+
+static int
+clamp_limit(const json_t *req, int def)
+{
+	json_int_t n = json_integer_value(json_object_get(req, "limit"));
+	if (n <= 0)
+		return def;
+	return n > 1000 ? 1000 : (int)n;
+}
+
+static json_t *
+handle(const json_t *req, void *ctx)
+{
+	struct daemon *d = ctx;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	json_t *resp, *v;
+	char started[32], act[128];
+
+	if (cmd == NULL)
+		return json_pack("{s:b, s:s}", "ok", 0, "error", "no \"cmd\" in the request");
+	if (strcmp(cmd, "status") == 0) {
+		util_rfc3339(d->started, started, sizeof(started));
+		outbox_activity(d->ob, act, sizeof(act));
+		if (store_counts(d->st, &v) != STORE_OK) {
+			json_decref(v);
+			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
+		}
+		resp = json_pack("{s:b, s:s, s:I, s:s, s:s, s:s, s:I, s:s, s:o}", "ok", 1, "version",
+		                 BENCHD_VERSION, "pid", (json_int_t)getpid(), "bench_id", d->cfg->bench_id,
+		                 "state_dir", d->state_dir, "started_at", started, "uptime_s",
+		                 (json_int_t)(time(NULL) - d->started), "control", d->sock, "sessions",
+		                 sessions_counts(d->sess));
+		json_object_set_new(json_object_get(v, "outbox"), "activity", json_string(act));
+		json_object_set_new(json_object_get(v, "outbox"), "url", json_string(d->cfg->upload_url));
+		json_object_update(resp, v);
+		json_decref(v);
+		return resp;
+	}
+	if (strcmp(cmd, "sessions") == 0) {
+		json_t *recent;
+		if (store_sessions_list(d->st, clamp_limit(req, 50), &recent) != STORE_OK) {
+			json_decref(recent);
+			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
+		}
+		return json_pack("{s:b, s:o, s:o, s:o}", "ok", 1, "counts", sessions_counts(d->sess), "live",
+		                 sessions_live(d->sess), "recent", recent);
+	}
+	if (strcmp(cmd, "outbox") == 0) {
+		json_t *items, *counts;
+		if (store_outbox_list(d->st, clamp_limit(req, 200), &items) != STORE_OK ||
+		    store_counts(d->st, &counts) != STORE_OK) {
+			json_decref(items);
+			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
+		}
+		outbox_activity(d->ob, act, sizeof(act));
+		resp = json_pack("{s:b, s:s, s:s, s:O, s:o}", "ok", 1, "url", d->cfg->upload_url, "activity",
+		                 act, "counts", json_object_get(counts, "outbox"), "items", items);
+		json_decref(counts);
+		return resp;
+	}
+	if (strcmp(cmd, "retry") == 0) {
+		const char *id = json_string_value(json_object_get(req, "report_id"));
+		int r;
+		if (d->ob == NULL)
+			return json_pack(
+			    "{s:b, s:s}", "ok", 0, "error",
+			    "uploads are off: set [upload] url in the configuration and restart benchd");
+		if (json_is_true(json_object_get(req, "held"))) {
+			r = store_outbox_retry_held(d->st);
+			if (r < 0)
+				return json_pack("{s:b, s:s}", "ok", 0, "error", store_strerror(r));
+			log_info(
+			    "outbox: %d held report%s queued for upload now (benchctl outbox retry --held)",
+			    r, r == 1 ? "" : "s");
+			outbox_retry_now(d->ob);
+			return json_pack("{s:b, s:i}", "ok", 1, "requeued", r);
+		}
+		if (id == NULL || id[0] == '\0')
+			return json_pack("{s:b, s:s}", "ok", 0, "error",
+			                 "retry needs a report_id (or \"held\": true)");
+		r = store_outbox_retry(d->st, id);
+		if (r == STORE_E_NOT_FOUND)
+			return json_pack("{s:b, s:s}", "ok", 0, "error",
+			                 "no report with that id in the outbox");
+		if (r == STORE_E_STATE)
+			return json_pack("{s:b, s:s}", "ok", 0, "error", "that report was already delivered");
+		if (r != STORE_OK)
+			return json_pack("{s:b, s:s}", "ok", 0, "error", store_strerror(r));
+		log_info("outbox: %s queued for upload now (benchctl outbox retry)", id);
+		outbox_retry_now(d->ob);
+		return json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "report_id", id, "state", "pending",
+		                 "requeued", 1);
+	}
+	return json_pack("{s:b, s:s}", "ok", 0, "error",
+	                 "unknown cmd (known: status, sessions, outbox, retry)");
+}
+
+#ifdef BENCHD_HAVE_DEVICES
+static int
+ensure_key(struct daemon *d)
+{
+	struct bench_key *k = NULL;
+	char why[512];
+	char *path = xasprintf("%s/bench-key.pem", d->state_dir);
+	struct stat sb;
+	int r = 0;
+
+	if (stat(path, &sb) < 0 && errno == ENOENT) {
+		if (bench_key_init(d->state_dir, 0, why, sizeof(why)) != REPORT_OK) {
+			log_errorx("cannot create the bench signing key %s: %s", path, why);
+			free(path);
+			return -1;
+		}
+		if (bench_key_load(d->state_dir, &k, why, sizeof(why)) == REPORT_OK) {
+			log_info("created the bench signing key %s (key id %s): `benchctl key export` prints "
+			         "its public "
+			         "key for the booking system",
+			         path, bench_key_id(k));
+			bench_key_free(k);
+		}
+	} else if (bench_key_load(d->state_dir, &k, why, sizeof(why)) != REPORT_OK) {
+		log_errorx("the bench signing key cannot be used: %s", why);
+		r = -1;
+	} else {
+		log_info("bench key %s", bench_key_id(k));
+		bench_key_free(k);
+	}
+	free(path);
+	return r;
+}
+#endif
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct daemon d;
+	const char *config_path = NULL, *state_opt = NULL;
+	struct control *ctl = NULL;
+	struct sessions_opts so;
+	char why[1024], *p;
+	sigset_t sigs;
+	int ch, check = 0, sig, rc = 1, r;
+
+	memset(&d, 0, sizeof(d));
+	d.lockfd = -1;
+	log_init("benchd", LOG_LEVEL_INFO);
+	while ((ch = getopt_long(argc, argv, "c:s:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 's':
+			state_opt = optarg;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'v':
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("benchd %s (%s)\n", BENCHD_VERSION,
+			       sessions_built()
+			           ? "device sessions: yes"
+			           : "device sessions: no: drivers/capture/pipeline not built yet");
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "benchd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (config_path) {
+		if (config_load(config_path, &d.cfg, why, sizeof(why)) != CONFIG_OK) {
+			fprintf(stderr, "benchd: %s\n", why);
+			return 1;
+		}
+	} else {
+		d.cfg = config_new();
+	}
+	if (check_files(d.cfg, why, sizeof(why)) < 0) {
+		fprintf(stderr, "benchd: %s%s%s\n", config_path ? config_path : "", config_path ? ": " : "",
+		        why);
+		config_free(d.cfg);
+		return 1;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		config_free(d.cfg);
+		return 0;
+	}
+
+	/* Signals are taken by sigwait in this thread only; every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_errorx("cannot initialise libcurl");
+		config_free(d.cfg);
+		return 1;
+	}
+
+	umask(0027); /* state files: benchd and its group only */
+	d.started = time(NULL);
+	d.state_dir = util_state_dir(state_opt);
+	d.sock = config_control_socket(d.cfg, d.state_dir);
+	if (util_mkdir_p(d.state_dir, 0750) < 0) {
+		log_error("cannot create the state directory %s", d.state_dir);
+		goto out;
+	}
+	if (lock_state_dir(&d, why, sizeof(why)) < 0) {
+		log_errorx("%s", why);
+		goto out;
+	}
+	r = ctl_probe(d.sock);
+	if (r != 0) {
+		log_errorx("%s on %s: refusing to start (stop it first; `benchctl status` asks it)",
+		           r == 1 ? "another benchd answers" : "permission denied", d.sock);
+		goto out;
+	}
+	p = xasprintf("%s/reports", d.state_dir);
+	r = util_mkdir_p(p, 0750);
+	free(p);
+	if (r < 0) {
+		log_error("cannot create %s/reports", d.state_dir);
+		goto out;
+	}
+	p = xasprintf("%s/benchd.db", d.state_dir);
+	r = store_open(p, &d.st, why, sizeof(why));
+	free(p);
+	if (r != STORE_OK) {
+		log_errorx("%s", why);
+		goto out;
+	}
+	if ((r = store_session_abandon_running(d.st, "benchd stopped before the session ended")) > 0)
+		log_warnx("%d session%s were running when benchd last stopped: marked failed (replug those "
+		          "devices)",
+		          r, r == 1 ? "" : "s");
+#ifdef BENCHD_HAVE_DEVICES
+	if (ensure_key(&d) < 0)
+		goto out;
+#endif
+	adopt_reports(&d);
+
+	if (d.cfg->upload_url[0]) {
+		if (strncmp(d.cfg->upload_url, "http://", 7) == 0 &&
+		    strncmp(d.cfg->upload_url, "http://127.", 11) != 0 &&
+		    strncmp(d.cfg->upload_url, "http://localhost", 16) != 0 &&
+		    strncmp(d.cfg->upload_url, "http://[::1]", 12) != 0)
+			log_warnx("upload url %s is plain http: the token and reports travel unencrypted",
+			          d.cfg->upload_url);
+		if (d.cfg->token_file[0] == '\0')
+			log_warnx("no [upload] token_file: uploading without an Authorization header");
+		{
+			json_t *c;
+			if (store_counts(d.st, &c) == STORE_OK) {
+				json_t *o = json_object_get(c, "outbox");
+				json_int_t np = json_integer_value(json_object_get(o, "pending"));
+				json_int_t nh = json_integer_value(json_object_get(o, "held"));
+				if (np > 0 || nh > 0)
+					log_info(
+					    "outbox: %lld report%s to upload, %lld held (benchctl outbox)",
+					    (long long)np, np == 1 ? "" : "s", (long long)nh);
+			}
+			json_decref(c);
+		}
+		if (outbox_start(d.st, d.cfg, &d.ob, why, sizeof(why)) < 0) {
+			log_errorx("%s", why);
+			goto out;
+		}
+	}
+	memset(&so, 0, sizeof(so));
+	so.cfg = d.cfg;
+	so.state_dir = d.state_dir;
+	so.st = d.st;
+	so.ob = d.ob;
+	if (sessions_start(&so, &d.sess, why, sizeof(why)) < 0) {
+		log_errorx("%s", why);
+		goto out;
+	}
+	if (control_start(d.sock, handle, &d, &ctl, why, sizeof(why)) != CONTROL_OK) {
+		log_errorx("%s", why);
+		goto out;
+	}
+	log_info("benchd %s ready: bench %s, state %s, control %s, upload %s, up to %d sessions",
+	         BENCHD_VERSION, d.cfg->bench_id, d.state_dir, d.sock,
+	         d.cfg->upload_url[0] ? d.cfg->upload_url : "off (reports kept locally)",
+	         d.cfg->max_sessions);
+	notify("READY=1");
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: nothing to reload; restart benchd to read the configuration again");
+			continue;
+		}
+		break;
+	}
+	log_info("stopping (%s)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify("STOPPING=1");
+	rc = 0;
+out:
+	/* Sessions drain first, while status/sessions still answer and the outbox still uploads. */
+	if (d.sess && sessions_stop(d.sess, d.cfg->drain_seconds) > 0) {
+		/* Threads still inside a device read: leave like a crash would (the store is
+		 * transactional, the outbox resumes at the next start). */
+		_exit(1);
+	}
+	control_stop(ctl);
+	outbox_stop(d.ob);
+	sessions_free(d.sess);
+	store_close(d.st);
+	if (d.lockfd >= 0)
+		close(d.lockfd);
+	if (rc == 0)
+		log_info("stopped");
+	free(d.sock);
+	free(d.state_dir);
+	config_free(d.cfg);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,593 @@
+/* sessions: see sessions.h. */
+#include "sessions.h"
+
+#include "log.h"
+#include "upload.h"
+#include "util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef BENCHD_HAVE_DEVICES
+#include "capture.h"
+#include "engine.h"
+#include "idevice.h"
+#include "pipeline.h"
+#include "usbdev.h"
+#endif
+
+enum sess_state { SESS_QUEUED, SESS_RUNNING, SESS_FINISHED };
+
+struct sess {
+	struct sess *next;
+	char id[80];   /* udid, or ECID for a USB-level device */
+	char mode[16]; /* "normal" (usbmux), "recovery", "dfu", ... */
+	enum sess_state state;
+	volatile int cancel;
+	int unplugged;    /* detached while running: the thread frees the entry */
+	int again;        /* a Paired event came while running */
+	int needs_trust;  /* the last session could not read it: untrusted or pairing pending */
+	char stage[96];   /* the last progress step */
+	char result[128]; /* how the last session ended ("fail: 2 faults", "unplugged while ...") */
+	time_t since;
+	struct sessions *mgr;
+};
+
+struct sessions {
+	struct sessions_opts o;
+	pthread_mutex_t mu;
+	pthread_cond_t ended;
+	struct sess *list;
+	int running, queued;
+	int stopping;
+	int idev_on, usb_on;
+	char **probes; /* what the configured trees need (engine_probes); NULL: every probe */
+	size_t nprobes;
+};
+
+static const char *const state_names[] = {"queued", "running", "finished"};
+
+int
+sessions_built(void)
+{
+#ifdef BENCHD_HAVE_DEVICES
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+static struct sess *
+find(struct sessions *m, const char *id)
+{
+	for (struct sess *s = m->list; s; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			return s;
+	return NULL;
+}
+
+static void
+unlink_sess(struct sessions *m, struct sess *x)
+{
+	for (struct sess **pp = &m->list; *pp; pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			return;
+		}
+}
+
+static void *session_main(void *arg);
+
+/* Start queued sessions (oldest first) while there is room. Called with mu held. */
+static void
+start_queued(struct sessions *m)
+{
+	while (!m->stopping && m->running < m->o.cfg->max_sessions && m->queued > 0) {
+		struct sess *oldest = NULL;
+		pthread_attr_t a;
+		pthread_t t;
+		int e;
+
+		for (struct sess *s = m->list; s; s = s->next)
+			if (s->state == SESS_QUEUED && (oldest == NULL || s->since <= oldest->since))
+				oldest = s;
+		if (oldest == NULL)
+			break;
+		oldest->state = SESS_RUNNING;
+		oldest->cancel = 0;
+		oldest->stage[0] = '\0';
+		oldest->since = time(NULL);
+		m->queued--;
+		m->running++;
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&a, 1024 * 1024);
+		e = pthread_create(&t, &a, session_main, oldest);
+		pthread_attr_destroy(&a);
+		if (e != 0) {
+			log_warnx(
+			    "sessions: cannot start a session thread for %s: %s; it waits for a free slot",
+			    oldest->id, strerror(e));
+			oldest->state = SESS_QUEUED;
+			m->queued++;
+			m->running--;
+			break;
+		}
+	}
+}
+
+/* A device appeared (or was newly trusted: again = 1). */
+static void
+device_added(struct sessions *m, const char *id, const char *mode, int again)
+{
+	struct sess *s;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->stopping) {
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	s = find(m, id);
+	if (s != NULL) {
+		if (again && s->state == SESS_FINISHED && s->needs_trust) {
+			s->needs_trust = 0;
+			s->state = SESS_QUEUED;
+			s->since = time(NULL);
+			m->queued++;
+			log_info("%s: trusted now: diagnosing it again", id);
+		} else if (again && s->state == SESS_RUNNING) {
+			s->again = 1;
+		}
+		/* Otherwise a repeated attach of a device we know: nothing to do. */
+	} else {
+		s = xcalloc(1, sizeof(*s));
+		util_strlcpy(s->id, id, sizeof(s->id));
+		util_strlcpy(s->mode, mode, sizeof(s->mode));
+		s->state = SESS_QUEUED;
+		s->since = time(NULL);
+		s->mgr = m;
+		s->next = m->list;
+		m->list = s;
+		m->queued++;
+		if (m->running >= m->o.cfg->max_sessions)
+			log_info("%s: plugged in (%s); queued: %d sessions already running (max_sessions)",
+			         id, mode, m->running);
+		else
+			log_info("%s: plugged in (%s)", id, mode);
+	}
+	start_queued(m);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void
+device_removed(struct sessions *m, const char *id)
+{
+	struct sess *s;
+
+	pthread_mutex_lock(&m->mu);
+	s = find(m, id);
+	if (s == NULL) {
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	switch (s->state) {
+	case SESS_QUEUED:
+		log_info("%s: unplugged before its session started", id);
+		m->queued--;
+		unlink_sess(m, s);
+		free(s);
+		break;
+	case SESS_RUNNING:
+		/* Only this session is told; its thread ends it with the reason and frees it. */
+		s->unplugged = 1;
+		s->cancel = 1;
+		s->again = 0;
+		break;
+	case SESS_FINISHED:
+		log_info("%s: unplugged", id);
+		unlink_sess(m, s);
+		free(s);
+		break;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+#ifdef BENCHD_HAVE_DEVICES
+static void
+on_progress(const char *what, void *ctx)
+{
+	struct sess *s = ctx;
+
+	pthread_mutex_lock(&s->mgr->mu);
+	util_strlcpy(s->stage, what, sizeof(s->stage));
+	pthread_mutex_unlock(&s->mgr->mu);
+	log_debug("%s", what);
+}
+
+/* The stage a session was in, for reasons: "while reading crash reports 3/12". */
+static void
+stage_of(struct sess *s, char *out, size_t outlen)
+{
+	pthread_mutex_lock(&s->mgr->mu);
+	if (s->stage[0])
+		snprintf(out, outlen, "while %s", s->stage);
+	else
+		snprintf(out, outlen, "while connecting");
+	pthread_mutex_unlock(&s->mgr->mu);
+}
+
+static int
+was_unplugged(struct sess *s)
+{
+	int u;
+
+	pthread_mutex_lock(&s->mgr->mu);
+	u = s->unplugged;
+	pthread_mutex_unlock(&s->mgr->mu);
+	return u;
+}
+
+/*
+ * One session: read, diagnose, sign, commit, enqueue. Returns the session state for the store
+ * and writes the reason; *report_id is set when a report was committed.
+ */
+static const char *
+run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, size_t ridlen)
+{
+	struct sessions *m = s->mgr;
+	const struct config *cfg = m->o.cfg;
+	struct capture_opts co = {
+	    .syslog_seconds = cfg->syslog_seconds,
+	    .probes = (const char *const *)m->probes,
+	    .nprobes = m->nprobes,
+	    .progress = on_progress,
+	    .progress_ctx = s,
+	    .cancel = &s->cancel,
+	};
+	struct pipeline_opts po = {
+	    .state_dir = m->o.state_dir,
+	    .bench_id = cfg->bench_id,
+	    .engine = {.trees = (const char *const *)cfg->trees, .ntrees = cfg->ntrees, .lang = cfg->lang},
+	};
+	struct pipeline_result *res = NULL;
+	struct upload_meta meta;
+	struct store_report sr;
+	char why[512], stage[128], *bytes = NULL, *body = NULL;
+	size_t len = 0, bodylen = 0;
+	int r, device_err = 0;
+	const char *state = "failed";
+
+	r = capture_device(s->id, &co, &bytes, &len, &device_err, why, sizeof(why));
+	stage_of(s, stage, sizeof(stage));
+	/* Unplugged (or cancelled) mid-read: what was read is partial, so no report is made. */
+	if (was_unplugged(s) || r == IDEV_E_UNPLUGGED || (r == 0 && device_err == IDEV_E_UNPLUGGED)) {
+		free(bytes);
+		snprintf(reason, reasonlen, "unplugged %s", stage);
+		return "unplugged";
+	}
+	if (s->cancel) {
+		free(bytes);
+		snprintf(reason, reasonlen, "cancelled %s: benchd is stopping", stage);
+		return "cancelled";
+	}
+	if (r != 0) {
+		snprintf(reason, reasonlen, "cannot read the device: %s", why);
+		return "failed";
+	}
+	if (device_err == IDEV_E_UNTRUSTED || device_err == IDEV_E_PAIRING_PENDING) {
+		pthread_mutex_lock(&m->mu);
+		s->needs_trust = 1; /* a Paired event later diagnoses it again */
+		pthread_mutex_unlock(&m->mu);
+	}
+	if (device_err != 0)
+		log_warnx("device only partly readable: %s (the report says so)", why);
+	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
+	free(bytes);
+	if (r != 0) {
+		snprintf(reason, reasonlen, "no report: %s", why);
+		return "failed";
+	}
+	/* The upload body is made now, once, from the exact signed bytes. */
+	if (upload_build_body(res->jws, res->jwslen, &body, &bodylen, &meta, why, sizeof(why)) != UPLOAD_OK) {
+		snprintf(reason, reasonlen, "the signed report cannot be read back: %s", why);
+		goto out;
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.report_id = res->report_id;
+	sr.device = s->id;
+	sr.outcome = res->outcome;
+	sr.path = res->report_path;
+	sr.created_at = meta.created_at;
+	sr.body = cfg->upload_url[0] ? body : NULL;
+	sr.bodylen = bodylen;
+	if (store_device_seen(m->o.st, s->id, s->mode, NULL, why, sizeof(why)) != STORE_OK ||
+	    store_report_add(m->o.st, &sr, why, sizeof(why)) != STORE_OK) {
+		snprintf(reason, reasonlen,
+		         "report %s signed but not stored: %s (benchd adopts it at the next start)",
+		         res->report_id, why);
+		goto out;
+	}
+	util_strlcpy(report_id, res->report_id, ridlen);
+	snprintf(reason, reasonlen, "%s: %zu fault%s", res->outcome,
+	         json_array_size(json_object_get(res->report, "faults")),
+	         json_array_size(json_object_get(res->report, "faults")) == 1 ? "" : "s");
+	log_info("report %s: %s (%s)", res->report_id, reason, res->report_path);
+	state = "done";
+	if (sr.body)
+		outbox_kick(m->o.ob);
+out:
+	free(body);
+	pipeline_result_free(res);
+	return state;
+}
+#endif
+
+static void *
+session_main(void *arg)
+{
+	struct sess *s = arg;
+	struct sessions *m = s->mgr;
+	char reason[768] = "", report_id[64] = "", why[512];
+	const char *state = "failed";
+	int64_t sid = 0;
+	int have_row;
+
+	log_set_device(s->id);
+	have_row = store_device_seen(m->o.st, s->id, s->mode, NULL, why, sizeof(why)) == STORE_OK &&
+	           store_session_begin(m->o.st, s->id, &sid, why, sizeof(why)) == STORE_OK;
+	if (!have_row)
+		log_warnx("cannot record the session: %s (diagnosing anyway)", why);
+	log_info("session started");
+#ifdef BENCHD_HAVE_DEVICES
+	state = run_session(s, reason, sizeof(reason), report_id, sizeof(report_id));
+#else
+	snprintf(reason, sizeof(reason), "this benchd was built without the device drivers");
+#endif
+	if (strcmp(state, "done") == 0)
+		log_info("session done: %s", reason);
+	else
+		log_warnx("session %s: %s", state, reason);
+	if (have_row && store_session_end(m->o.st, sid, state, reason, report_id[0] ? report_id : NULL, why,
+	                                  sizeof(why)) != STORE_OK)
+		log_warnx("cannot record the end of the session: %s", why);
+
+	pthread_mutex_lock(&m->mu);
+	m->running--;
+	snprintf(s->result, sizeof(s->result), "%s%s%.100s", strcmp(state, "done") == 0 ? "" : state,
+	         strcmp(state, "done") == 0 ? "" : ": ", reason);
+	if (s->unplugged) {
+		unlink_sess(m, s);
+		free(s);
+	} else if (s->again && s->needs_trust && !m->stopping) {
+		log_info("trusted now: diagnosing it again");
+		s->again = 0;
+		s->needs_trust = 0;
+		s->state = SESS_QUEUED;
+		s->since = time(NULL);
+		m->queued++;
+	} else {
+		s->again = 0;
+		s->state = SESS_FINISHED;
+	}
+	start_queued(m);
+	pthread_cond_broadcast(&m->ended);
+	pthread_mutex_unlock(&m->mu);
+	log_set_device(NULL);
+	return NULL;
+}
+
+#ifdef BENCHD_HAVE_DEVICES
+static void
+on_idev(enum idev_event_kind kind, const char *udid, void *ctx)
+{
+	struct sessions *m = ctx;
+
+	if (udid == NULL || udid[0] == '\0' || strlen(udid) >= sizeof(((struct sess *)0)->id))
+		return;
+	if (kind == IDEV_EVENT_ADD)
+		device_added(m, udid, "normal", 0);
+	else if (kind == IDEV_EVENT_PAIRED)
+		device_added(m, udid, "normal", 1);
+	else if (kind == IDEV_EVENT_REMOVE)
+		device_removed(m, udid);
+}
+
+static void
+on_usb(enum usbdev_event_kind kind, const struct usbdev_info *dev, void *ctx)
+{
+	struct sessions *m = ctx;
+	char id[80];
+
+	/* Normal-mode devices are diagnosed over usbmux; only the restore modes are ours here. */
+	if (dev == NULL || dev->mode == USBDEV_MODE_NORMAL || dev->mode == USBDEV_MODE_UNKNOWN)
+		return;
+	if (dev->ecid[0])
+		util_strlcpy(id, dev->ecid, sizeof(id));
+	else
+		snprintf(id, sizeof(id), "usb-%u-%u", dev->busnum, dev->devaddr);
+	if (kind == USBDEV_EVENT_ADD)
+		device_added(m, id, usbdev_mode_name(dev->mode), 0);
+	else if (kind == USBDEV_EVENT_REMOVE)
+		device_removed(m, id);
+}
+#endif
+
+int
+sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, size_t whylen)
+{
+	struct sessions *m = xcalloc(1, sizeof(*m));
+
+	m->o = *o;
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->ended, NULL);
+	*out = m;
+#ifdef BENCHD_HAVE_DEVICES
+	{
+		struct engine_opts eo = {.trees = (const char *const *)o->cfg->trees,
+		                         .ntrees = o->cfg->ntrees};
+		json_t *probes = NULL;
+		char pwhy[256];
+		/* Read only what the configured trees use (DESIGN 2: each probe once per session). */
+		if (engine_probes(&eo, &probes, pwhy, sizeof(pwhy)) == ENGINE_OK &&
+		    json_array_size(probes) > 0) {
+			m->probes = xcalloc(json_array_size(probes), sizeof(char *));
+			for (size_t i = 0; i < json_array_size(probes); i++)
+				if (json_is_string(json_array_get(probes, i)))
+					m->probes[m->nprobes++] =
+					    xstrdup(json_string_value(json_array_get(probes, i)));
+			log_info("probes read from each device: %zu (%s%s)", m->nprobes, m->probes[0],
+			         m->nprobes > 1 ? ", ..." : "");
+		} else if (probes == NULL) {
+			log_warnx("cannot tell which probes the trees need (%s): reading every probe", pwhy);
+		}
+		json_decref(probes);
+	}
+	{
+		int r = idev_watch_start(on_idev, m);
+		if (r != 0)
+			log_warnx(
+			    "usbmux: cannot watch for devices: %s: is usbmuxd running? (normal-mode iPhones "
+			    "are not seen until it is)",
+			    idev_strerror(r));
+		else
+			m->idev_on = 1;
+		r = usbdev_watch_start(on_usb, m, NULL);
+		if (r != 0)
+			log_warnx(
+			    "usb: no USB hotplug (%s): devices in recovery/DFU mode are not seen; going on "
+			    "with usbmux only",
+			    usbdev_strerror(r));
+		else
+			m->usb_on = 1;
+		if (!m->idev_on && !m->usb_on) {
+			snprintf(why, whylen,
+			         "neither usbmux nor USB hotplug could start: no device can be seen");
+			return -1;
+		}
+	}
+#else
+	(void)why;
+	(void)whylen;
+	(void)device_added;
+	(void)device_removed;
+	log_warnx("this benchd was built without the device drivers, capture and pipeline (issues 4-6): it "
+	          "serves the store, the outbox and the control socket, but diagnoses no device");
+#endif
+	return 0;
+}
+
+int
+sessions_stop(struct sessions *m, int drain_s)
+{
+	struct timespec ts;
+	int left;
+
+	if (m == NULL)
+		return 0;
+#ifdef BENCHD_HAVE_DEVICES
+	if (m->idev_on)
+		idev_watch_stop();
+	if (m->usb_on)
+		usbdev_watch_stop();
+#endif
+	pthread_mutex_lock(&m->mu);
+	m->stopping = 1;
+	/* Queued devices never started: forget them. */
+	for (struct sess **pp = &m->list; *pp;) {
+		struct sess *s = *pp;
+		if (s->state == SESS_QUEUED) {
+			*pp = s->next;
+			free(s);
+			m->queued--;
+		} else {
+			pp = &s->next;
+		}
+	}
+	if (m->running > 0)
+		log_info("stopping: waiting up to %d s for %d running session%s", drain_s, m->running,
+		         m->running == 1 ? "" : "s");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += drain_s;
+	while (m->running > 0)
+		if (pthread_cond_timedwait(&m->ended, &m->mu, &ts) == ETIMEDOUT)
+			break;
+	if (m->running > 0) {
+		log_warnx("stopping: %d session%s still running after %d s: cancelling", m->running,
+		          m->running == 1 ? "" : "s", drain_s);
+		for (struct sess *s = m->list; s; s = s->next)
+			if (s->state == SESS_RUNNING)
+				s->cancel = 1;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		while (m->running > 0)
+			if (pthread_cond_timedwait(&m->ended, &m->mu, &ts) == ETIMEDOUT)
+				break;
+	}
+	left = m->running;
+	pthread_mutex_unlock(&m->mu);
+	if (left > 0)
+		log_errorx(
+		    "stopping: %d session%s did not end: exiting anyway (their devices can be replugged)",
+		    left, left == 1 ? "" : "s");
+	return left;
+}
+
+void
+sessions_free(struct sessions *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (m->running > 0) { /* never free what a session thread still uses */
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	while (m->list) {
+		struct sess *s = m->list;
+		m->list = s->next;
+		free(s);
+	}
+	pthread_mutex_unlock(&m->mu);
+	for (size_t i = 0; i < m->nprobes; i++)
+		free(m->probes[i]);
+	free(m->probes);
+	pthread_cond_destroy(&m->ended);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+json_t *
+sessions_counts(struct sessions *m)
+{
+	json_t *o;
+
+	pthread_mutex_lock(&m->mu);
+	o = json_pack("{s:i, s:i, s:i, s:b, s:b, s:b}", "running", m->running, "queued", m->queued, "max",
+	              m->o.cfg->max_sessions, "drivers_built", sessions_built(), "usbmux", m->idev_on,
+	              "usb_hotplug", m->usb_on);
+	pthread_mutex_unlock(&m->mu);
+	return o;
+}
+
+json_t *
+sessions_live(struct sessions *m)
+{
+	json_t *a = json_array();
+	char since[32];
+
+	pthread_mutex_lock(&m->mu);
+	for (struct sess *s = m->list; s; s = s->next) {
+		util_rfc3339(s->since, since, sizeof(since));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "device", s->id, "mode",
+		                                   s->mode, "state",
+		                                   s->unplugged ? "unplugging" : state_names[s->state],
+		                                   "stage", s->state == SESS_RUNNING ? s->stage : "",
+		                                   "result", s->result, "since", since));
+	}
+	pthread_mutex_unlock(&m->mu);
+	return a;
+}

@@ -1,0 +1,49 @@
+/*
+ * sessions: the device manager. Device events (usbmux attach/detach, USB-level hotplug for
+ * recovery/DFU/WTF/Port DFU) arrive on the drivers' threads; each new device gets one session
+ * thread, up to max_sessions at once (the others queue in arrival order). A session reads the
+ * device (capture_device), runs the trees and signs (pipeline_run), commits the report and its
+ * outbox row in one transaction, then wakes the outbox.
+ *
+ * Unplugging a device cancels only its own session, which ends with a reason naming the stage
+ * ("unplugged while reading crash reports 3/12"). A device that stays attached after its session is not
+ * read again; unplugged and plugged back it gets a new session, and so does a device that could
+ * not be read for want of trust once it is paired (usbmux Paired event).
+ *
+ * Locking: one mutex guards the device table; it is never held across device I/O, signing or
+ * SQLite. Ownership: sessions_start/sessions_stop.
+ */
+#ifndef BENCHD_SESSIONS_H
+#define BENCHD_SESSIONS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "outbox.h"
+#include "store.h"
+
+struct sessions;
+
+struct sessions_opts {
+	const struct config *cfg;
+	const char *state_dir;
+	struct store *st;
+	struct outbox *ob; /* NULL: no upload configured */
+};
+
+/* 1 when this benchd was built with the device drivers, capture and pipeline. */
+int sessions_built(void);
+/* Start watching devices. Returns 0, or -1 with why when no watcher could start at all. */
+int sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, size_t whylen);
+/* Stop watching, drop queued devices, wait up to drain_s for running sessions, then cancel them
+ * and wait a little more. Returns the number of sessions still running when it gave up. The
+ * counts and live table still answer until sessions_free. */
+int sessions_stop(struct sessions *s, int drain_s);
+/* Free after sessions_stop returned 0 (does nothing while a session still runs). */
+void sessions_free(struct sessions *s);
+/* {"running":n,"queued":n,"max":n} and the live table [{device, mode, state, stage, since}]. */
+json_t *sessions_counts(struct sessions *s);
+json_t *sessions_live(struct sessions *s);
+
+#endif
