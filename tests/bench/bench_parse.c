@@ -141,8 +141,8 @@ make_big_panic(size_t *len)
 	memcpy(b, head, sizeof(head) - 1);
 	n = sizeof(head) - 1;
 	while (n + 80 + sizeof(tail) < BIG_PANIC) {
-		n += (size_t)snprintf(b + n, 80, "  lr: 0xfffffff02a%06zx  fp: 0xffffffe8%08zx\\n", i * 7919 % 0xffffff,
-		                      i * 104729);
+		n += (size_t)snprintf(b + n, 80, "  lr: 0xfffffff02a%06zx  fp: 0xffffffe8%08zx\\n",
+		                      i * 7919 % 0xffffff, i * 104729);
 		i++;
 	}
 	memcpy(b + n, tail, sizeof(tail) - 1);
@@ -196,8 +196,8 @@ main(int argc, char **argv)
 	ncrash = load_profile_files(src, "crashes", crashes, 64);
 	nlog = load_profile_files(src, "syslog.txt", logs, 16);
 	if (ncrash == 0 || nlog == 0) {
-		fprintf(stderr, "bench_parse: no bundled crash reports or syslog.txt under %s/tests/profiles\n",
-		        src);
+		fprintf(stderr,
+		        "bench_parse: no bundled crash reports or syslog.txt under %s/tests/profiles\n", src);
 		return 1;
 	}
 
@@ -213,7 +213,8 @@ main(int argc, char **argv)
 	per_small = t_sum / (double)ncrash;
 	big = make_big_panic(&biglen);
 	per_big = time_crash("panic-full-2026-11-21-083340.000.ips", big, biglen, biglen, smoke ? 1 : 20);
-	per_head = time_crash("panic-full-2026-11-21-083340.000.ips", big, HEAD_BYTES, biglen, smoke ? 1 : 50);
+	per_head =
+	    time_crash("panic-full-2026-11-21-083340.000.ips", big, HEAD_BYTES, biglen, smoke ? 1 : 50);
 	if (per_big < 0 || per_head < 0)
 		return 1;
 

@@ -432,6 +432,10 @@ def t_benchd_mixed(work):
             log("hostile %s: %s: %s" % (u, s, why))
             check(s in ("done", "failed", "unplugged"), "hostile %s ended %s" % (u, s))
             check(s == "done" or (why and "\n" not in why), "hostile %s: no one-line reason: %r" % (u, why))
+        # a device that drops the handshake is still plugged in: the reason says what happened
+        s, why, _ = r[hostile[0][0]]
+        check(s == "failed" and "handshake" in (why or ""),
+              "the handshake-dropping device ended %s: %r (want failed, naming the handshake)" % (s, why))
         check(status() is not None, "benchd does not answer after the hostile sessions")
     finally:
         rc = bd.stop()
