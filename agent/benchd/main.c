@@ -386,6 +386,17 @@ handle(const json_t *req, void *ctx)
 	                 "unknown cmd (known: status, sessions, outbox, retry)");
 }
 
+/* During the drain: has SIGTERM/SIGINT come again? (The signals stay blocked; take one.) */
+static int
+signalled_again(void *ctx)
+{
+	const sigset_t *sigs = ctx;
+	struct timespec zero = {0, 0};
+	int sig = sigtimedwait(sigs, NULL, &zero);
+
+	return sig == SIGTERM || sig == SIGINT;
+}
+
 #ifdef BENCHD_HAVE_DEVICES
 static int
 ensure_key(struct daemon *d)
@@ -612,7 +623,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	/* Sessions drain first, while status/sessions still answer and the outbox still uploads. */
-	if (d.sess && sessions_stop(d.sess, d.cfg->drain_seconds) > 0) {
+	if (d.sess && sessions_stop(d.sess, d.cfg->drain_seconds, signalled_again, &sigs) > 0) {
 		/* Threads still inside a device read: leave like a crash would (the store is
 		 * transactional, the outbox resumes at the next start). */
 		_exit(1);

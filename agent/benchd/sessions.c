@@ -491,10 +491,11 @@ sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, 
 }
 
 int
-sessions_stop(struct sessions *m, int drain_s)
+sessions_stop(struct sessions *m, int drain_s, int (*interrupted)(void *), void *ictx)
 {
 	struct timespec ts;
-	int left;
+	long long end;
+	int left, forced = 0;
 
 	if (m == NULL)
 		return 0;
@@ -518,16 +519,31 @@ sessions_stop(struct sessions *m, int drain_s)
 		}
 	}
 	if (m->running > 0)
-		log_info("stopping: waiting up to %d s for %d running session%s", drain_s, m->running,
-		         m->running == 1 ? "" : "s");
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += drain_s;
-	while (m->running > 0)
-		if (pthread_cond_timedwait(&m->ended, &m->mu, &ts) == ETIMEDOUT)
+		log_info(
+		    "stopping: waiting up to %d s for %d running session%s (signal again to cancel them now)",
+		    drain_s, m->running, m->running == 1 ? "" : "s");
+	/* Wait in short slices so a second SIGTERM/SIGINT cancels at once. */
+	end = util_now_ms() + (long long)drain_s * 1000;
+	while (m->running > 0 && util_now_ms() < end) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&m->ended, &m->mu, &ts);
+		if (m->running > 0 && interrupted && interrupted(ictx)) {
+			forced = 1;
 			break;
+		}
+	}
 	if (m->running > 0) {
-		log_warnx("stopping: %d session%s still running after %d s: cancelling", m->running,
-		          m->running == 1 ? "" : "s", drain_s);
+		if (forced)
+			log_warnx("stopping: signalled again: cancelling %d running session%s", m->running,
+			          m->running == 1 ? "" : "s");
+		else
+			log_warnx("stopping: %d session%s still running after %d s: cancelling", m->running,
+			          m->running == 1 ? "" : "s", drain_s);
 		for (struct sess *s = m->list; s; s = s->next)
 			if (s->state == SESS_RUNNING)
 				s->cancel = 1;

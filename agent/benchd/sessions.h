@@ -37,9 +37,10 @@ int sessions_built(void);
 /* Start watching devices. Returns 0, or -1 with why when no watcher could start at all. */
 int sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, size_t whylen);
 /* Stop watching, drop queued devices, wait up to drain_s for running sessions, then cancel them
- * and wait a little more. Returns the number of sessions still running when it gave up. The
+ * and wait a little more; interrupted (polled, may be NULL) returning non-zero cancels at once.
+ * Returns the number of sessions still running when it gave up. The
  * counts and live table still answer until sessions_free. */
-int sessions_stop(struct sessions *s, int drain_s);
+int sessions_stop(struct sessions *s, int drain_s, int (*interrupted)(void *), void *ictx);
 /* Free after sessions_stop returned 0 (does nothing while a session still runs). */
 void sessions_free(struct sessions *s);
 /* {"running":n,"queued":n,"max":n} and the live table [{device, mode, state, stage, since}]. */

@@ -1,8 +1,7 @@
 /*
  * config: benchd's INI configuration (DESIGN.md 4.3b), parsed with Debian's libinih.
  *
- *   [bench]    id, trees, lang, syslog_seconds, max_sessions
- *   [bench]    drain_seconds
+ *   [bench]    id, trees, lang, syslog_seconds, max_sessions, drain_seconds
  *   [upload]   url, token_file, ca_file, timeout_seconds, retry_min_seconds, retry_max_seconds
  *   [control]  socket
  *

@@ -858,7 +858,7 @@ def t_drain(work):
     profiles = clone_profiles(work, 2)
     emu = Emu(work, profiles)
     os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
-    for drain, want in ((20, "done"), (1, "cancelled")):
+    for drain, want in ((20, "done"), (1, "cancelled"), (30, "twice")):
         b = Bench(work, name="drain%d" % drain, extra="syslog_seconds = 4\ndrain_seconds = %d" % drain)
         with open(b.conf) as f:
             conf = f.read().replace("syslog_seconds = 0\ndrain_seconds = 20\n", "")
@@ -868,6 +868,10 @@ def t_drain(work):
         wait_for("two running sessions", lambda: sum(1 for s in b.ctl("sessions", json_out=True)[1]["live"]
                                                      if s["state"] == "running") == 2, 20)
         t0 = time.time()
+        if want == "twice":  # the operator insists: a second signal cancels at once
+            b.proc.p.send_signal(signal.SIGTERM)
+            wait_for("the drain to begin", lambda: "signal again to cancel" in b.proc.text(), 10)
+            want = "cancelled"
         check(b.stop(signal.SIGTERM) == 0, "benchd did not exit 0 after draining")
         took = time.time() - t0
         db = sqlite3.connect(os.path.join(b.state, "benchd.db"))
@@ -877,7 +881,10 @@ def t_drain(work):
             check(all(r[2] for r in rows), "drained sessions have no report")
         else:
             check(all("benchd is stopping" in r[1] and r[2] is None for r in rows), "cancelled: %s" % rows)
-            check(took < 1 + 10, "benchd took %.1f s to stop with drain_seconds = 1" % took)
+            check(took < 1 + 10, "benchd took %.1f s to stop with drain_seconds = %d" % (took, drain))
+            if drain == 30:
+                check(took < 5 and "signalled again: cancelling" in b.proc.text(),
+                      "a second SIGTERM did not cancel at once (%.1f s)" % took)
         log("drain_seconds %d: stopped in %.1f s, sessions %s" % (drain, took, [r[0] for r in rows]))
     emu.stop()
 
