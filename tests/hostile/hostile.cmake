@@ -5,7 +5,7 @@
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND AND TARGET benchd AND TARGET idevice-emu AND TARGET benchctl)
   foreach(case disconnect-handshake disconnect-diagnostics disconnect-syslog disconnect-afc
-               latency-400 junk-crashes oversized-crash huge-ioreg benchd-mixed)
+               latency-400 junk-crashes oversized-crash huge-ioreg many-crashes benchd-mixed)
     add_test(NAME hostile.${case}
       COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/hostile.py
         --bin $<TARGET_FILE_DIR:benchctl> ${case})

@@ -15,10 +15,11 @@ Single-device cases run `benchctl run --udid` on one emulated device:
   junk-crashes            crash folder of garbage: random bytes, empty, truncated JSON, binary
                           .plist, 12 folders deep, odd names, a 3 MiB run of one byte
   oversized-crash         a 40 MiB .ips (over the 32 MiB per-report cap) and a 6 MiB panic
+  many-crashes            1,104 crash reports (over the 1,000-report cap)
   huge-ioreg              AppleSmartBattery with 120 000 properties and a 3 MiB string, nested
                           300 deep, a 1 MiB DeviceName; 4 MiB of syslog with 8 KiB lines
 benchd case:
-  benchd-mixed            6 healthy devices and 5 hostile ones plugged at once into benchd: every
+  benchd-mixed            6 healthy devices and 6 hostile ones plugged at once into benchd: every
                           healthy device gets its signed report, benchd answers `benchctl status`
                           throughout and stops cleanly.
 Exit 0 pass, 1 fail.
@@ -146,6 +147,13 @@ def huge_ioreg(dst, d):
             f.write("Nov 22 10:00:01 iPhone thermalmonitord[112] <Error>: Missing sensor(s): prs0\n" * 100)
 
 
+def many_crashes(dst, d):
+    c = os.path.join(dst, "crashes")
+    for k in range(1100):
+        with open(os.path.join(c, "JetsamEvent-2026-11-21-%06d.ips" % k), "wb") as f:
+            f.write(b'{"bug_type":"298","timestamp":"2026-11-21 08:00:00.00 +0100"}\n{"product":"iPhone13,2"}\n')
+
+
 SINGLE = {
     "disconnect-handshake": ("thermal-loop-12", {"DisconnectAfter": "handshake"}, None),
     "disconnect-diagnostics": ("thermal-loop-12", {"DisconnectAfter": "diagnostics"}, None),
@@ -155,6 +163,7 @@ SINGLE = {
     "junk-crashes": ("thermal-loop-12", None, junk_crashes),
     "oversized-crash": ("thermal-loop-12", None, oversized_crash),
     "huge-ioreg": ("worn-battery-11", None, huge_ioreg),
+    "many-crashes": ("thermal-loop-12", None, many_crashes),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -318,6 +327,9 @@ def x_syslog(r, snap):
 
 def x_afc(r, snap):
     probe_error(snap, "crashes")
+    # the reboot-loop phone's panics could not be read: the report must not say "pass"
+    out = json.loads(r.stdout)["outcome"]
+    check(out == "incomplete", "outcome %s for a device whose crash reports could not be read" % out)
     check(snap.get("battery"), "the battery read before the crash copy is kept")
 
 
@@ -345,7 +357,16 @@ def x_huge(r, snap):
           "syslog lines not bounded: %d lines" % len(lines))
 
 
+def x_many(r, snap):
+    check(snap is not None, "no report")
+    n = len(snap.get("crashes", []))
+    skipped = json.dumps(snap.get("raw", {}).get("crashes_skipped", []))
+    check(n <= 1000, "%d crash reports copied, over the 1000 cap" % n)
+    check("more than 1000" in skipped, "the reports over the cap are not noted as skipped")
+
+
 EXPECT = {
+    "many-crashes": x_many,
     "disconnect-handshake": x_handshake,
     "disconnect-diagnostics": x_diag,
     "disconnect-syslog": x_syslog,
@@ -369,6 +390,7 @@ def t_benchd_mixed(work):
         profile(work, "smc-14", 22, {"DisconnectAfter": "diagnostics"}),
         profile(work, "worn-battery-11", 23, {"LatencyMs": 400}),
         profile(work, "thermal-loop-12", 24, None, junk_crashes),
+        profile(work, "worn-battery-11", 25, None, huge_ioreg),
     ]
     emu = Emu(work)
     env = env_for(emu)
