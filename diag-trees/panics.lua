@@ -16,7 +16,9 @@ if (device.mode or "normal") ~= "normal" or (device.lockdown or "ok") ~= "ok" th
   return
 end
 local failed = probe_failed("crashes")
-if failed ~= nil and snapshot.crashes == nil then
+-- A copy that broke before any report arrived leaves crashes = [] beside the error: that is
+-- "unknown", not "no panics".
+if failed ~= nil and (snapshot.crashes == nil or #snapshot.crashes == 0) then
   node("readable", { probe_error = failed }, "failed")
   incomplete("the crash reports could not be read: " .. failed)
   return

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "engine.h"
@@ -250,8 +251,17 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 
 	r = capture_device(s->id, &co, &bytes, &len, &device_err, why, sizeof(why));
 	stage_of(s, stage, sizeof(stage));
+	/*
+	 * The drivers say IDEV_E_UNPLUGGED for any dropped connection; a device that drops the
+	 * lockdown handshake is still plugged in. Only the watcher's Detached event (which follows
+	 * a real unplug within milliseconds) makes it "unplugged"; otherwise the reason is the
+	 * drivers' own ("device dropped the connection during the lockdown handshake ...").
+	 */
+	if (!was_unplugged(s) && (r == IDEV_E_UNPLUGGED || (r == 0 && device_err == IDEV_E_UNPLUGGED)))
+		for (int i = 0; i < 20 && !was_unplugged(s) && !s->cancel; i++)
+			usleep(50 * 1000);
 	/* Unplugged (or cancelled) mid-read: what was read is partial, so no report is made. */
-	if (was_unplugged(s) || r == IDEV_E_UNPLUGGED || (r == 0 && device_err == IDEV_E_UNPLUGGED)) {
+	if (was_unplugged(s)) {
 		free(bytes);
 		snprintf(reason, reasonlen, "unplugged %s", stage);
 		return "unplugged";

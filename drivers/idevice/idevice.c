@@ -14,6 +14,7 @@
 #include <usbmuxd.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #define CRASH_HEAD         (512u * 1024) /* bytes of each report kept in memory to parse */
 #define CRASH_CHUNK        (64u * 1024)
 #define CRASH_DEADLINE_MS  90000 /* the whole crashes probe */
+#define CRASH_WORKERS      4     /* AFC connections copying reports at once */
 #define SYSLOG_CHUNK       16384
 
 const char *
@@ -1008,6 +1010,9 @@ crash_copy(struct idev_session *s, afc_client_t afc, const struct crash_file *f,
 		}
 		got += n;
 		*total += n;
+		/* All the bytes the listing announced are here: no extra round trip to read EOF. */
+		if (f->size > 0 && got >= f->size)
+			break;
 	}
 	if (!w->lost)
 		afc_file_close(afc, h);
@@ -1034,6 +1039,114 @@ crash_copy(struct idev_session *s, afc_client_t afc, const struct crash_file *f,
 	return 0;
 }
 
+/*
+ * Copying in parallel: every report costs open, read and close round trips, and a phone answers
+ * each after its own latency, so a few AFC connections (one crashreportcopymobile service each)
+ * copy a few reports at once. Worker k copies files k, k + K, ...; each has its own crash_walk
+ * (skip notes, lost, late) and its own share of the total cap, and one result array per file so
+ * the snapshot lists reports in the same (sorted) order as a sequential copy.
+ */
+struct crash_worker {
+	struct idev_session *s;
+	afc_client_t afc;
+	struct crash_walk *files; /* the listing (read only) */
+	size_t k, nworkers;
+	json_t **results; /* per file, shared array; a worker writes only its own slots */
+	struct crash_walk w;
+	unsigned long long total;
+	pthread_t tid;
+	int started;
+};
+
+static void *
+crash_worker_main(void *arg)
+{
+	struct crash_worker *cw = arg;
+	struct crash_walk *all = cw->files;
+
+	for (size_t i = cw->k; i < all->n && !cw->w.lost && !cancelled(cw->s) && !crash_late(&cw->w);
+	     i += cw->nworkers) {
+		progress(cw->s, "reading crash reports %zu/%zu", i + 1, all->n);
+		crash_copy(cw->s, cw->afc, &all->files[i], &cw->w, cw->results[i], &cw->total);
+	}
+	return NULL;
+}
+
+/* Copy every listed report with up to CRASH_WORKERS connections; afc is the listing's client. */
+static void
+crash_copy_all(struct idev_session *s, afc_client_t afc, struct crash_walk *w, json_t *crashes)
+{
+	struct crash_worker cw[CRASH_WORKERS];
+	json_t **results;
+	size_t nw = w->n < CRASH_WORKERS ? w->n : CRASH_WORKERS, i;
+
+	if (w->n == 0)
+		return;
+	results = xcalloc(w->n, sizeof(*results));
+	for (i = 0; i < w->n; i++)
+		results[i] = json_array();
+	memset(cw, 0, sizeof(cw));
+	cw[0].afc = afc;
+	/* extra connections: StartService on the (single-threaded) lockdown client, here */
+	for (i = 1; i < nw; i++) {
+		lockdownd_service_descriptor_t svc = NULL;
+		char why[256];
+		if (cancelled(s) ||
+		    start_service(s, "com.apple.crashreportcopymobile", &svc, why, sizeof(why)) != IDEV_OK)
+			break;
+		if (afc_client_new(s->dev, svc, &cw[i].afc) != AFC_E_SUCCESS)
+			cw[i].afc = NULL;
+		lockdownd_service_descriptor_free(svc);
+		if (cw[i].afc == NULL)
+			break;
+	}
+	nw = i;
+	for (i = 0; i < nw; i++) {
+		cw[i].s = s;
+		cw[i].files = w;
+		cw[i].k = i;
+		cw[i].nworkers = nw;
+		cw[i].results = results;
+		cw[i].w.skipped = json_array();
+		cw[i].w.deadline = w->deadline;
+		/* each worker may copy its share of CRASH_MAX_TOTAL */
+		cw[i].total = CRASH_MAX_TOTAL - CRASH_MAX_TOTAL / nw;
+		if (i > 0)
+			cw[i].started = pthread_create(&cw[i].tid, NULL, crash_worker_main, &cw[i]) == 0;
+	}
+	/* a worker that could not start leaves its files to this thread */
+	for (i = 1; i < nw; i++)
+		if (!cw[i].started)
+			crash_worker_main(&cw[i]);
+	crash_worker_main(&cw[0]);
+	for (i = 1; i < nw; i++)
+		if (cw[i].started)
+			pthread_join(cw[i].tid, NULL);
+	for (i = 0; i < w->n; i++) {
+		json_array_extend(crashes, results[i]);
+		json_decref(results[i]);
+	}
+	free(results);
+	for (i = 0; i < nw; i++) {
+		const json_t *e;
+		size_t k;
+		json_array_foreach(cw[i].w.skipped, k, e)
+		{
+			if (json_array_size(w->skipped) < 200)
+				json_array_append(w->skipped, (json_t *)e);
+		}
+		json_decref(cw[i].w.skipped);
+		if (cw[i].w.lost && !w->lost) {
+			w->lost = 1;
+			util_strlcpy(w->why, cw[i].w.why, sizeof(w->why));
+		}
+		if (cw[i].w.late)
+			w->late = 1;
+		if (i > 0)
+			afc_client_free(cw[i].afc);
+	}
+}
+
 static void
 probe_crashes(struct idev_session *s)
 {
@@ -1042,7 +1155,6 @@ probe_crashes(struct idev_session *s)
 	afc_client_t afc = NULL;
 	struct crash_walk w;
 	char why[256];
-	unsigned long long total = 0;
 	json_t *crashes;
 	int r;
 
@@ -1093,10 +1205,8 @@ probe_crashes(struct idev_session *s)
 	crashes = json_array();
 	if (w.n > 1)
 		qsort(w.files, w.n, sizeof(*w.files), cmp_crash);
-	for (size_t i = 0; i < w.n && !w.lost && !cancelled(s) && !crash_late(&w); i++) {
-		progress(s, "reading crash reports %zu/%zu", i + 1, w.n);
-		crash_copy(s, afc, &w.files[i], &w, crashes, &total);
-	}
+	if (!w.lost && !cancelled(s) && !crash_late(&w))
+		crash_copy_all(s, afc, &w, crashes);
 	for (size_t i = 0; i < w.n; i++)
 		free(w.files[i].path);
 	free(w.files);

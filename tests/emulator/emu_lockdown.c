@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -280,6 +281,17 @@ do_start_session(struct ld *l, plist_t req)
 	if (l->ssl == NULL || SSL_set_fd(l->ssl, l->fd) != 1) {
 		log_warnx("lockdown: cannot set up TLS");
 		return -1;
+	}
+	/*
+	 * The server's handshake flight is a reply too: it leaves LatencyMs after the ClientHello
+	 * arrives, as from a phone behind a USB link. (Without this the emulator sometimes answers
+	 * before the client's first read; libimobiledevice's handshake loop then skips its 100 ms
+	 * sleep, which it never skips against a real device, and timings turn bimodal.)
+	 */
+	{
+		struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
+		if (poll(&pfd, 1, TLS_TIMEOUT_S * 1000) == 1)
+			emu_delay(&l->cd->d);
 	}
 	r = SSL_accept(l->ssl);
 	if (r != 1) {
