@@ -184,6 +184,8 @@ struct idev_session {
 	struct idev_opts o;
 	struct models *models;
 	int timeout_ms;
+	/* mu guards device_err and serialises progress callbacks: the crash copy runs workers. */
+	pthread_mutex_t mu;
 	int device_err; /* IDEV_E_LOCKED when services were refused, IDEV_E_UNPLUGGED when gone */
 	char device_why[256];
 	/* the snapshot being built */
@@ -233,7 +235,9 @@ why_failed(struct idev_session *s, const char *during, int looked_like_timeout, 
 	int a = still_attached(s->udid, NULL);
 
 	if (a == 0) {
+		pthread_mutex_lock(&s->mu);
 		s->device_err = IDEV_E_UNPLUGGED;
+		pthread_mutex_unlock(&s->mu);
 		setwhy(why, whylen, "device unplugged during %s", during);
 		return IDEV_E_UNPLUGGED;
 	}
@@ -277,6 +281,7 @@ idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_ses
 		return IDEV_E_NOT_FOUND;
 	}
 	s = xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
 	util_strlcpy(s->udid, udid, sizeof(s->udid));
 	if (opts)
 		s->o = *opts;
@@ -334,6 +339,7 @@ idev_session_free(struct idev_session *s)
 		idevice_free(s->dev);
 	models_free(s->models);
 	json_decref(s->snap);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
@@ -357,7 +363,9 @@ progress(struct idev_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	pthread_mutex_lock(&s->mu); /* callers see one callback at a time */
 	s->o.progress(msg, s->o.progress_ctx);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static int
