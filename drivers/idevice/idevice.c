@@ -1090,7 +1090,8 @@ crash_copy_all(struct idev_session *s, afc_client_t afc, struct crash_walk *w, j
 
 	if (w->n == 0)
 		return;
-	results = xcalloc(w->n, sizeof(*results));
+	results =
+	    xcalloc(w->n, sizeof(*results)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
 	for (i = 0; i < w->n; i++)
 		results[i] = json_array();
 	memset(cw, 0, sizeof(cw));

@@ -109,7 +109,7 @@ test_snapshot(void **st)
 	u.vendor_id = 0x05ac;
 	u.product_id = 0x1281;
 	u.mode = USBDEV_MODE_RECOVERY;
-	strcpy(u.serial, str);
+	snprintf(u.serial, sizeof(u.serial), "%s", str);
 	assert_int_equal(usbdev_parse_iboot(str, strlen(str), &u.iboot), USBDEV_OK);
 	strcpy(u.ecid, "0x1A35E21A05802E");
 	strcpy(u.product_type, "iPhone12,1");

@@ -35,7 +35,7 @@ on_event(enum usbdev_event_kind k, const struct usbdev_info *d, void *ctx)
 }
 
 static int
-wait_for(int *counter, int want, int ms)
+wait_for(const int *counter, int want, int ms)
 {
 	for (int t = 0; t < ms; t += 20) {
 		int v;
@@ -86,7 +86,8 @@ main(int argc, char **argv)
 		        "usage: usb_hotplug RECOVERY.umockdev DFU.umockdev (under umockdev-wrapper)\n");
 		return 2;
 	}
-	if (getenv("LD_PRELOAD") == NULL || strstr(getenv("LD_PRELOAD"), "umockdev") == NULL)
+	const char *preload = getenv("LD_PRELOAD");
+	if (preload == NULL || strstr(preload, "umockdev") == NULL)
 		FAIL("not under umockdev-wrapper");
 	tb = umockdev_testbed_new();
 	rec = slurp(argv[1]);

@@ -444,7 +444,8 @@ main(int argc, char **argv)
 		usage();
 
 	/* check every profile before the (slower) key generation, so a typo fails at once */
-	loaded = xcalloc((size_t)(argc - optind) + 1, sizeof(*loaded));
+	loaded = xcalloc((size_t)(argc - optind) + 1,
+	                 sizeof(*loaded)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
 	for (int i = optind; i < argc; i++) {
 		if (core_profile_load(argv[i], &loaded[nloaded], err, sizeof(err)) != 0) {
 			log_errorx("%s", err);
