@@ -144,6 +144,28 @@ print_json(const json_t *v)
 	putchar('\n');
 }
 
+/*
+ * Ask benchd for `cmd` (with --limit when given). With --json the answer is printed here and
+ * *resp is NULL; otherwise *resp is the answer for the caller to print and free.
+ */
+static int
+query(struct ctl *g, const struct dopts *o, const char *cmd, json_t **resp)
+{
+	json_t *req = json_pack("{s:s}", "cmd", cmd);
+	int rc;
+
+	if (o->limit)
+		json_object_set_new(req, "limit", json_integer(o->limit));
+	if ((rc = ask(g, o, req, resp)) != BC_EXIT_OK)
+		return rc;
+	if (g->json) {
+		print_json(*resp);
+		json_decref(*resp);
+		*resp = NULL;
+	}
+	return BC_EXIT_OK;
+}
+
 static const char *
 s_or(const json_t *o, const char *key, const char *def)
 {
@@ -193,13 +215,8 @@ cmd_status(struct ctl *g, int argc, char **argv)
 		fprintf(stderr, "benchctl status: unexpected argument '%s'\n", argv[first]);
 		return BC_EXIT_USAGE;
 	}
-	if ((rc = ask(g, &o, json_pack("{s:s}", "cmd", "status"), &resp)) != BC_EXIT_OK)
+	if ((rc = query(g, &o, "status", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
-	if (g->json) {
-		print_json(resp);
-		json_decref(resp);
-		return BC_EXIT_OK;
-	}
 	s = json_object_get(resp, "sessions");
 	ob = json_object_get(resp, "outbox");
 	fmt_duration(i_of(resp, "uptime_s"), up, sizeof(up));
@@ -231,7 +248,7 @@ int
 cmd_sessions(struct ctl *g, int argc, char **argv)
 {
 	struct dopts o;
-	json_t *resp, *live, *recent, *v, *req;
+	json_t *resp, *live, *recent, *v;
 	size_t i;
 	int rc, first;
 
@@ -241,16 +258,8 @@ cmd_sessions(struct ctl *g, int argc, char **argv)
 		fprintf(stderr, "benchctl sessions: unexpected argument '%s'\n", argv[first]);
 		return BC_EXIT_USAGE;
 	}
-	req = json_pack("{s:s}", "cmd", "sessions");
-	if (o.limit)
-		json_object_set_new(req, "limit", json_integer(o.limit));
-	if ((rc = ask(g, &o, req, &resp)) != BC_EXIT_OK)
+	if ((rc = query(g, &o, "sessions", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
-	if (g->json) {
-		print_json(resp);
-		json_decref(resp);
-		return BC_EXIT_OK;
-	}
 	live = json_object_get(resp, "live");
 	recent = json_object_get(resp, "recent");
 	printf("attached now: %zu\n", json_array_size(live));
@@ -319,16 +328,8 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 		        argv[first]);
 		return BC_EXIT_USAGE;
 	}
-	req = json_pack("{s:s}", "cmd", "outbox");
-	if (o.limit)
-		json_object_set_new(req, "limit", json_integer(o.limit));
-	if ((rc = ask(g, &o, req, &resp)) != BC_EXIT_OK)
+	if ((rc = query(g, &o, "outbox", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
-	if (g->json) {
-		print_json(resp);
-		json_decref(resp);
-		return BC_EXIT_OK;
-	}
 	items = json_object_get(resp, "items");
 	counts = json_object_get(resp, "counts");
 	if (s_or(resp, "url", NULL) == NULL)
