@@ -22,19 +22,36 @@ elseif mode == "dfu" or mode == "wtf" or mode == "port-dfu" then
   fault("SYS-002", id)
   return
 elseif mode ~= "normal" then
-  incomplete("the phone is in an unknown USB mode '" .. tostring(mode) .. "': restart it and diagnose again")
+  incomplete{ key = "unknown_mode", detail = tostring(mode),
+              text = { en = "the phone is in an unknown USB mode: restart it and diagnose again",
+                       it = "il telefono è in una modalità USB sconosciuta: riavvialo e ripeti la diagnosi",
+                       fr = "le téléphone est dans un mode USB inconnu : redémarrez-le et relancez le diagnostic",
+                       zh = "手机处于未知的 USB 模式：请重启手机后重新诊断" } }
   return
 end
 
 local WHY = {
-  locked = "the phone is locked with a passcode: ask the customer to unlock it, then diagnose again",
-  untrusted = "the phone does not trust this computer: unlock it, tap Trust, then diagnose again",
-  ["pairing-pending"] = "the Trust dialog is showing on the phone: tap Trust, then diagnose again",
+  locked = { en = "the phone is locked with a passcode: ask the customer to unlock it, then diagnose again",
+             it = "il telefono è bloccato con un codice: chiedi al cliente di sbloccarlo, poi ripeti la diagnosi",
+             fr = "le téléphone est verrouillé par un code : demandez au client de le déverrouiller, puis relancez le diagnostic",
+             zh = "手机已用密码锁定：请客户解锁后重新诊断" },
+  untrusted = { en = "the phone does not trust this computer: unlock it, tap Trust, then diagnose again",
+                it = "il telefono non considera attendibile questo computer: sbloccalo, tocca Autorizza, poi ripeti la diagnosi",
+                fr = "le téléphone ne fait pas confiance à cet ordinateur : déverrouillez-le, touchez Se fier, puis relancez le diagnostic",
+                zh = "手机不信任这台电脑：请解锁手机并轻点“信任”，然后重新诊断" },
+  ["pairing-pending"] = { en = "the Trust dialog is showing on the phone: tap Trust, then diagnose again",
+                          it = "sul telefono è aperta la richiesta di autorizzazione: tocca Autorizza, poi ripeti la diagnosi",
+                          fr = "la demande de confiance est affichée sur le téléphone : touchez Se fier, puis relancez le diagnostic",
+                          zh = "手机上正显示“信任”对话框：请轻点“信任”，然后重新诊断" },
 }
 node("lockdown", { lockdown = lockdown }, lockdown or "unknown")
 if lockdown ~= nil and WHY[lockdown] ~= nil then
   fault("SYS-003", { lockdown = lockdown, product_type = id.product_type })
-  incomplete(WHY[lockdown])
+  incomplete{ key = lockdown, text = WHY[lockdown] }
 elseif lockdown ~= nil and lockdown ~= "ok" then
-  incomplete("lockdownd did not answer (" .. lockdown .. "): reconnect the phone and diagnose again")
+  incomplete{ key = "lockdown_error", detail = lockdown,
+              text = { en = "lockdownd did not answer: reconnect the phone and diagnose again",
+                       it = "lockdownd non ha risposto: ricollega il telefono e ripeti la diagnosi",
+                       fr = "lockdownd n'a pas répondu : reconnectez le téléphone et relancez le diagnostic",
+                       zh = "lockdownd 没有响应：请重新连接手机后重新诊断" } }
 end

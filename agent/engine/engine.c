@@ -520,6 +520,25 @@ valid_key(const char *k)
 	return n > 0 && n <= 64;
 }
 
+/* Check that a text table has en, it, fr and zh; returns the json object or raises. */
+static json_t *
+four_languages(lua_State *L, int idx, const char *what, const char *key)
+{
+	static const char *const langs[] = {"en", "it", "fr", "zh"};
+	json_t *text = arg_json(L, idx, what);
+
+	for (size_t i = 0; i < 4; i++) {
+		const char *t = json_string_value(json_object_get(text, langs[i]));
+		if (t == NULL || *t == '\0') {
+			json_decref(text);
+			luaL_error(L, "%s %s: text needs en, it, fr and zh (%s is missing)", what, key,
+			           langs[i]);
+			return NULL; /* not reached: luaL_error does not return */
+		}
+	}
+	return text;
+}
+
 /* ask{key=..., text={en=..., it=..., fr=..., zh=...}, choices={...}} -> answer or nil */
 static int
 api_ask(lua_State *L)
@@ -540,18 +559,7 @@ api_ask(lua_State *L)
 	if (lua_type(L, -1) != LUA_TTABLE)
 		return luaL_error(
 		    L, "ask{}: text = {en=\"...\", it=\"...\", fr=\"...\", zh=\"...\"} is required");
-	text = arg_json(L, lua_gettop(L), "ask{} text");
-	{
-		static const char *const langs[] = {"en", "it", "fr", "zh"};
-		for (size_t i = 0; i < 4; i++) {
-			const char *t = json_string_value(json_object_get(text, langs[i]));
-			if (t == NULL || *t == '\0') {
-				json_decref(text);
-				return luaL_error(L, "ask{} %s: text needs en, it, fr and zh (%s is missing)",
-				                  key, langs[i]);
-			}
-		}
-	}
+	text = four_languages(L, lua_gettop(L), "ask{}", key);
 	lua_getfield(L, 1, "choices");
 	if (lua_isnil(L, -1)) {
 		choices = json_pack("[s,s]", "yes", "no");
@@ -597,8 +605,10 @@ api_ask(lua_State *L)
 				dup = 1; /* asked again (another panic, another tree): listed once */
 		}
 		if (!dup) {
-			q = json_pack("{s:s, s:s, s:s, s:O}", "key", key, "tree", tree_name(r), "text",
-			              lang_text(text, r->c->lang), "choices", choices);
+			/* text in the run's language; texts in every language, so the report renders
+			 * the question in any of them later (DESIGN 4.8) */
+			q = json_pack("{s:s, s:s, s:s, s:O, s:O}", "key", key, "tree", tree_name(r), "text",
+			              lang_text(text, r->c->lang), "texts", text, "choices", choices);
 			if (given != NULL)
 				json_object_set_new(q, "invalid_answer",
 				                    sandbox_json_string(given, strlen(given), 256));
@@ -613,15 +623,60 @@ api_ask(lua_State *L)
 	return 1;
 }
 
-/* incomplete(reason): the diagnosis cannot be finished (device locked, probe failed, ...). */
+/*
+ * incomplete(reason) or incomplete{key=..., text={en=..., it=..., fr=..., zh=...}, detail=...}:
+ * the diagnosis cannot be finished (device locked, probe failed, ...). The table form records
+ * the reason in every language (texts) so a report renders it in any of them later; detail is
+ * data shown as it is after the text (a driver's message, a mode name).
+ */
 static int
 api_incomplete(lua_State *L)
 {
 	struct run *r = run_of(L);
+	json_t *entry;
 	size_t len;
-	const char *why = luaL_checklstring(L, 1, &len);
+	const char *why;
 
 	need_decl(L, r);
+	if (lua_type(L, 1) == LUA_TTABLE) {
+		const char *key, *detail = NULL;
+		size_t dlen = 0;
+		json_t *text;
+		lua_getfield(L, 1, "key");
+		key = lua_tostring(L, -1);
+		if (lua_type(L, -1) != LUA_TSTRING || !valid_key(key))
+			return luaL_error(L,
+			                  "incomplete{}: key = \"...\" is required (letters, digits, - _ .)");
+		lua_getfield(L, 1, "text");
+		if (lua_type(L, -1) != LUA_TTABLE)
+			return luaL_error(L,
+			                  "incomplete{} %s: text = {en=\"...\", it=\"...\", fr=\"...\", "
+			                  "zh=\"...\"} is required",
+			                  key);
+		text = four_languages(L, lua_gettop(L), "incomplete{}", key);
+		lua_getfield(L, 1, "detail");
+		if (!lua_isnil(L, -1)) {
+			if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
+				json_decref(text);
+				return luaL_error(L, "incomplete{} %s: detail must be a string", key);
+			}
+			detail = lua_tolstring(L, -1, &dlen);
+		}
+		why = json_string_value(json_object_get(text, "en"));
+		entry = json_pack("{s:s, s:s, s:s, s:o}", "tree", tree_name(r), "key", key, "reason", why,
+		                  "texts", text);
+		if (detail != NULL) {
+			json_t *d = sandbox_json_string(detail, dlen, 1024);
+			json_object_set_new(entry, "detail", d);
+			json_object_set_new(entry, "reason",
+			                    json_sprintf("%s: %s", why, json_string_value(d)));
+		}
+		json_array_append_new(r->c->res->incomplete, entry);
+		trace_add(r, r->node[0] ? r->node : tree_name(r), json_string("incomplete"),
+		          json_pack("{s:s, s:O}", "key", key, "reason", json_object_get(entry, "reason")));
+		return 0;
+	}
+	why = luaL_checklstring(L, 1, &len);
 	json_array_append_new(r->c->res->incomplete, json_pack("{s:s, s:o}", "tree", tree_name(r), "reason",
 	                                                       sandbox_json_string(why, len, 1024)));
 	trace_add(r, r->node[0] ? r->node : tree_name(r), json_string("incomplete"),

@@ -368,8 +368,41 @@ test_language_of_titles_and_questions(void **state)
 	assert_contains(json_string_value(json_object_get(json_array_get(r->questions, 0), "text")),
 	                "I riavvii continuano?");
 	assert_contains(json_string_value(json_object_get(json_array_get(r->faults, 0), "title")), "Riavvii");
+	/* every language is kept, so a report renders the question in any of them later */
+	{
+		json_t *texts = json_object_get(json_array_get(r->questions, 0), "texts");
+		assert_contains(json_string_value(json_object_get(texts, "fr")), "?");
+		assert_non_null(json_string_value(json_object_get(texts, "zh")));
+		assert_contains(json_string_value(json_object_get(texts, "it")), "I riavvii continuano?");
+	}
 	engine_result_free(r);
 	json_decref(tc);
+}
+
+/* A locked phone: the reason is kept with its key and in every language (DESIGN 4.8). */
+static void
+test_incomplete_reason_in_every_language(void **state)
+{
+	json_t *snap = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:[]}", "schema", "benchd.snapshot/1",
+	                         "captured_at", "2026-11-22T10:00:00Z", "device", "product_type",
+	                         "iPhone14,5", "mode", "normal", "lockdown", "locked", "errors");
+	const char *const trees[] = {"system"};
+	struct engine_opts o = {.trees_dir = DIAG_TREES, .trees = trees, .ntrees = 1};
+	struct engine_result *r = NULL;
+	char why[256];
+	json_t *e;
+	(void)state;
+
+	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_OK);
+	assert_string_equal(r->outcome, "incomplete");
+	assert_int_equal(json_array_size(r->incomplete), 1);
+	e = json_array_get(r->incomplete, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "key")), "locked");
+	assert_contains(json_string_value(json_object_get(e, "reason")), "locked with a passcode");
+	assert_contains(json_string_value(json_object_get(json_object_get(e, "texts"), "it")), "bloccato");
+	assert_contains(json_string_value(json_object_get(json_object_get(e, "texts"), "zh")), "密码");
+	engine_result_free(r);
+	json_decref(snap);
 }
 
 static char *
@@ -486,6 +519,7 @@ main(void)
 	    cmocka_unit_test(test_unknown_tree_and_missing_catalogue),
 	    cmocka_unit_test(test_probes_and_list),
 	    cmocka_unit_test(test_language_of_titles_and_questions),
+	    cmocka_unit_test(test_incomplete_reason_in_every_language),
 	    cmocka_unit_test(test_parallel_sessions_agree),
 	    cmocka_unit_test(test_hostile_panic_strings_stay_fast),
 	};
