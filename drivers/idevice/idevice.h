@@ -17,6 +17,14 @@
  * once. Crash reports: at most 1000 files of 32 MiB (512 MiB in all), folders 8 deep, each
  * streamed to crash_dir in 64 KiB chunks with only its first 512 KiB held to parse; files that
  * are not reports (by name, or unreadable) are listed in raw.crashes_skipped, never removed.
+ * The crash copy has a budget of 90 s (less when opts.budget_s leaves less), checked before
+ * every listing entry and every read. A reply nested deeper than IDEV_MAX_NESTING is refused
+ * before anything recursive (libplist's writers and copy) walks it.
+ * The syslog capture runs on a thread of its own while the crash reports are copied, so a
+ * session takes about syslog_seconds, not syslog_seconds plus the copy.
+ * Not every bug is ours to check: libimobiledevice 1.3.0 and libplist 2.2 have some a device
+ * can trigger before our code sees a byte, so benchd runs all of this in the reader process
+ * (agent/capture/reader.h), never in the daemon.
  * A session ignores SIGPIPE when no handler is set, so an unplug mid-write is an error, not a
  * dead process. Sessions on different devices may run in parallel threads.
  */
@@ -63,6 +71,8 @@ void idev_watch_stop(void);
 #define IDEV_PROBE_SYSLOG      "syslog"
 #define IDEV_PROBE_CRASHES     "crashes"
 
+#define IDEV_MAX_NESTING 256 /* arrays/dicts deep in one device reply */
+
 struct idev_opts {
 	const char *const *probes; /* NULL: all five */
 	size_t nprobes;
@@ -74,6 +84,19 @@ struct idev_opts {
 	/* Progress for long work ("reading crash reports 3/12"); may be NULL. */
 	void (*progress)(const char *what, void *ctx);
 	void *progress_ctx;
+	/*
+	 * The same progress as structured events, and early readings, one call at a time (the
+	 * crash workers and the syslog thread are serialised), ev borrowed for the call:
+	 *   {"type":"step","step":"reading crash reports","done":3,"total":12}  (done/total optional)
+	 *   {"type":"reading","name":"battery","value":{...snapshot battery...}} (after the battery probe)
+	 *   {"type":"reading","name":"crashes","value":{"panics":N,"reports":M}} (after the copy)
+	 * May be NULL.
+	 */
+	void (*event)(const json_t *ev, void *ctx);
+	void *event_ctx;
+	/* The whole session should end within this many seconds of idev_session_new (0: no
+	 * limit): the crash copy stops early enough to leave the rest of the session room. */
+	int budget_s;
 	/* Checked between reads; non-zero stops the session early (daemon shutdown). */
 	volatile int *cancel;
 };

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "emu_hostile.h"
+
 #define EMU_MAX_PLIST       (4u * 1024 * 1024) /* the largest lockdown-framed plist we accept */
 #define EMU_READ_TIMEOUT_MS 30000
 
@@ -32,6 +34,7 @@ struct emu_device {
 	int latency_ms;            /* Behaviour/LatencyMs */
 	char disconnect_after[16]; /* Behaviour/DisconnectAfter or "" */
 	int service_port_zero;     /* Behaviour/ServicePortZero: StartService "succeeds" with Port 0 */
+	struct emu_hostile hostile; /* the attacking Behaviour flags (emu_hostile.h) */
 	atomic_int detached;       /* set on detach and on emulator shutdown; connections end */
 };
 

@@ -231,7 +231,8 @@ afc_send(struct afc_conn *c, uint64_t op, const void *hdata, size_t hlen, const 
 	if (plen)
 		memcpy(p + AFC_HDR + hlen, payload, plen);
 	emu_delay(c->d);
-	rc = emu_write_all(c->fd, p, total);
+	emu_hostile_afc_huge(p, total, c->d);
+	rc = emu_hostile_send(c->fd, p, total, c->d, "afc");
 	free(p);
 	return rc;
 }
@@ -496,6 +497,8 @@ afc_read(struct afc_conn *c, uint64_t h, uint64_t want)
 		return 1;
 	if (!f)
 		return afc_status(c, AFC_S_INVALID_ARG);
+	if (c->d->hostile.afc_read_overflow)
+		return emu_hostile_afc_overflow(c->fd, c->packet_num, c->d);
 	if (want > AFC_MAX_READ)
 		want = AFC_MAX_READ;
 	data = xmalloc(want ? want : 1);
