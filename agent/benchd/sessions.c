@@ -28,6 +28,8 @@ struct sess {
 	enum sess_state state;
 	volatile int cancel;
 	int unplugged;    /* detached while running: the thread frees the entry */
+	int replugged;    /* attached again while the unplugged session still ends: the thread
+	                     queues a new session instead of freeing the entry (issue 11) */
 	int again;        /* a Paired event came while running */
 	int needs_trust;  /* the last session could not read it: untrusted or pairing pending */
 	char stage[96];   /* the last progress step */
@@ -130,6 +132,15 @@ device_added(struct sessions *m, const char *id, const char *mode, int again)
 			log_info("%s: trusted now: diagnosing it again", id);
 		} else if (again && s->state == SESS_RUNNING) {
 			s->again = 1;
+		} else if (!again && s->state == SESS_RUNNING && s->unplugged) {
+			/* Unplugged and plugged straight back while its session still ends: that
+			 * session's read is lost, so the device needs a new one. The ending thread
+			 * sees replugged and queues it (it would otherwise free the entry). */
+			s->replugged = 1;
+			util_strlcpy(s->mode, mode, sizeof(s->mode));
+			log_info(
+			    "%s: plugged back in (%s) while its last session ends: a new session follows", id,
+			    mode);
 		}
 		/* Otherwise a repeated attach of a device we know: nothing to do. */
 	} else {
@@ -173,6 +184,7 @@ device_removed(struct sessions *m, const char *id)
 	case SESS_RUNNING:
 		/* Only this session is told; its thread ends it with the reason and frees it. */
 		s->unplugged = 1;
+		s->replugged = 0; /* plugged back, then out again: the last event wins */
 		s->cancel = 1;
 		s->again = 0;
 		break;
@@ -235,6 +247,8 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	    .progress = on_progress,
 	    .progress_ctx = s,
 	    .cancel = &s->cancel,
+	    /* the hard deadline: benchd kills the reader after it (DESIGN.md 2) */
+	    .deadline_s = cfg->session_timeout + cfg->syslog_seconds,
 	};
 	struct pipeline_opts po = {
 	    .state_dir = m->o.state_dir,
@@ -270,6 +284,11 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 		free(bytes);
 		snprintf(reason, reasonlen, "cancelled %s: benchd is stopping", stage);
 		return "cancelled";
+	}
+	if (r == CAPTURE_E_CRASHED || r == CAPTURE_E_DEADLINE) {
+		/* the reader crashed or ran out of time: its reason names the stage and what to do */
+		snprintf(reason, reasonlen, "%s", why);
+		return "failed";
 	}
 	if (r != 0) {
 		snprintf(reason, reasonlen, "cannot read the device: %s", why);
@@ -351,7 +370,15 @@ session_main(void *arg)
 	m->running--;
 	snprintf(s->result, sizeof(s->result), "%s%s%.100s", strcmp(state, "done") == 0 ? "" : state,
 	         strcmp(state, "done") == 0 ? "" : ": ", reason);
-	if (s->unplugged) {
+	if (s->unplugged && s->replugged && !m->stopping) {
+		/* plugged back while this session ended (device_added): a new session */
+		s->unplugged = 0;
+		s->replugged = 0;
+		s->again = 0;
+		s->state = SESS_QUEUED;
+		s->since = time(NULL);
+		m->queued++;
+	} else if (s->unplugged) {
 		unlink_sess(m, s);
 		free(s);
 	} else if (s->again && s->needs_trust && !m->stopping) {
@@ -436,12 +463,11 @@ sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, 
 		json_decref(probes);
 	}
 	{
+		/* The usbmux watcher keeps trying while usbmuxd is away and says so once (muxwatch.c);
+		 * status shows whether it is connected now (sessions_counts). */
 		int r = idev_watch_start(on_idev, m);
 		if (r != 0)
-			log_warnx(
-			    "usbmux: cannot watch for devices: %s: is usbmuxd running? (normal-mode iPhones "
-			    "are not seen until it is)",
-			    idev_strerror(r));
+			log_warnx("usbmux: cannot start the device watcher: %s", idev_strerror(r));
 		else
 			m->idev_on = 1;
 		r = usbdev_watch_start(on_usb, m, NULL);
@@ -561,9 +587,23 @@ sessions_counts(struct sessions *m)
 	json_t *o;
 
 	pthread_mutex_lock(&m->mu);
-	o = json_pack("{s:i, s:i, s:i, s:b, s:b}", "running", m->running, "queued", m->queued, "max",
-	              m->o.cfg->max_sessions, "usbmux", m->idev_on, "usb_hotplug", m->usb_on);
+	o = json_pack("{s:i, s:i, s:i}", "running", m->running, "queued", m->queued, "max",
+	              m->o.cfg->max_sessions);
 	pthread_mutex_unlock(&m->mu);
+	{
+		/* each watcher's real state, not whether it was started (issue 18.3) */
+		char why[256] = "";
+		int mux = m->idev_on ? idev_watch_status(why, sizeof(why)) : -1;
+		json_object_set_new(o, "usbmux", json_boolean(mux == 1));
+		json_object_set_new(o, "usb_hotplug", json_boolean(m->usb_on));
+		json_object_set_new(o, "watchers",
+		                    json_pack("{s:s, s:s}", "usbmux",
+		                              mux == 1   ? "on"
+		                              : mux == 0 ? "connecting"
+		                              : why[0]   ? why
+		                                         : "off",
+		                              "usb_hotplug", m->usb_on ? "on" : "off (no /dev/bus/usb)"));
+	}
 	return o;
 }
 

@@ -127,54 +127,6 @@ still_attached(const char *udid, unsigned *product_id)
 	return found;
 }
 
-static struct {
-	idev_event_cb cb;
-	void *ctx;
-	int on;
-} watch;
-
-static void
-event_trampoline(const idevice_event_t *ev, void *ud)
-{
-	enum idev_event_kind k;
-
-	(void)ud;
-	if (watch.cb == NULL || ev == NULL || ev->udid == NULL)
-		return;
-	if (ev->event == IDEVICE_DEVICE_ADD)
-		k = IDEV_EVENT_ADD;
-	else if (ev->event == IDEVICE_DEVICE_REMOVE)
-		k = IDEV_EVENT_REMOVE;
-	else
-		k = IDEV_EVENT_PAIRED;
-	if (ev->conn_type != CONNECTION_USBMUXD)
-		return;
-	watch.cb(k, ev->udid, watch.ctx);
-}
-
-int
-idev_watch_start(idev_event_cb cb, void *ctx)
-{
-	if (watch.on)
-		return IDEV_OK;
-	watch.cb = cb;
-	watch.ctx = ctx;
-	if (idevice_event_subscribe(event_trampoline, NULL) != IDEVICE_E_SUCCESS)
-		return IDEV_E_NO_USBMUXD;
-	watch.on = 1;
-	return IDEV_OK;
-}
-
-void
-idev_watch_stop(void)
-{
-	if (!watch.on)
-		return;
-	idevice_event_unsubscribe();
-	watch.on = 0;
-	watch.cb = NULL;
-}
-
 /* ---------------------------------------------------------------- session */
 
 struct idev_session {
@@ -530,7 +482,8 @@ probe_info(struct idev_session *s, json_t *device, json_t **battery_domain)
 			why_failed(s, "the device information read", le == LOCKDOWN_E_RECEIVE_TIMEOUT, why,
 			           sizeof(why));
 		else if (le == LE_TOO_DEEP)
-			snprintf(why, sizeof(why), "the device sent its information nested deeper than %d levels",
+			snprintf(why, sizeof(why),
+			         "the device sent its information nested deeper than %d levels",
 			         IDEV_MAX_NESTING);
 		else
 			snprintf(why, sizeof(why), "the device refused its information (lockdown error %d)",

@@ -58,11 +58,19 @@ struct idev_info {
 /* List attached devices. *out is malloc'd (caller frees), *n set. Returns IDEV_OK or error. */
 int idev_list(struct idev_info **out, size_t *n);
 
-/* Attach/detach events (usbmux Listen), delivered on a libimobiledevice thread. */
+/*
+ * Attach/detach events (usbmux Listen, muxwatch.c), delivered on the watcher's own thread.
+ * The watcher owns its connection (libusbmuxd 2.0.2's leaked a socket per reconnect): it
+ * keeps trying while usbmuxd is away (100 ms doubling to 10 s), reports every device of a lost
+ * connection as removed, and logs once per change ("no usbmuxd answers on ...", "answers
+ * again"). idev_watch_start fails only when no thread can be started; idev_watch_status says
+ * how it is: 1 connected, 0 connecting, -1 usbmuxd away or not watching (why says which).
+ */
 enum idev_event_kind { IDEV_EVENT_ADD = 1, IDEV_EVENT_REMOVE = 2, IDEV_EVENT_PAIRED = 3 };
 typedef void (*idev_event_cb)(enum idev_event_kind kind, const char *udid, void *ctx);
 int idev_watch_start(idev_event_cb cb, void *ctx);
 void idev_watch_stop(void);
+int idev_watch_status(char *why, size_t whylen);
 
 /* Probe names as used in trees and snapshots. */
 #define IDEV_PROBE_INFO        "info"

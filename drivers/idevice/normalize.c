@@ -232,7 +232,7 @@ norm_plist_too_deep(plist_t p, unsigned max)
 		plist_t node;
 		uint32_t next; /* arrays: the next index */
 		plist_dict_iter it;
-	} *st;
+	} * st;
 	unsigned top = 0;
 	int deep = 0;
 
@@ -253,9 +253,8 @@ norm_plist_too_deep(plist_t p, unsigned max)
 			if (l->next < plist_array_get_size(l->node))
 				child = plist_array_get_item(l->node, l->next++);
 		} else if (l->it != NULL) {
-			char *key = NULL;
-			plist_dict_next_item(l->node, l->it, &key, &child);
-			free(key);
+			/* no key asked for: libplist asserts on a key holding a NUL */
+			plist_dict_next_item(l->node, l->it, NULL, &child);
 		}
 		if (child == NULL) { /* this level is done */
 			free(l->it);
