@@ -127,6 +127,8 @@ ctl_request(const char *path, const json_t *req, json_t **resp, int timeout_ms, 
 			goto out;
 		}
 		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			break; /* benchd said no and closed (too many clients): its line says why */
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			snprintf(why, whylen, "%s: %s", path, strerror(errno));
 			r = CTL_E_IO;
