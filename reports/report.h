@@ -69,6 +69,10 @@ struct report_input {
 	const json_t *engine_errors; /* [{tree, reason}] */
 	const json_t *answers;       /* {key: value} the technician's answers, for replay */
 	const json_t *incomplete;    /* [{tree, reason}] other reasons the outcome is incomplete */
+	/* Added by issue 16 (NULL: none). */
+	const json_t *history;  /* the battery history the trees read: inputs.history ([] if NULL) */
+	const json_t *readings; /* derived readings {name: value} merged into readings; a name
+	                           the snapshot's readings already have is never overwritten */
 };
 /* Build the report object (new report_id and created_at). */
 json_t *report_build(const struct report_input *in, const struct bench_key *k);

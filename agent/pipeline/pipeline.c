@@ -26,6 +26,8 @@ pipeline_strerror(int err)
 		return "the report could not be signed";
 	case PIPELINE_E_IO:
 		return "the report could not be written";
+	case PIPELINE_E_HISTORY:
+		return "not a battery history";
 	}
 	return "unknown pipeline error";
 }
@@ -114,9 +116,15 @@ pipeline_run(const char *snapshot_bytes, size_t len, const struct pipeline_opts 
 		json_decref(snap);
 		return PIPELINE_E_SNAPSHOT;
 	}
-	r = engine_run(snap, &opts->engine, &er, why, whylen);
+	{
+		struct engine_opts eo = opts->engine;
+		eo.history = opts->history;
+		r = engine_run(snap, &eo, &er, why, whylen);
+	}
 	if (r != ENGINE_OK) {
-		r = r == ENGINE_E_SNAPSHOT ? PIPELINE_E_SNAPSHOT : PIPELINE_E_ENGINE;
+		r = r == ENGINE_E_SNAPSHOT  ? PIPELINE_E_SNAPSHOT
+		    : r == ENGINE_E_HISTORY ? PIPELINE_E_HISTORY
+		                            : PIPELINE_E_ENGINE;
 		goto out;
 	}
 	/* The key after the trees: a run that cannot diagnose leaves no trace behind. */
@@ -137,6 +145,8 @@ pipeline_run(const char *snapshot_bytes, size_t len, const struct pipeline_opts 
 	    .engine_errors = er->errors,
 	    .answers = answers,
 	    .incomplete = er->incomplete,
+	    .history = opts->history,
+	    .readings = er->readings,
 	};
 	report = report_build(&in, k);
 	if (report == NULL) {

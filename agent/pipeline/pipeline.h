@@ -6,7 +6,8 @@
  * Writes <state_dir>/reports/<report_id>.snapshot.json (the exact snapshot bytes) and then
  * <state_dir>/reports/<report_id>.jws.json (the exact signed bytes), each atomically, so a
  * report file on disk always has its snapshot beside it and `benchctl run --snapshot` on that
- * snapshot replays the diagnosis with the same faults. The bench key is created on first use
+ * snapshot (with the report's inputs.history and answers) replays the diagnosis with the same
+ * faults and readings. The bench key is created on first use
  * (<state_dir>/bench-key.pem) unless no_key_init is set.
  * Ownership: pipeline_result_free releases everything in the result.
  */
@@ -25,6 +26,7 @@ enum pipeline_err {
 	PIPELINE_E_ENGINE = -3,   /* the trees could not run at all (directory, catalogue) */
 	PIPELINE_E_SIGN = -4,     /* building or signing the report failed */
 	PIPELINE_E_IO = -5,       /* the report or snapshot could not be written */
+	PIPELINE_E_HISTORY = -6,  /* the battery history is not an array of readings (issue 16) */
 };
 const char *pipeline_strerror(int err);
 
@@ -36,6 +38,10 @@ struct pipeline_opts {
 	/* Added by issue 6 (zero keeps the defaults): */
 	int no_key_init;       /* 1: fail when there is no bench key instead of creating one */
 	const char *extra_out; /* also write the signed bytes here (benchctl run --out) */
+	/* Added by issue 16: this bench's earlier readings of the same battery, oldest first
+	 * (DESIGN 4.9); the trees read it as `history` and the report records it under
+	 * inputs.history. NULL: none (recorded as []). Borrowed. engine.history is ignored. */
+	const json_t *history;
 };
 
 struct pipeline_result {
