@@ -7,6 +7,8 @@
 #ifndef BENCHD_BENCHCTL_H
 #define BENCHD_BENCHCTL_H
 
+#include <stddef.h>
+
 enum benchctl_exit {
 	BC_EXIT_OK = 0,        /* done (run: a signed report was written, whatever it found) */
 	BC_EXIT_FAIL = 1,      /* the command failed; stderr says why */
@@ -38,6 +40,14 @@ int cmd_trees(struct ctl *g, int argc, char **argv);    /* cmd_trees.c    (engin
 int cmd_status(struct ctl *g, int argc, char **argv);   /* cmd_daemon.c   (benchd) */
 int cmd_sessions(struct ctl *g, int argc, char **argv); /* cmd_daemon.c   (benchd) */
 int cmd_outbox(struct ctl *g, int argc, char **argv);   /* cmd_daemon.c   (benchd) */
+
+/*
+ * Read a battery history file (DESIGN 4.9: a JSON array of {at, battery_serial, cycle_count,
+ * health_pct, nominal_capacity_mah, design_capacity_mah}, oldest first). *out is new. On error
+ * a one-line reason in why and the exit code (1 unreadable, 2 not a history). cmd_run.c
+ */
+struct json_t;
+int benchctl_load_history(const char *path, struct json_t **out, char *why, size_t whylen);
 
 /* The exit code for a device error (idev_err; 0 is BC_EXIT_OK). device.c */
 int benchctl_exit_for_device(int err);
