@@ -51,7 +51,9 @@ run_usage(FILE *f)
 	    "                       report's signature is not checked here: benchctl report verify\n"
 	    "  --tree NAME          run only this tree (repeatable; default: every tree)\n"
 	    "  --answer KEY=VALUE   answer a technician question a tree asks (repeatable); an\n"
-	    "                       unanswered question leaves the outcome incomplete and is listed\n"
+	    "                       unanswered question leaves the outcome incomplete and is listed;\n"
+	    "                       a key no tree asks of this device, or a value that is not one of\n"
+	    "                       the question's choices, is refused (exit 2, nothing written)\n"
 	    "  --ticket ID          the repair ticket the report belongs to (case.ticket)\n"
 	    "  --out FILE           also write the signed report to FILE\n"
 	    "  --syslog-seconds N   with --udid: capture the device log for N seconds (default 5)\n"
@@ -62,11 +64,11 @@ run_usage(FILE *f)
 	    "  --no-key-init        fail when there is no bench key; by default the first run\n"
 	    "                       creates <state-dir>/bench-key.pem (mode 0600) and says so on stderr\n\n"
 	    "Prints a short summary (--json: a JSON object). Exit 0 when a signed report was written,\n"
-	    "whatever it found (a replay that differs too: it says how) (a locked or untrusted device gives "
-	    "a report whose outcome is\n"
-	    "incomplete); 1 with the reason when none could be (unreadable snapshot, no trees, no key,\n"
-	    "disk); 2 bad command line, or a history or report to replay that is not one; 3 no such\n"
-	    "device, or it was unplugged during the read.\n");
+	    "whatever it found (a replay that differs too: it says how; a locked or untrusted device\n"
+	    "gives a report whose outcome is incomplete); 1 with the reason when none could be\n"
+	    "(unreadable snapshot, no trees, no key, disk); 2 bad command line, a refused --answer, or a "
+	    "history or report to replay that is not\n"
+	    "one; 3 no such device, or it was unplugged during the read.\n");
 }
 
 static int
@@ -666,7 +668,13 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		goto out;
 	}
 	po.state_dir = g->state_dir;
+	po.strict_answers = rp == NULL; /* a replay runs the answers it recorded, whatever the trees */
 	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
+	if (r == PIPELINE_E_ANSWER) {
+		fprintf(stderr, "benchctl: run: --answer refused: %s (nothing was written)\n", why);
+		ec = BC_EXIT_USAGE;
+		goto out;
+	}
 	if (r != PIPELINE_OK) {
 		const char *src = snapfile != NULL ? snapfile : udid != NULL ? udid : replay_what;
 		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? src : "",
