@@ -260,8 +260,12 @@ static char *
 brief(const json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-	if (s != NULL && strlen(s) > 300)
-		strcpy(s + 296, "...");
+	if (s != NULL && strlen(s) > 300) {
+		size_t n = 296;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* a whole UTF-8 character */
+			n--;
+		memcpy(s + n, "...", 4);
+	}
 	return s ? s : xstrdup("absent");
 }
 
@@ -611,7 +615,6 @@ cmd_run(struct ctl *g, int argc, char **argv)
 			fprintf(stderr, "benchctl: run: %s\n", why);
 			goto out;
 		}
-		ec = BC_EXIT_USAGE;
 	}
 	if (replay_what != NULL) {
 		rp = xcalloc(1, sizeof(*rp));
@@ -620,7 +623,6 @@ cmd_run(struct ctl *g, int argc, char **argv)
 			fprintf(stderr, "benchctl: run --replay: %s\n", why);
 			goto out;
 		}
-		ec = BC_EXIT_USAGE;
 		for (size_t i = 0; i < rp->ntrees; i++)
 			trees[ntrees++] = rp->trees[i];
 		po.ticket = rp->ticket;
