@@ -186,7 +186,9 @@ print_revision(const json_t *r, const char *what)
 	if (s_or(r, "ticket", NULL))
 		printf("  ticket %s\n", s_or(r, "ticket", ""));
 	if (json_is_true(json_object_get(r, "final")))
-		printf("  final: queued for upload (when uploads are configured): benchctl outbox\n");
+		printf("  final: %s\n", json_is_true(json_object_get(r, "queued"))
+		                            ? "queued for upload (benchctl outbox)"
+		                            : "kept on this bench (no [upload] url)");
 	else
 		printf("  waiting: %s\n", waiting ? waiting : "?");
 }
@@ -278,11 +280,12 @@ cmd_finish(struct ctl *g, int argc, char **argv)
 			       s_or(resp, "case_id", "?"), s_or(resp, "report_id", "?"),
 			       (long long)json_integer_value(json_object_get(resp, "revision")));
 		else
-			printf("case %s: report %s (revision %lld) is final as it is: queued for upload "
-			       "(when uploads "
-			       "are configured)\n",
+			printf("case %s: report %s (revision %lld) is final as it is: %s\n",
 			       s_or(resp, "case_id", "?"), s_or(resp, "report_id", "?"),
-			       (long long)json_integer_value(json_object_get(resp, "revision")));
+			       (long long)json_integer_value(json_object_get(resp, "revision")),
+			       json_is_true(json_object_get(resp, "queued"))
+			           ? "queued for upload (benchctl outbox)"
+			           : "kept on this bench (no [upload] url)");
 		json_decref(resp);
 	}
 	return finish_parse(&o, rc);
