@@ -186,7 +186,9 @@ print_revision(const json_t *r, const char *what)
 	if (s_or(r, "ticket", NULL))
 		printf("  ticket %s\n", s_or(r, "ticket", ""));
 	if (json_is_true(json_object_get(r, "final")))
-		printf("  final: queued for upload (when uploads are configured): benchctl outbox\n");
+		printf("  final: %s\n", json_is_true(json_object_get(r, "queued"))
+		                            ? "queued for upload (benchctl outbox)"
+		                            : "kept on this bench (no [upload] url)");
 	else
 		printf("  waiting: %s\n", waiting ? waiting : "?");
 }
@@ -278,11 +280,12 @@ cmd_finish(struct ctl *g, int argc, char **argv)
 			       s_or(resp, "case_id", "?"), s_or(resp, "report_id", "?"),
 			       (long long)json_integer_value(json_object_get(resp, "revision")));
 		else
-			printf("case %s: report %s (revision %lld) is final as it is: queued for upload "
-			       "(when uploads "
-			       "are configured)\n",
+			printf("case %s: report %s (revision %lld) is final as it is: %s\n",
 			       s_or(resp, "case_id", "?"), s_or(resp, "report_id", "?"),
-			       (long long)json_integer_value(json_object_get(resp, "revision")));
+			       (long long)json_integer_value(json_object_get(resp, "revision")),
+			       json_is_true(json_object_get(resp, "queued"))
+			           ? "queued for upload (benchctl outbox)"
+			           : "kept on this bench (no [upload] url)");
 		json_decref(resp);
 	}
 	return finish_parse(&o, rc);
@@ -293,11 +296,11 @@ cmd_finish(struct ctl *g, int argc, char **argv)
 static void
 print_booking(const json_t *b)
 {
-	printf("  %-5lld %-6s %-26s %-14s %-4s %-20s %s%s%s\n",
+	printf("  %-5lld %-6s %-26s %-14s %-4s %-20s %s%s\n",
 	       (long long)json_integer_value(json_object_get(b, "id")), s_or(b, "kind", "?"),
 	       s_or(b, "value", "?"), s_or(b, "ticket", "?"), s_or(b, "lang", "-"),
 	       s_or(b, "created_at", "-"), s_or(b, "used_by", NULL) ? "used by case " : "unused",
-	       s_or(b, "used_by", ""), s_or(b, "note", NULL) ? "" : "");
+	       s_or(b, "used_by", ""));
 	if (s_or(b, "note", NULL))
 		printf("        note: %s\n", s_or(b, "note", ""));
 }
@@ -413,8 +416,8 @@ codes(const json_t *faults, char *out, size_t outlen)
 	json_array_foreach(faults, i, f)
 	{
 		if (json_is_string(f) && strlen(out) + json_string_length(f) + 2 < outlen) {
-			strcat(out, i ? "," : "");
-			strcat(out, json_string_value(f));
+			util_strlcat(out, i ? "," : "", outlen);
+			util_strlcat(out, json_string_value(f), outlen);
 		}
 	}
 	if (out[0] == '\0')
@@ -461,7 +464,7 @@ cmd_history(struct ctl *g, int argc, char **argv)
 	       "OUTCOME", "HEALTH", "CYCLES", "BATTERY", "FAULTS");
 	json_array_foreach(json_object_get(resp, "reports"), i, v)
 	{
-		char f[256], h[16], cy[16], rev[8];
+		char f[256], h[24], cy[24], rev[24];
 		codes(json_object_get(v, "faults"), f, sizeof(f));
 		num(v, "health_pct", " %", h, sizeof(h));
 		num(v, "cycle_count", "", cy, sizeof(cy));
@@ -540,7 +543,7 @@ cmd_report_list(struct ctl *g, int argc, char **argv)
 		       "TICKET", "OUTCOME", "FINAL", "FAULTS");
 	json_array_foreach(json_object_get(resp, "reports"), i, v)
 	{
-		char f[256], rev[8];
+		char f[256], rev[24];
 		codes(json_object_get(v, "faults"), f, sizeof(f));
 		num(v, "revision", "", rev, sizeof(rev));
 		printf("  %-36s %-20s %-18s %-3s %-12s %-10s %-8s %s\n", s_or(v, "report_id", "?"),
@@ -583,7 +586,7 @@ print_event(const json_t *e)
 	} else if (strcmp(type, "session.reading") == 0) {
 		const json_t *v = json_object_get(e, "value");
 		if (strcmp(s_or(e, "name", ""), "battery") == 0) {
-			char h[16], c[16];
+			char h[24], c[24];
 			num(v, "health_pct", " %", h, sizeof(h));
 			num(v, "cycle_count", "", c, sizeof(c));
 			printf("battery: health %s, %s cycles\n", h, c);
@@ -605,8 +608,8 @@ print_event(const json_t *e)
 		json_array_foreach(json_object_get(e, "faults"), i, x)
 		{
 			if (strlen(f) + 40 < sizeof(f)) {
-				strcat(f, i ? ", " : ": ");
-				strcat(f, s_or(x, "code", "?"));
+				util_strlcat(f, i ? ", " : ": ", sizeof(f));
+				util_strlcat(f, s_or(x, "code", "?"), sizeof(f));
 			}
 		}
 		printf("report %s signed (case %s revision %lld): %s, %zu fault%s%s%s\n",
@@ -625,8 +628,8 @@ print_event(const json_t *e)
 			{
 				if (json_is_string(ch) &&
 				    strlen(choices) + json_string_length(ch) + 2 < sizeof(choices)) {
-					strcat(choices, j ? "|" : "");
-					strcat(choices, json_string_value(ch));
+					util_strlcat(choices, j ? "|" : "", sizeof(choices));
+					util_strlcat(choices, json_string_value(ch), sizeof(choices));
 				}
 			}
 			printf("%squestion: %s\n", i ? "                                     " : "",

@@ -9,6 +9,7 @@
 #include "capture.h"
 #include "config.h"
 #include "engine.h"
+#include "hash.h"
 #include "idevice.h"
 #include "pipeline.h"
 #include "report.h"
@@ -16,7 +17,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,18 +147,6 @@ is_uuid(const char *s)
 	return 1;
 }
 
-static int
-sha256_hex(const char *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return -1;
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 /* Load what --replay needs; the exit code and a one-line reason on failure. */
 static int
 replay_load(struct ctl *g, const char *what, struct replay *rp, char *why, size_t whylen)
@@ -210,7 +198,7 @@ replay_load(struct ctl *g, const char *what, struct replay *rp, char *why, size_
 		return BC_EXIT_FAIL;
 	}
 	want_sha = json_string_value(json_object_get(rp->report, "snapshot_sha256"));
-	if (sha256_hex(rp->snapshot, rp->snapshot_len, sha) < 0 || want_sha == NULL ||
+	if (hash_sha256_hex(rp->snapshot, rp->snapshot_len, sha) < 0 || want_sha == NULL ||
 	    strcmp(sha, want_sha) != 0) {
 		snprintf(why, whylen,
 		         "%s is not the snapshot report %s was made from (its SHA-256 differs): nothing "

@@ -214,18 +214,15 @@ waiting_why(const struct cases *c, const json_t *payload, int finished, char *ou
 		json_array_foreach(qs, i, q)
 		{
 			const char *k = str_at(q, "key");
-			if (strlen(out) + (k ? strlen(k) : 1) + 4 < outlen) {
-				strcat(out, i ? ", " : "");
-				strcat(out, k ? k : "?");
-			}
+			util_strlcat(out, i ? ", " : "", outlen);
+			util_strlcat(out, k ? k : "?", outlen);
 		}
-		strcat(out, ")");
+		util_strlcat(out, ")", outlen);
 	}
 	if (c->o.cfg->require_ticket && ticket == NULL) {
-		if (out[0] && strlen(out) + 12 < outlen)
-			strcat(out, "; ");
-		if (strlen(out) + 10 < outlen)
-			strcat(out, "no ticket");
+		if (out[0])
+			util_strlcat(out, "; ", outlen);
+		util_strlcat(out, "no ticket", outlen);
 	}
 }
 
@@ -447,6 +444,7 @@ sign_commit(struct cases *c, struct pipeline_opts *po, const json_t *prev, const
 		r = pipeline_revise(prev, snap, len, po, &res, why, whylen);
 	else
 		r = pipeline_run(snap, len, po, &res, why, whylen);
+	po->report_id = NULL; /* id is ours, and ends here */
 	if (r != PIPELINE_OK) {
 		signing(c, id, 0);
 		return map_pipeline(r);
@@ -621,9 +619,14 @@ cases_session_report(struct cases *c, const char *device, const char *mode, cons
 		json_decref(history);
 		return CASES_E_STORE;
 	}
-	if (created)
-		log_info("case %s opened%s%s%s%s", cs.case_id, cs.ticket[0] ? " with ticket " : "", cs.ticket,
-		         cs.booking_id ? " (booking " : "", cs.booking_id ? "...)" : "");
+	if (created) {
+		if (cs.booking_id)
+			log_info("case %s opened with ticket %s from booking %lld%s%s", cs.case_id, cs.ticket,
+			         (long long)cs.booking_id, cs.lang[0] ? ", the customer's language " : "",
+			         cs.lang);
+		else
+			log_info("case %s opened", cs.case_id);
+	}
 	lock_case(c, cs.case_id);
 	/* The latest revision as it is now that no other revision of this case is being made. */
 	{

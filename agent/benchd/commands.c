@@ -268,13 +268,14 @@ cases_refused(int r, const char *why)
 }
 
 static json_t *
-revision_answer(const struct cases_revision *rv)
+revision_answer(const struct commands *c, const struct cases_revision *rv)
 {
 	json_t *a = json_pack("{s:b, s:s, s:s, s:s, s:i, s:s, s:b, s:b}", "ok", 1, "report_id", rv->report_id,
 	                      "case_id", rv->case_id, "device", rv->device, "revision", rv->revision,
 	                      "outcome", rv->outcome, "final", rv->final, "unchanged", rv->unchanged);
 	json_object_set_new(a, "waiting", rv->waiting[0] ? json_string(rv->waiting) : json_null());
 	json_object_set_new(a, "ticket", rv->ticket[0] ? json_string(rv->ticket) : json_null());
+	json_object_set_new(a, "queued", json_boolean(rv->final && (c->o.upload || c->o.fleet)));
 	return a;
 }
 
@@ -306,7 +307,7 @@ cmd_answer(struct commands *c, const json_t *req)
 		return commands_error(COMMANDS_E_BAD_REQUEST,
 		                      "answer needs \"answers\": {\"KEY\": \"VALUE\", ...}");
 	r = cases_answer(c->o.cases, device_of(req), json_object_get(req, "answers"), &rv, why, sizeof(why));
-	return r == CASES_OK ? revision_answer(&rv) : cases_refused(r, why);
+	return r == CASES_OK ? revision_answer(c, &rv) : cases_refused(r, why);
 }
 
 static json_t *
@@ -323,7 +324,7 @@ cmd_link(struct commands *c, const json_t *req)
 		return commands_error(COMMANDS_E_BAD_REQUEST, "link needs \"ticket\": \"T-1001\"");
 	r = cases_link(c->o.cases, device_of(req), json_string_value(json_object_get(req, "ticket")), &rv,
 	               why, sizeof(why));
-	return r == CASES_OK ? revision_answer(&rv) : cases_refused(r, why);
+	return r == CASES_OK ? revision_answer(c, &rv) : cases_refused(r, why);
 }
 
 static json_t *
@@ -337,7 +338,7 @@ cmd_finish(struct commands *c, const json_t *req)
 	if (e)
 		return e;
 	r = cases_finish(c->o.cases, device_of(req), &rv, why, sizeof(why));
-	return r == CASES_OK ? revision_answer(&rv) : cases_refused(r, why);
+	return r == CASES_OK ? revision_answer(c, &rv) : cases_refused(r, why);
 }
 
 /* The cases rows as the API gives them: the latest revision as an object. */

@@ -34,8 +34,9 @@
  *   {"cmd":"link","device":D,"ticket":T}   the case's ticket; a new revision when the latest
  *                                          report does not carry it
  *   {"cmd":"finish","device":D}            the case's latest report becomes final as it is
- *       answer/link/finish answer {report_id, case_id, revision, outcome, final, waiting
- *       (why, or null), ticket, unchanged (true when no new revision was needed)}
+ *       answer/link/finish answer {report_id, case_id, device, revision, outcome, final,
+ *       waiting (why, or null), ticket, unchanged (true when no new revision was needed),
+ *       queued (final and an outbox target is configured)}
  *   {"cmd":"cases","state":"open"|"all"?,"limit":N?}   cases[{case_id, device, serial, ticket,
  *                                          lang, state, opened_at, closed_at, last_session_at,
  *                                          answers, latest{report_id,revision,outcome,final,

@@ -333,7 +333,7 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 		return "cancelled";
 	}
 	if (r != 0) {
-		snprintf(reason, reasonlen, "cannot read the device: %s", why);
+		snprintf(reason, reasonlen, "cannot read the device: %.700s", why);
 		return "failed";
 	}
 	if (device_err == IDEV_E_UNTRUSTED || device_err == IDEV_E_PAIRING_PENDING) {
@@ -347,7 +347,7 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	r = cases_session_report(m->o.cases, s->id, s->mode, bytes, len, &rev, why, sizeof(why));
 	free(bytes);
 	if (r != CASES_OK) {
-		snprintf(reason, reasonlen, "no report: %s", why);
+		snprintf(reason, reasonlen, "no report: %.700s", why);
 		return "failed";
 	}
 	util_strlcpy(report_id, rev.report_id, ridlen);
@@ -392,10 +392,6 @@ session_main(void *arg)
 			json_object_set_new(e, "report_id", json_string(report_id));
 		events_publish(m->o.ev, EV_SESSION_ENDED, e);
 	}
-	pthread_mutex_lock(&m->mu);
-	if (s->case_id[0])
-		store_case_touch(m->o.st, s->case_id);
-	pthread_mutex_unlock(&m->mu);
 
 	pthread_mutex_lock(&m->mu);
 	m->running--;

@@ -958,10 +958,8 @@ store_case_resolve(struct store *st, const char *device, char case_id[STORE_ID_M
 		if (open) {
 			if (nopen++ == 0)
 				util_strlcpy(firstopen, col_text(s, 0), sizeof(firstopen));
-			if (strlen(list) + 40 < sizeof(list)) {
-				strcat(list, nopen > 1 ? ", " : "");
-				strcat(list, col_text(s, 0));
-			}
+			util_strlcat(list, nopen > 1 ? ", " : "", sizeof(list));
+			util_strlcat(list, col_text(s, 0), sizeof(list));
 		}
 	}
 	sqlite3_finalize(s);
@@ -1091,6 +1089,7 @@ store_case_finish(struct store *st, const char *case_id, const char *report_id, 
 	sqlite3_stmt *s;
 	int r, final = 0;
 
+	memset(&c, 0, sizeof(c));
 	pthread_mutex_lock(&st->mu);
 	if ((r = begin(st, why, whylen)) != STORE_OK)
 		goto out;
@@ -1176,6 +1175,7 @@ store_report_add(struct store *st, const struct store_report *r, char *why, size
 	}
 	if (r->case_id) {
 		struct store_case c;
+		memset(&c, 0, sizeof(c));
 		rc = case_load(st, r->case_id, &c);
 		if (rc == STORE_E_NOT_FOUND && r->case_create && r->device) {
 			/* A report whose case the store lost (adopted after the database was moved

@@ -116,7 +116,7 @@ asked_keys(const json_t *trace, char *out, size_t outlen)
 			continue;
 		snprintf(item, sizeof(item), "%s%s", out[0] ? ", " : "", node + 4);
 		if (strstr(out, node + 4) == NULL && strlen(out) + strlen(item) + 1 < outlen)
-			strcat(out, item);
+			util_strlcat(out, item, outlen);
 	}
 }
 
@@ -160,8 +160,8 @@ check_answers(const struct engine_opts *e, const struct engine_result *er, char 
 			{
 				if (json_is_string(c) &&
 				    strlen(choices) + json_string_length(c) + 3 < sizeof(choices)) {
-					strcat(choices, n ? ", " : "");
-					strcat(choices, json_string_value(c));
+					util_strlcat(choices, n ? ", " : "", sizeof(choices));
+					util_strlcat(choices, json_string_value(c), sizeof(choices));
 				}
 			}
 			snprintf(why, whylen, "%s: '%.64s' is not one of the choices: %s", k,

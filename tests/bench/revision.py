@@ -204,8 +204,12 @@ def measure(work, procs):
         print("%-34s %7.3fs %7.3fs %7.3fs %4d" % (label, s["median_s"], s["min_s"], s["max_s"], s["n"]))
     print(json.dumps(out), flush=True)
     if A.hold:
-        print("holding: state %s, socket %s, device %s (answer toggles tg0b_new_battery); Ctrl-C stops"
+        print("holding: state %s, socket %s, device %s (answer toggles tg0b_new_battery); Ctrl-C or SIGTERM stops"
               % (b.state, b.sock, serial), flush=True)
+        def stop(sig, frame):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, stop)  # a background job ignores SIGINT: SIGTERM stops it too
+        signal.signal(signal.SIGINT, stop)
         try:
             signal.pause()
         except KeyboardInterrupt:
