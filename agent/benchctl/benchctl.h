@@ -77,6 +77,9 @@ void benchctl_print_json(const json_t *v);
  * a one-line reason in why and the exit code (1 unreadable, 2 not a history). cmd_run.c
  */
 int benchctl_load_history(const char *path, json_t **out, char *why, size_t whylen);
+/* readings.battery_forecast as one English line ("80 % in 8 to 20 months (from 3 visits, ...)",
+ * "too early (...)"); -1 when fc is not a forecast. cmd_run.c */
+int benchctl_forecast_text(const json_t *fc, char *out, size_t outlen);
 
 /* The exit code for a device error (idev_err; 0 is BC_EXIT_OK). device.c */
 int benchctl_exit_for_device(int err);

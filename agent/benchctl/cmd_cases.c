@@ -474,27 +474,11 @@ cmd_history(struct ctl *g, int argc, char **argv)
 		       s_or(v, "battery_serial", "-"), f);
 	}
 	{
-		const json_t *fc = json_object_get(resp, "battery_forecast"),
-		             *m = json_object_get(fc, "months_to_80");
-		const json_t *b = json_object_get(fc, "basis");
-		const char *st = s_or(fc, "status", NULL);
-		if (json_array_size(m) == 2)
-			printf("battery forecast: 80 %% in %lld to %lld%s months (from %lld visits, %lld "
-			       "cycles, %lld "
-			       "days; report %s)\n",
-			       json_integer_value(json_array_get(m, 0)),
-			       json_integer_value(json_array_get(m, 1)),
-			       json_is_true(json_object_get(fc, "open_ended")) ? " or more" : "",
-			       json_integer_value(json_object_get(b, "visits")),
-			       json_integer_value(json_object_get(b, "cycles")),
-			       json_integer_value(json_object_get(b, "days")),
+		char line[256];
+		if (benchctl_forecast_text(json_object_get(resp, "battery_forecast"), line, sizeof(line)) ==
+		    0)
+			printf("battery forecast: %s; report %s\n", line,
 			       s_or(resp, "battery_forecast_report_id", "?"));
-		else if (st != NULL)
-			printf("battery forecast: %s%s\n", st,
-			       strcmp(st, "too early") == 0 ? " (too few readings of this battery yet)"
-			       : strcmp(st, "new battery") == 0
-			           ? " (a new battery: forecast after more visits)"
-			           : "");
 	}
 	json_decref(resp);
 	return finish_parse(&o, BC_EXIT_OK);

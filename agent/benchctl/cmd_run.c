@@ -117,6 +117,43 @@ benchctl_load_history(const char *path, json_t **out, char *why, size_t whylen)
 	return BC_EXIT_OK;
 }
 
+int
+benchctl_forecast_text(const json_t *fc, char *out, size_t outlen)
+{
+	const json_t *m = json_object_get(fc, "months_to_80"), *b = json_object_get(fc, "basis");
+	const char *st = json_string_value(json_object_get(fc, "status"));
+	char basis[96];
+
+	snprintf(basis, sizeof(basis), "from %lld visits, %lld cycles, %lld days",
+	         json_integer_value(json_object_get(b, "visits")),
+	         json_integer_value(json_object_get(b, "cycles")),
+	         json_integer_value(json_object_get(b, "days")));
+	if (json_array_size(m) == 2) {
+		long long lo = json_integer_value(json_array_get(m, 0)),
+		          hi = json_integer_value(json_array_get(m, 1));
+		if (!json_is_true(json_object_get(fc, "open_ended")))
+			snprintf(out, outlen, "80 %% in %lld to %lld months (%s)", lo, hi, basis);
+		else if (lo < hi)
+			snprintf(out, outlen,
+			         "80 %% in %lld months to about 5 years, the forecast's horizon (%s)", lo,
+			         basis);
+		else
+			snprintf(
+			    out, outlen,
+			    "80 %% not within 5 years of use at this rate: its age will matter more (%s)",
+			    basis);
+		return 0;
+	}
+	if (st == NULL)
+		return -1;
+	snprintf(out, outlen, "%s%s", st,
+	         strcmp(st, "too early") == 0     ? " (too few readings of this battery yet)"
+	         : strcmp(st, "new battery") == 0 ? " (a new battery: a forecast after more visits)"
+	         : strcmp(st, "below 80") == 0    ? " (health is at or under 80 %: nothing to forecast)"
+	                                          : "");
+	return 0;
+}
+
 /* What a replay takes from a stored report (all borrowed from report, or owned as noted). */
 struct replay {
 	json_t *report; /* the stored report's payload (owned) */
@@ -399,21 +436,11 @@ print_summary(struct ctl *g, const struct pipeline_result *res, const char *repl
 		       json_string_value(json_object_get(q, "reason")));
 	}
 	{
-		const json_t *fc =
-		    json_object_get(json_object_get(res->report, "readings"), "battery_forecast");
-		const json_t *m = json_object_get(fc, "months_to_80"), *basis = json_object_get(fc, "basis");
-		if (json_array_size(m) == 2)
-			printf("battery forecast: 80 %% in %lld to %lld%s months (from %lld visits, %lld "
-			       "cycles, "
-			       "%lld days)\n",
-			       json_integer_value(json_array_get(m, 0)),
-			       json_integer_value(json_array_get(m, 1)),
-			       json_is_true(json_object_get(fc, "open_ended")) ? " or more" : "",
-			       json_integer_value(json_object_get(basis, "visits")),
-			       json_integer_value(json_object_get(basis, "cycles")),
-			       json_integer_value(json_object_get(basis, "days")));
-		else if (json_is_string(json_object_get(fc, "status")))
-			printf("battery forecast: %s\n", json_string_value(json_object_get(fc, "status")));
+		char line[256];
+		if (benchctl_forecast_text(
+		        json_object_get(json_object_get(res->report, "readings"), "battery_forecast"), line,
+		        sizeof(line)) == 0)
+			printf("battery forecast: %s\n", line);
 	}
 	if (replay_of != NULL) {
 		if (json_array_size(diffs) == 0) {
