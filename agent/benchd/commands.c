@@ -618,7 +618,8 @@ cmd_report_get(struct commands *c, const json_t *req)
 		}
 	}
 	free(jws);
-	a = json_pack("{s:b, s:o, s:b}", "ok", 1, "report", payload, "verified", r == REPORT_OK);
+	a = json_pack("{s:b, s:o, s:b, s:s}", "ok", 1, "report", payload, "verified", r == REPORT_OK, "path",
+	              path);
 	if (r != REPORT_OK)
 		json_object_set_new(a, "reason", json_string(why));
 	{

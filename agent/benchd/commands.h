@@ -54,7 +54,9 @@
  *                                          revision, ticket, outcome, faults[codes], health_pct,
  *                                          cycle_count, battery_serial, final}]}
  *   {"cmd":"reports","device":D?,"since":T?,"limit":N?}   report summaries, newest first
- *   {"cmd":"report_get","report_id":R}     {report (the payload), verified, reason?}
+ *   {"cmd":"report_get","report_id":R}     {report (the payload), verified, reason?, path (the
+ *                                          exact signed bytes), case? {case_id, state, ticket,
+ *                                          lang (the customer's), latest_revision, ...}}
  *   {"cmd":"upload_check"}                 (until the booking adapters land: unavailable)
  *   {"cmd":"subscribe","since":SEQ?}       through commands_subscribe only: the answer
  *                                          {"ok":true,"seq":N} then one event per line
