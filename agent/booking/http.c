@@ -173,22 +173,29 @@ on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t u
 	return x->cancel && *x->cancel ? 1 : 0;
 }
 
-/* Never let the token reach a message: replace every occurrence with "***". */
+/* Never let the token reach a message: every occurrence in s (of cap bytes) becomes "***". */
 static void
 scrub(char *s, size_t cap, const char *token)
 {
+	struct buf out;
+	const char *p = s, *hit;
 	size_t tl;
-	char *p;
+	char *t;
 
-	if (token == NULL || (tl = strlen(token)) < 4)
+	if (token == NULL || (tl = strlen(token)) < 4 || strstr(s, token) == NULL)
 		return;
-	while ((p = strstr(s, token)) != NULL) {
-		size_t rest = strlen(p + tl);
-		memcpy(p, "***", 3);
-		memmove(p + 3, p + tl, rest + 1);
-		if (strlen(s) + 1 > cap)
+	buf_init(&out, cap);
+	while ((hit = strstr(p, token)) != NULL) {
+		if (buf_add(&out, p, (size_t)(hit - p)) != BUF_OK || buf_addstr(&out, "***") != BUF_OK)
 			break;
+		p = hit + tl;
 	}
+	if (buf_addstr(&out, p) != BUF_OK) {
+		/* Cannot be longer than the original: keep what fits. */
+	}
+	t = buf_take(&out, NULL);
+	util_strlcpy(s, t ? t : "", cap);
+	free(t);
 }
 
 int

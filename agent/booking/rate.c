@@ -71,7 +71,7 @@ due_in(const struct rate *r, long long now, int *slot)
 }
 
 int
-rate_take(struct rate *r, volatile int *cancel, long max_wait_ms, long *wait_ms, int *slot)
+rate_take(struct rate *r, const volatile int *cancel, long max_wait_ms, long *wait_ms, int *slot)
 {
 	long long start = util_now_ms();
 

@@ -28,7 +28,7 @@ void rate_free(struct rate *r);
  * *slot to hand to rate_done, RATE_E_CANCELLED, or RATE_E_BUSY with *wait_ms (may be NULL) how
  * long it would have waited.
  */
-int rate_take(struct rate *r, volatile int *cancel, long max_wait_ms, long *wait_ms, int *slot);
+int rate_take(struct rate *r, const volatile int *cancel, long max_wait_ms, long *wait_ms, int *slot);
 /* The request of slot has ended (answered or failed): its window starts now. */
 void rate_done(struct rate *r, int slot);
 /* No request starts for the next ms milliseconds (a later block never shortens an earlier one). */
