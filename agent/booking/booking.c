@@ -92,7 +92,6 @@ booking_new(const struct booking_opts *o, struct booking **out, char *why, size_
 	b->ca_file = xstrdup(o->ca_file ? o->ca_file : "");
 	b->serial_field = xstrdup(o->serial_field && o->serial_field[0] ? o->serial_field : "IMEI or S/N");
 	b->timeout_s = o->timeout_s > 0 ? o->timeout_s : 30;
-	b->cancel = o->cancel;
 	b->rate = rate_new(o->rate_per_minute, 60000);
 	b->auth = ops == &booking_repairdesk_ops ? BHTTP_AUTH_API_KEY : BHTTP_AUTH_BEARER;
 	pthread_mutex_init(&b->mu, NULL);
@@ -127,6 +126,24 @@ const char *
 booking_kind(const struct booking *b)
 {
 	return b->ops->kind;
+}
+
+void
+booking_cancel(struct booking *b)
+{
+	b->cancelled = 1;
+}
+
+int
+booking_stopping(const struct booking *b)
+{
+	return b->cancelled != 0;
+}
+
+int
+booking_read_token(const char *path, char **token, char *why, size_t whylen)
+{
+	return bhttp_read_token(path, token, why, whylen);
 }
 
 const char *

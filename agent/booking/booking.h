@@ -57,7 +57,6 @@ struct booking_opts {
 	int timeout_s;            /* the most one request may take (default 30) */
 	int rate_per_minute;      /* client-side cap in any 60 s window; 0: none */
 	const char *serial_field; /* RepairShopr's ticket field holding an IMEI or serial */
-	volatile int *cancel;     /* non-zero: stop waiting and abort the request (shutdown) */
 };
 
 /* What the adapter needs of one final report. */
@@ -87,6 +86,8 @@ struct booking;
 int booking_new(const struct booking_opts *o, struct booking **out, char *why, size_t whylen);
 void booking_free(struct booking *b); /* NULL is fine */
 const char *booking_kind(const struct booking *b);
+/* Abort every request in flight and refuse new ones (shutdown); from any thread. */
+void booking_cancel(struct booking *b);
 /* How messages name the system: "RepairShopr", "Syncro", "RepairDesk", "the case receiver". */
 const char *booking_system(const struct booking *b);
 
@@ -124,6 +125,9 @@ int booking_case_parse(const char *body, size_t bodylen, struct booking_case *c,
 char *booking_summary_text(const struct booking_case *c);
 /* 1 when the comment or note object names report_id in its marker line, else 0. */
 int booking_names_report(const json_t *comment, const char *report_id);
+
+/* Read and trim a token file (at most 4 KiB, no inner spaces). Returns 0 or -1 with why. */
+int booking_read_token(const char *path, char **token, char *why, size_t whylen);
 
 /*
  * An IMEI or serial from a ticket field, normalised (upper case, no spaces or dashes): returns

@@ -12,9 +12,10 @@
 #include <stdarg.h>
 #include <time.h>
 
-#define BHTTP_READ_MAX        (8u << 20) /* the largest answer an adapter reads (a page of tickets) */
-#define BOOKING_MAX_PAGES     2000       /* pagination is followed to the end, but not forever */
-#define BOOKING_CHECK_WAIT_MS 5000       /* `upload check` waits at most this long for the limiter */
+#define BHTTP_READ_MAX          (8u << 20) /* the largest answer an adapter reads (a page of tickets) */
+#define BOOKING_MAX_PAGES       2000       /* pagination is followed to the end, but not forever */
+#define BOOKING_CHECK_WAIT_MS   3000       /* `upload check` waits at most this long for the limiter */
+#define BOOKING_CHECK_TIMEOUT_S 6          /* and its one request at most this long (benchctl waits 10 s) */
 
 struct booking_ops {
 	const char *kind;
@@ -35,8 +36,8 @@ struct booking {
 	char *token_file, *ca_file, *serial_field;
 	char system[32];
 	int timeout_s;
-	int auth; /* enum bhttp_auth */
-	volatile int *cancel;
+	int auth;               /* enum bhttp_auth */
+	volatile int cancelled; /* booking_cancel: abort what is in flight, start nothing */
 	struct rate *rate;
 	pthread_mutex_t mu; /* guards ids */
 	json_t *ids;        /* ticket number staff see -> the API's id (integer) */
@@ -69,6 +70,7 @@ struct bhttp_req {
 	int keep_prefix;   /* 1: keep the first max_answer bytes, swallow the rest;
 	                    * 0: a longer answer is BHTTP_E_TOO_BIG */
 	long max_wait_ms;  /* for the rate limiter; < 0: as long as needed */
+	int timeout_s;     /* 0: the booking's timeout_s */
 };
 /*
  * One request. Takes a slot from the rate limiter first; a 429 blocks the limiter for its
@@ -84,6 +86,12 @@ char *bhttp_escape(const char *s);
 int bhttp_read_token(const char *path, char **token, char *why, size_t whylen);
 /* Retry-After: delay-seconds or an HTTP-date. Returns 0 and *seconds, or -1. */
 int bhttp_parse_retry_after(const char *value, time_t now, long *seconds);
+
+/* 1 once booking_cancel was called. */
+int booking_stopping(const struct booking *b);
+/* The generic receiver's rules (DESIGN 4.7): 2xx/409 delivered; 0, 429, 503 retried for the
+ * whole outbox (*server_wide = 1); other 5xx retried; anything else held. */
+int booking_generic_classify(int status, int *server_wide);
 
 /* Parse an answer as a JSON object; NULL when it is not one. */
 json_t *bhttp_json(const struct bhttp_answer *a);

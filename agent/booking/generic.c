@@ -75,23 +75,13 @@ generic_deliver(struct booking *b, const struct booking_case *c, struct booking_
 	s = a.status;
 	r->http_status = s;
 	r->retry_after_s = a.retry_after;
-	if ((s >= 200 && s < 300) || s == 409) {
-		r->verdict = BOOKING_DELIVERED;
+	r->verdict = booking_generic_classify(s, &r->server_wide);
+	if (r->verdict == BOOKING_DELIVERED) {
 		take_case_id(&a, r);
 		if (r->remote_id[0])
 			snprintf(r->phase, sizeof(r->phase), "case %.100s", r->remote_id);
-		keep_answer(r, &a);
-	} else if (s == 0 || s == 429 || s == 503) {
-		r->verdict = BOOKING_RETRY;
-		r->server_wide = 1;
-		keep_answer(r, &a);
-	} else if (s >= 500 && s < 600) {
-		r->verdict = BOOKING_RETRY;
-		keep_answer(r, &a);
-	} else {
-		r->verdict = BOOKING_HELD;
-		keep_answer(r, &a);
 	}
+	keep_answer(r, &a);
 	bhttp_answer_clear(&a);
 	return 0;
 }
@@ -104,7 +94,8 @@ generic_check(struct booking *b, char *msg, size_t msglen)
 	                      .path = "/cases",
 	                      .max_answer = BOOKING_ANSWER_MAX,
 	                      .keep_prefix = 1,
-	                      .max_wait_ms = BOOKING_CHECK_WAIT_MS};
+	                      .max_wait_ms = BOOKING_CHECK_WAIT_MS,
+	                      .timeout_s = BOOKING_CHECK_TIMEOUT_S};
 	int rc = bhttp_request(b, &q, &a);
 	int s = a.status, ok = -1;
 
@@ -129,6 +120,17 @@ generic_check(struct booking *b, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s at %s: HTTP %d to GET /cases", b->system, b->url, s);
 	bhttp_answer_clear(&a);
 	return ok;
+}
+
+int
+booking_generic_classify(int status, int *server_wide)
+{
+	*server_wide = status == 0 || status == 429 || status == 503;
+	if ((status >= 200 && status < 300) || status == 409)
+		return BOOKING_DELIVERED;
+	if (*server_wide || (status >= 500 && status < 600))
+		return BOOKING_RETRY;
+	return BOOKING_HELD;
 }
 
 const struct booking_ops booking_generic_ops = {

@@ -122,7 +122,7 @@ struct xfer {
 	int keep_prefix;
 	int too_big;
 	long retry_after;
-	volatile int *cancel;
+	const struct booking *b;
 };
 
 static size_t
@@ -170,7 +170,7 @@ on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t u
 	struct xfer *x = ctx;
 
 	(void)dt, (void)dn, (void)ut, (void)un;
-	return x->cancel && *x->cancel ? 1 : 0;
+	return booking_stopping(x->b) ? 1 : 0;
 }
 
 /* Never let the token reach a message: every occurrence in s (of cap bytes) becomes "***". */
@@ -211,7 +211,7 @@ bhttp_request(struct booking *b, const struct bhttp_req *q, struct bhttp_answer 
 	CURL *c;
 	CURLcode rc;
 	long status = 0, waited = 0;
-	int r, slot = -1;
+	int r, slot = -1, timeout;
 
 	memset(a, 0, sizeof(*a));
 	a->retry_after = -1;
@@ -220,7 +220,11 @@ bhttp_request(struct booking *b, const struct bhttp_req *q, struct bhttp_answer 
 		a->body = xstrdup("");
 		return BHTTP_E_TOKEN;
 	}
-	r = rate_take(b->rate, b->cancel, q->max_wait_ms, &waited, &slot);
+	r = rate_take(b->rate, &b->cancelled, q->max_wait_ms, &waited, &slot);
+	if (r == RATE_OK && booking_stopping(b)) {
+		rate_done(b->rate, slot);
+		r = RATE_E_CANCELLED;
+	}
 	if (r != RATE_OK) {
 		if (token) {
 			explicit_bzero(token, strlen(token));
@@ -272,7 +276,7 @@ bhttp_request(struct booking *b, const struct bhttp_req *q, struct bhttp_answer 
 	memset(&x, 0, sizeof(x));
 	buf_init(&x.body, max_answer);
 	x.retry_after = -1;
-	x.cancel = b->cancel;
+	x.b = b;
 	x.keep_prefix = q->keep_prefix;
 	curl_easy_setopt(c, CURLOPT_URL, url.data);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -287,8 +291,9 @@ bhttp_request(struct booking *b, const struct bhttp_req *q, struct bhttp_answer 
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "benchd/" BENCHD_VERSION);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)b->timeout_s);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(b->timeout_s < 10 ? b->timeout_s : 10));
+	timeout = q->timeout_s > 0 ? q->timeout_s : b->timeout_s;
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(timeout < 10 ? timeout : 10));
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -44,7 +44,12 @@ ticket_number(const char *ticket, char *out, size_t outlen)
 static int
 get(struct booking *b, const char *path, const char *query, long max_wait_ms, struct bhttp_answer *a)
 {
-	struct bhttp_req q = {.method = "GET", .path = path, .query = query, .max_wait_ms = max_wait_ms};
+	/* A check waits less, for the limiter and for its one request. */
+	struct bhttp_req q = {.method = "GET",
+	                      .path = path,
+	                      .query = query,
+	                      .max_wait_ms = max_wait_ms,
+	                      .timeout_s = max_wait_ms >= 0 ? BOOKING_CHECK_TIMEOUT_S : 0};
 
 	return bhttp_request(b, &q, a);
 }

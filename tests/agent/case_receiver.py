@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A local repair-case receiver for the tests and the demo (DESIGN.md 4.7).
 
-Serves POST /cases (and GET /cases, which checks the token and counts the cases) on 127.0.0.1 (a free port unless --port), records every request it gets
+Serves POST /cases (and GET /cases, which checks the token and counts the cases: what
+`benchctl upload check` reads) on 127.0.0.1 (a free port unless --port), records every request it gets
 (headers and the exact body) and answers according to a plan, so tests can make it misbehave:
 
   case_receiver.py serve --dir DIR [--port N] [--token TOKEN] [--plan PLAN] [--delay-ms N]

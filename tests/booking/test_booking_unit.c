@@ -375,21 +375,61 @@ test_retry_after(void **state)
 	(void)state;
 	assert_int_equal(bhttp_parse_retry_after("120", now, &s), 0);
 	assert_int_equal(s, 120);
+	assert_int_equal(bhttp_parse_retry_after(" 0\r\n", now, &s), 0);
+	assert_int_equal(s, 0);
+	/* IMF-fixdate 30 s ahead, then the obsolete forms RFC 9110 still requires us to read. */
 	assert_int_equal(bhttp_parse_retry_after("Thu, 23 Jul 2026 09:47:10 GMT", now, &s), 0);
 	assert_int_equal(s, 30);
+	assert_int_equal(bhttp_parse_retry_after("Thursday, 23-Jul-26 09:47:40 GMT", now, &s), 0);
+	assert_int_equal(s, 60);
+	assert_int_equal(bhttp_parse_retry_after("Thu Jul 23 09:48:40 2026", now, &s), 0);
+	assert_int_equal(s, 120);
+	/* A date in the past: retry now. */
+	assert_int_equal(bhttp_parse_retry_after("Thu, 01 Jan 2026 00:00:00 GMT", now, &s), 0);
+	assert_int_equal(s, 0);
+	/* Absurdly large: clamped (the caller caps it further). */
+	assert_int_equal(bhttp_parse_retry_after("99999999999999999999999", now, &s), 0);
+	assert_int_equal(s, 365L * 86400);
+	s = 7;
+	assert_int_equal(bhttp_parse_retry_after("", now, &s), -1);
+	assert_int_equal(bhttp_parse_retry_after("-5", now, &s), -1);
+	assert_int_equal(bhttp_parse_retry_after("12abc", now, &s), -1);
 	assert_int_equal(bhttp_parse_retry_after("soon", now, &s), -1);
-	assert_int_equal(bhttp_parse_retry_after("-1", now, &s), -1);
+	assert_int_equal(bhttp_parse_retry_after("1.5", now, &s), -1);
+	assert_int_equal(s, 7);
+}
+
+static void
+test_generic_classify(void **state)
+{
+	static const struct {
+		int status, verdict, wide;
+	} t[] = {
+	    {200, BOOKING_DELIVERED, 0}, {201, BOOKING_DELIVERED, 0}, {204, BOOKING_DELIVERED, 0},
+	    {409, BOOKING_DELIVERED, 0}, {429, BOOKING_RETRY, 1},     {500, BOOKING_RETRY, 0},
+	    {503, BOOKING_RETRY, 1},     {0, BOOKING_RETRY, 1},       {400, BOOKING_HELD, 0},
+	    {401, BOOKING_HELD, 0},      {404, BOOKING_HELD, 0},      {422, BOOKING_HELD, 0},
+	    {301, BOOKING_HELD, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int wide = -1;
+		assert_int_equal(booking_generic_classify(t[i].status, &wide), t[i].verdict);
+		assert_int_equal(wide, t[i].wide);
+	}
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rate_window),  cmocka_unit_test(test_rate_cancel),
-	    cmocka_unit_test(test_rate_threads), cmocka_unit_test(test_device_ids),
-	    cmocka_unit_test(test_poll_rows),    cmocka_unit_test(test_server_message),
-	    cmocka_unit_test(test_summary_text), cmocka_unit_test(test_case_parse),
-	    cmocka_unit_test(test_fail_rules),   cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_rate_window),      cmocka_unit_test(test_rate_cancel),
+	    cmocka_unit_test(test_rate_threads),     cmocka_unit_test(test_device_ids),
+	    cmocka_unit_test(test_poll_rows),        cmocka_unit_test(test_server_message),
+	    cmocka_unit_test(test_summary_text),     cmocka_unit_test(test_case_parse),
+	    cmocka_unit_test(test_fail_rules),       cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_generic_classify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
