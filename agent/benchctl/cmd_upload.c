@@ -28,7 +28,7 @@ cmd_upload(struct ctl *g, int argc, char **argv)
 	memset(&conn, 0, sizeof(conn));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			conn.socket = optarg;

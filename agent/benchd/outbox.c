@@ -200,9 +200,9 @@ send_one(struct outbox *ob, struct store_outbox_item *it)
 		break;
 	case BOOKING_HELD:
 	default:
-		log_errorx("outbox: %s held%s%d: %.300s (fix it, then `benchctl outbox retry %s`)",
-		           it->report_id, d.http_status ? " after HTTP " : "", d.http_status, d.answer,
-		           it->report_id);
+		/* The answer says why (and the server's status, when it refused). */
+		log_errorx("outbox: %s held: %.300s (fix it, then `benchctl outbox retry %s`)", it->report_id,
+		           d.answer, it->report_id);
 		record(ob, it, "held", d.http_status, d.answer, store_now_ms(), NULL, d.phase);
 		break;
 	}
