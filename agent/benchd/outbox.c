@@ -385,6 +385,10 @@ outbox_start(const struct outbox_opts *o, struct outbox **out, char *why, size_t
 	}
 	if (o->target.poll_seconds > 0 && strcmp(ob->kind, "generic") != 0) {
 		ob->poll_seconds = o->target.poll_seconds;
+		if (ob->poll_seconds < 30)
+			log_warnx("bookings: polling %s every %d s spends much of the %d requests a minute "
+			          "benchd allows itself there; 60 s or more is plenty for a shop",
+			          booking_system(ob->bk), ob->poll_seconds, o->target.rate_per_minute);
 		if ((e = pthread_create(&ob->poller, NULL, poll_run, ob)) != 0)
 			log_warnx("bookings: cannot start the poller (%s): no bookings from %s tickets",
 			          strerror(e), booking_system(ob->bk));
