@@ -52,6 +52,7 @@ int cmd_booking(struct ctl *g, int argc, char **argv);
 int cmd_history(struct ctl *g, int argc, char **argv);
 int cmd_watch(struct ctl *g, int argc, char **argv);
 int cmd_report_list(struct ctl *g, int argc, char **argv); /* benchctl report list */
+int cmd_upload(struct ctl *g, int argc, char **argv);      /* cmd_upload.c: upload check */
 
 /* The control socket: --socket PATH, else the [control] socket of --config FILE, else
  * <state-dir>/control.sock. cmd_daemon.c */

@@ -206,6 +206,18 @@ s_or(const json_t *o, const char *key, const char *def)
 	return s && s[0] ? s : def;
 }
 
+/* Where a target delivers: "https://x/cases" for the generic receiver, "RepairShopr at URL". */
+static void
+target_dest(const json_t *t, const char *url, char *out, size_t outlen)
+{
+	const char *kind = s_or(t, "kind", "generic");
+
+	if (strcmp(kind, "generic") == 0)
+		snprintf(out, outlen, "%s/cases", url);
+	else
+		snprintf(out, outlen, "%s at %s", s_or(t, "system", kind), url);
+}
+
 static json_int_t
 i_of(const json_t *o, const char *key)
 {
@@ -263,10 +275,12 @@ cmd_status(struct ctl *g, int argc, char **argv)
 		printf("outbox:    off: no [upload] url, reports are kept locally\n");
 	json_array_foreach(json_object_get(resp, "targets"), i, t)
 	{
-		printf("%-10s %lld pending, %lld held, %lld delivered -> %s/cases (%s)\n",
+		char dest[512];
+		target_dest(t, s_or(t, "url", ""), dest, sizeof(dest));
+		printf("%-10s %lld pending, %lld held, %lld delivered -> %s (%s)\n",
 		       strcmp(s_or(t, "target", ""), "upload") == 0 ? "outbox:" : "fleet:",
 		       (long long)i_of(t, "pending"), (long long)i_of(t, "held"),
-		       (long long)i_of(t, "delivered"), s_or(t, "url", ""), s_or(t, "activity", "?"));
+		       (long long)i_of(t, "delivered"), dest, s_or(t, "activity", "?"));
 	}
 	if (i_of(ob, "held") > 0)
 		printf("           %lld held report%s need attention: benchctl outbox\n",
@@ -375,11 +389,14 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 	waiting = json_object_get(resp, "waiting");
 	if (json_array_size(json_object_get(resp, "targets")) == 0)
 		printf("uploads are off (no [upload] url): reports are kept locally\n");
-	else
-		printf("outbox -> %s/cases: %lld pending, %lld held, %lld delivered (%s)\n",
-		       s_or(resp, "url", ""), (long long)i_of(counts, "pending"),
-		       (long long)i_of(counts, "held"), (long long)i_of(counts, "delivered"),
-		       s_or(resp, "activity", "?"));
+	else {
+		char dest[512];
+		target_dest(json_array_get(json_object_get(resp, "targets"), 0), s_or(resp, "url", ""), dest,
+		            sizeof(dest));
+		printf("outbox -> %s: %lld pending, %lld held, %lld delivered (%s)\n", dest,
+		       (long long)i_of(counts, "pending"), (long long)i_of(counts, "held"),
+		       (long long)i_of(counts, "delivered"), s_or(resp, "activity", "?"));
+	}
 	if (json_array_size(waiting) > 0) {
 		printf("waiting for the technician: %zu (not uploaded until then)\n",
 		       json_array_size(waiting));
@@ -430,11 +447,18 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 			printf("  %-36s fix the cause, then: benchctl outbox retry %s\n", "",
 			       s_or(v, "report_id", "?"));
 		} else {
+			/* What the server made of it: the adapter's phase ("comment 5123 on ticket
+			 * 4711"), else the receiver's case id. */
+			const char *phase = s_or(v, "phase", NULL), *rid = s_or(v, "remote_id", NULL);
 			printf("  %-36s %-6s %-4s %-9s %5lld %6s  %s%s%s\n", s_or(v, "report_id", "?"),
 			       s_or(v, "target", "?"), rev, state, (long long)i_of(v, "attempts"), status,
 			       s_or(v, "updated_at", "-"),
-			       s_or(v, "remote_id", NULL) ? "; the server's case " : "",
-			       s_or(v, "remote_id", ""));
+			       phase ? "; "
+			       : rid ? "; the server's case "
+			             : "",
+			       phase ? phase
+			       : rid ? rid
+			             : "");
 		}
 	}
 	json_decref(resp);

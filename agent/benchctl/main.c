@@ -36,6 +36,8 @@ static const struct command commands[] = {
      "outbox [retry ID | retry --held] [--limit N]\n"
      "                               the upload outbox of the running benchd, and the cases waiting\n"
      "                               for the technician with why"},
+    {"upload", cmd_upload,
+     "upload check                 one authenticated read of the booking system benchd uploads to"},
     {"watch", cmd_watch,
      "watch                        follow the bench live, one line per change (Ctrl-C stops)"},
     {"answer", cmd_answer,

@@ -198,6 +198,15 @@ num_at(const json_t *o, const char *k)
 	return json_is_number(v) && json_number_value(v) >= 0 ? json_number_value(v) : -1;
 }
 
+/* A booking system (RepairShopr, RepairDesk) files a report only on its ticket, and the adapters
+ * never create tickets (DESIGN 4.11): a case without one waits as require_ticket would make it. */
+static int
+ticket_required(const struct config *cfg)
+{
+	return cfg->require_ticket ||
+	       (cfg->upload_url[0] && cfg->upload_kind[0] && strcmp(cfg->upload_kind, "generic") != 0);
+}
+
 /* Why a revision is not final ("" when it is). */
 static void
 waiting_why(const struct cases *c, const json_t *payload, int finished, char *out, size_t outlen)
@@ -219,7 +228,7 @@ waiting_why(const struct cases *c, const json_t *payload, int finished, char *ou
 		}
 		util_strlcat(out, ")", outlen);
 	}
-	if (c->o.cfg->require_ticket && ticket == NULL) {
+	if (ticket_required(c->o.cfg) && ticket == NULL) {
 		if (out[0])
 			util_strlcat(out, "; ", outlen);
 		util_strlcat(out, "no ticket", outlen);

@@ -18,8 +18,8 @@
  *                    bench's key (else moved to reports/rejected/); a report with case fields
  *                    rejoins its case
  *
- * A revision is final when no question is open and, with [bench] require_ticket, it has a
- * ticket, or when the case was finished; only final revisions are queued for the configured
+ * A revision is final when no question is open and, with [bench] require_ticket or a booking
+ * system as [upload] kind (repairshopr, repairdesk), it has a ticket, or when the case was finished; only final revisions are queued for the configured
  * outbox targets (upload, fleet), with the 4.7 body built once from the signed bytes. The report
  * files are written (pipeline.h) before the store commit, so a crash in between loses nothing:
  * the next adoption commits the revision once. Revisions of one case are made one at a time.

@@ -1,6 +1,7 @@
 /* commands: see commands.h. */
 #include "commands.h"
 
+#include "booking.h"
 #include "cases.h"
 #include "log.h"
 #include "outbox.h"
@@ -112,8 +113,8 @@ clamp_limit(const json_t *req, int def)
 
 /* ---- status, sessions, outbox, retry ------------------------------------------------------ */
 
-/* The configured outbox targets with their counts: [{target, url, activity, pending, held,
- * delivered}]. */
+/* The configured outbox targets with their counts: [{target, kind, system, url, activity,
+ * pending, held, delivered}]. */
 static json_t *
 targets_of(struct commands *c, const json_t *counts)
 {
@@ -127,12 +128,14 @@ targets_of(struct commands *c, const json_t *counts)
 			continue;
 		n = json_object_get(counts, outbox_name(obs[i]));
 		outbox_activity(obs[i], act, sizeof(act));
-		json_array_append_new(
-		    a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "target", outbox_name(obs[i]), "url",
-		                 outbox_url(obs[i]), "activity", act, "pending",
-		                 json_integer_value(json_object_get(n, "pending")), "held",
-		                 json_integer_value(json_object_get(n, "held")), "delivered",
-		                 json_integer_value(json_object_get(n, "delivered"))));
+		json_array_append_new(a,
+		                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "target",
+		                                outbox_name(obs[i]), "kind", outbox_kind(obs[i]), "system",
+		                                booking_system(outbox_booking(obs[i])), "url",
+		                                outbox_url(obs[i]), "activity", act, "pending",
+		                                json_integer_value(json_object_get(n, "pending")), "held",
+		                                json_integer_value(json_object_get(n, "held")), "delivered",
+		                                json_integer_value(json_object_get(n, "delivered"))));
 	}
 	return a;
 }
@@ -645,7 +648,8 @@ cmd_report_get(struct commands *c, const json_t *req)
 		}
 	}
 	free(jws);
-	a = json_pack("{s:b, s:o, s:b}", "ok", 1, "report", payload, "verified", r == REPORT_OK);
+	a = json_pack("{s:b, s:o, s:b, s:s}", "ok", 1, "report", payload, "verified", r == REPORT_OK, "path",
+	              path);
 	if (r != REPORT_OK)
 		json_object_set_new(a, "reason", json_string(why));
 	{
@@ -666,16 +670,22 @@ cmd_report_get(struct commands *c, const json_t *req)
 	return a;
 }
 
+/* One authenticated read of the [upload] target (booking.h): what was found, or why not. The
+ * adapter bounds it (a few seconds for the rate limiter, 10 s for the request). */
 static json_t *
 cmd_upload_check(struct commands *c, const json_t *req)
 {
+	struct booking *b = outbox_booking(c->o.upload);
+	char msg[1024];
+
 	(void)req;
-	if (c->o.upload == NULL)
+	if (b == NULL)
 		return commands_error(COMMANDS_E_UNAVAILABLE,
 		                      "uploads are off: set [upload] url in the configuration");
-	return commands_error(
-	    COMMANDS_E_UNAVAILABLE,
-	    "upload check comes with the booking adapters (issue 15): not in this benchd yet");
+	if (booking_check(b, msg, sizeof(msg)) != 0)
+		return commands_error(COMMANDS_E_UNAVAILABLE, "%s", msg);
+	return json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok", 1, "kind", booking_kind(b), "system",
+	                 booking_system(b), "url", outbox_url(c->o.upload), "message", msg);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */

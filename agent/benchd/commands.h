@@ -17,7 +17,8 @@
  *                                          usbmux,usb_hotplug}, reports, sessions_total,
  *                                          devices, waiting (cases waiting for the technician),
  *                                          outbox{pending,held,delivered,url,activity},
- *                                          targets[{target,url,activity,pending,held,delivered}]
+ *                                          targets[{target,kind,system,url,activity,pending,held,
+ *                                          delivered}]
  *   {"cmd":"sessions","limit":N?}          counts, live[{device,mode,state,stage,result,since,
  *                                          product_type,model_name,serial,case_id,ticket}],
  *                                          recent[{id,device,product_type,model_name,started_at,
@@ -54,8 +55,13 @@
  *                                          revision, ticket, outcome, faults[codes], health_pct,
  *                                          cycle_count, battery_serial, final}]}
  *   {"cmd":"reports","device":D?,"since":T?,"limit":N?}   report summaries, newest first
- *   {"cmd":"report_get","report_id":R}     {report (the payload), verified, reason?}
- *   {"cmd":"upload_check"}                 (until the booking adapters land: unavailable)
+ *   {"cmd":"report_get","report_id":R}     {report (the payload), verified, reason?, path (the
+ *                                          exact signed bytes), case? {case_id, state, ticket,
+ *                                          lang (the customer's), latest_revision, ...}}
+ *   {"cmd":"upload_check"}                 one authenticated read of the booking system:
+ *                                          {kind, system, url, message ("RepairShopr at URL:
+ *                                          token accepted, 37 open tickets")}; refused as
+ *                                          unavailable with why it failed
  *   {"cmd":"subscribe","since":SEQ?}       through commands_subscribe only: the answer
  *                                          {"ok":true,"seq":N} then one event per line
  *                                          (events.h) until the connection closes

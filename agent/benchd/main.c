@@ -10,6 +10,7 @@
  * and stop; the outbox keeps what is not delivered for the next start.
  */
 #include "adopt.h"
+#include "booking.h"
 #include "cases.h"
 #include "commands.h"
 #include "config.h"
@@ -74,7 +75,7 @@ check_files(const struct config *cfg, char *why, size_t whylen)
 {
 	if (cfg->upload_url[0] && cfg->token_file[0]) {
 		char *tok;
-		if (upload_read_token(cfg->token_file, &tok, why, whylen) < 0)
+		if (booking_read_token(cfg->token_file, &tok, why, whylen) < 0)
 			return -1;
 		explicit_bzero(tok, strlen(tok));
 		free(tok);
@@ -85,7 +86,7 @@ check_files(const struct config *cfg, char *why, size_t whylen)
 	}
 	if (cfg->fleet_url[0] && cfg->fleet_token_file[0]) {
 		char *tok;
-		if (upload_read_token(cfg->fleet_token_file, &tok, why, whylen) < 0)
+		if (booking_read_token(cfg->fleet_token_file, &tok, why, whylen) < 0)
 			return -1;
 		explicit_bzero(tok, strlen(tok));
 		free(tok);

@@ -1,6 +1,7 @@
 /* outbox: see outbox.h. */
 #include "outbox.h"
 
+#include "booking.h"
 #include "log.h"
 #include "upload.h"
 #include "util.h"
@@ -19,13 +20,16 @@ struct outbox {
 	struct events *ev;
 	const struct config *cfg;
 	/* the target, copied */
-	char *name, *kind, *url, *token_file, *ca_file;
-	int timeout_s, retry_min, retry_max;
-	long long min_gap_ms;    /* 60000 / rate_per_minute, 0 for none */
-	long long last_start_ms; /* when the last request began (monotonic) */
-	pthread_t thread;
+	char *name, *kind, *url;
+	int retry_min, retry_max;
+	struct booking *bk; /* the target's adapter, its rate limiter and ticket cache */
+	int poll_seconds;   /* > 0: a poller thread turns open tickets into bookings */
+	json_t *polled;     /* the poller's last rows (to tell a change) */
+	pthread_t thread, poller;
+	int polling;
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	pthread_cond_t cv;  /* CLOCK_MONOTONIC */
+	pthread_cond_t pcv; /* the poller's sleep (CLOCK_MONOTONIC) */
 	int kicked;
 	volatile int stop;
 	int64_t pause_until; /* the server said it is busy or down: nothing is sent before (ms) */
@@ -95,78 +99,16 @@ wait_ms(struct outbox *ob, long long ms)
 	pthread_mutex_unlock(&ob->mu);
 }
 
-/* What one delivery attempt gave, whatever the adapter (CONTRACTS.md 5's booking_result). */
-struct delivery {
-	enum upload_verdict verdict;
-	int status;       /* the last HTTP status, 0 for none */
-	long retry_after; /* seconds, -1 for none */
-	int server_wide;  /* pause the whole target */
-	char remote_id[128];
-	char phase[128];
-	char *answer; /* the server's answer (bounded) or our reason, malloc'd */
-};
-
-/* The id a generic receiver gives the case: "case_id" or "id" in a JSON answer. */
-static void
-remote_id_of(const char *answer, char *out, size_t outlen)
-{
-	json_t *a = answer ? json_loads(answer, 0, NULL) : NULL, *v;
-
-	out[0] = '\0';
-	v = json_object_get(a, "case_id");
-	if (v == NULL)
-		v = json_object_get(a, "id");
-	if (json_is_string(v))
-		snprintf(out, outlen, "%s", json_string_value(v));
-	else if (json_is_integer(v))
-		snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
-	for (char *p = out; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	json_decref(a);
-}
-
-/*
- * The generic adapter (DESIGN 4.7): POST {url}/cases. Returns 0 with d filled, or -1 with why
- * for a local problem (an unreadable token): nothing was sent.
- */
-static int
-deliver_generic(struct outbox *ob, const struct store_outbox_item *it, struct delivery *d, char *why,
-                size_t whylen)
-{
-	struct upload_opts o = {
-	    .url = ob->url,
-	    .token_file = ob->token_file,
-	    .ca_file = ob->ca_file,
-	    .timeout_s = ob->timeout_s,
-	    .cancel = &ob->stop,
-	};
-	struct upload_answer ans;
-
-	if (upload_post(&o, it->report_id, it->body, it->bodylen, &ans, why, whylen) != UPLOAD_OK)
-		return -1;
-	clean_answer(ans.text);
-	d->status = ans.status;
-	d->retry_after = ans.retry_after;
-	d->verdict = upload_classify(ans.status);
-	d->server_wide = ans.status == 0 || ans.status == 429 || ans.status == 503;
-	if (d->verdict == UPLOAD_DELIVERED)
-		remote_id_of(ans.text, d->remote_id, sizeof(d->remote_id));
-	d->answer = ans.text;
-	ans.text = NULL;
-	upload_answer_clear(&ans);
-	return 0;
-}
-
 static void
 record(struct outbox *ob, const struct store_outbox_item *it, const char *state, int status,
-       const char *answer, int64_t next_try, const char *remote_id)
+       const char *answer, int64_t next_try, const char *remote_id, const char *phase)
 {
 	struct store_outbox_answer a = {.state = state,
 	                                .status = status,
 	                                .answer = answer,
 	                                .next_try_ms = next_try,
-	                                .remote_id = remote_id && remote_id[0] ? remote_id : NULL};
+	                                .remote_id = remote_id && remote_id[0] ? remote_id : NULL,
+	                                .phase = phase && phase[0] ? phase : NULL};
 	char closed[STORE_ID_MAX];
 
 	if (store_outbox_result(ob->st, it->report_id, ob->name, &a, closed) != STORE_OK)
@@ -190,19 +132,13 @@ record(struct outbox *ob, const struct store_outbox_item *it, const char *state,
 static void
 send_one(struct outbox *ob, struct store_outbox_item *it)
 {
-	struct delivery d;
+	struct booking_case bc;
+	struct booking_result d;
+	json_t *payload = NULL;
 	char why[512], act[96];
 	int attempts = it->attempts + 1;
-	long long delay, now;
+	long long delay;
 
-	/* The client-side rate limit: requests at least min_gap_ms apart. */
-	now = util_now_ms();
-	if (ob->min_gap_ms > 0 && ob->last_start_ms > 0 && now - ob->last_start_ms < ob->min_gap_ms) {
-		wait_ms(ob, ob->min_gap_ms - (now - ob->last_start_ms));
-		if (ob->stop)
-			return;
-	}
-	ob->last_start_ms = util_now_ms();
 	snprintf(act, sizeof(act), "uploading %s", it->report_id);
 	set_activity(ob, act);
 	if (store_outbox_attempt(ob->st, it->report_id, ob->name) != STORE_OK) {
@@ -210,41 +146,44 @@ send_one(struct outbox *ob, struct store_outbox_item *it)
 		wait_ms(ob, 1000);
 		return;
 	}
-	memset(&d, 0, sizeof(d));
-	if (deliver_generic(ob, it, &d, why, sizeof(why)) < 0) {
-		/* A local problem (token): keep it pending, say what to fix. */
-		delay = upload_backoff_ms(attempts, ob->retry_min, ob->retry_max, -1, rnd32());
-		log_warnx("outbox: %s: not sent: %s; next try in %lld s", it->report_id, why, delay / 1000);
-		record(ob, it, "pending", 0, why, store_now_ms() + delay, NULL);
+	if (booking_case_parse(it->body, it->bodylen, &bc, &payload, why, sizeof(why)) != BOOKING_OK) {
+		/* Never sendable: a person must look at it (the signed report is still in reports/). */
+		log_errorx("outbox: %s held: %s", it->report_id, why);
+		record(ob, it, "held", 0, why, store_now_ms(), NULL, NULL);
 		return;
 	}
-	if (ob->stop && d.status == 0) {
+	/* The adapter: generic (DESIGN 4.7), RepairShopr/Syncro or RepairDesk (4.11). Its rate
+	 * limiter spaces the requests; it waits there, not here. */
+	booking_deliver(ob->bk, &bc, &d);
+	json_decref(payload);
+	clean_answer(d.answer);
+	if (ob->stop && d.verdict == BOOKING_RETRY && d.http_status == 0) {
 		/* Aborted by shutdown: still pending, due at once on the next start. */
-		record(ob, it, "pending", 0, d.answer, store_now_ms(), NULL);
-		free(d.answer);
+		record(ob, it, "pending", 0, d.answer, store_now_ms(), NULL, d.phase);
+		booking_result_clear(&d);
 		return;
 	}
 	switch (d.verdict) {
-	case UPLOAD_DELIVERED:
+	case BOOKING_DELIVERED:
 		pthread_mutex_lock(&ob->mu);
 		ob->pause_until = 0;
 		pthread_mutex_unlock(&ob->mu);
 		log_info("outbox: %s delivered%s%s (HTTP %d, attempt %d%s%s)", it->report_id,
 		         strcmp(ob->name, STORE_TARGET_UPLOAD) ? " to " : "",
-		         strcmp(ob->name, STORE_TARGET_UPLOAD) ? ob->name : "", d.status, attempts,
-		         d.remote_id[0] ? ", the server's id " : "", d.remote_id);
-		record(ob, it, "delivered", d.status, d.answer, store_now_ms(), d.remote_id);
+		         strcmp(ob->name, STORE_TARGET_UPLOAD) ? ob->name : "", d.http_status, attempts,
+		         d.phase[0] ? ": " : "", d.phase);
+		record(ob, it, "delivered", d.http_status, d.answer, store_now_ms(), d.remote_id, d.phase);
 		break;
-	case UPLOAD_RETRY:
-		delay = upload_backoff_ms(attempts, ob->retry_min, ob->retry_max, d.retry_after, rnd32());
-		if (d.status)
+	case BOOKING_RETRY:
+		delay = upload_backoff_ms(attempts, ob->retry_min, ob->retry_max, d.retry_after_s, rnd32());
+		if (d.http_status)
 			log_warnx("outbox: %s: HTTP %d, retrying in %.1f s (attempt %d%s)", it->report_id,
-			          d.status, (double)delay / 1000, attempts,
-			          d.retry_after >= 0 ? ", server's Retry-After" : "");
+			          d.http_status, (double)delay / 1000, attempts,
+			          d.retry_after_s >= 0 ? ", server's Retry-After" : "");
 		else
 			log_warnx("outbox: %s: %s, retrying in %.1f s (attempt %d)", it->report_id, d.answer,
 			          (double)delay / 1000, attempts);
-		record(ob, it, "pending", d.status, d.answer, store_now_ms() + delay, NULL);
+		record(ob, it, "pending", d.http_status, d.answer, store_now_ms() + delay, NULL, d.phase);
 		/* 429, 503 or no answer at all: the whole server is busy or away, so the other
 		 * reports wait too (a 500 may be about this one report: only it waits). */
 		if (d.server_wide) {
@@ -253,15 +192,65 @@ send_one(struct outbox *ob, struct store_outbox_item *it)
 			pthread_mutex_unlock(&ob->mu);
 		}
 		break;
-	case UPLOAD_HELD:
-		log_errorx(
-		    "outbox: %s held: the server refused it with HTTP %d: %.200s (fix it, then `benchctl "
-		    "outbox retry %s`)",
-		    it->report_id, d.status, d.answer, it->report_id);
-		record(ob, it, "held", d.status, d.answer, store_now_ms(), NULL);
+	case BOOKING_WAIT:
+		/* No ticket to put it on (the adapters never create one): linking the case makes a
+		 * new revision, which is queued by itself. */
+		log_warnx("outbox: %s: %s", it->report_id, d.answer);
+		record(ob, it, "held", 0, d.answer, store_now_ms(), NULL, d.phase);
+		break;
+	case BOOKING_HELD:
+	default:
+		/* The answer says why (and the server's status, when it refused). */
+		log_errorx("outbox: %s held: %.300s (fix it, then `benchctl outbox retry %s`)", it->report_id,
+		           d.answer, it->report_id);
+		record(ob, it, "held", d.http_status, d.answer, store_now_ms(), NULL, d.phase);
 		break;
 	}
-	free(d.answer);
+	booking_result_clear(&d);
+}
+
+/* The poller: open tickets of the booking system become bookings (DESIGN 4.11). */
+static void *
+poll_run(void *arg)
+{
+	struct outbox *ob = arg;
+
+	log_set_device(NULL);
+	while (!ob->stop) {
+		json_t *rows = NULL;
+		char why[1024];
+		struct timespec ts;
+		int skipped = 0;
+
+		if (booking_poll(ob->bk, &rows, why, sizeof(why)) == BOOKING_OK) {
+			if (store_bookings_sync(ob->st, ob->kind, rows, &skipped, why, sizeof(why)) !=
+			    STORE_OK) {
+				log_warnx("bookings: cannot store the open tickets of %s: %s",
+				          booking_system(ob->bk), why);
+			} else if (ob->polled == NULL || !json_equal(ob->polled, rows)) {
+				log_info("bookings: %zu device%s on open %s tickets%s", json_array_size(rows),
+				         json_array_size(rows) == 1 ? "" : "s", booking_system(ob->bk),
+				         skipped ? " (some already booked by hand: kept as they are)" : "");
+				json_decref(ob->polled);
+				ob->polled = json_incref(rows);
+				events_publish(ob->ev, EV_BOOKING_CHANGED,
+				               json_pack("{s:s, s:I}", "source", ob->kind, "bookings",
+				                         (json_int_t)json_array_size(rows)));
+			}
+			json_decref(rows);
+		} else if (!ob->stop) {
+			log_warnx("bookings: cannot read the open tickets: %s; next try in %d s", why,
+			          ob->poll_seconds);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ob->poll_seconds;
+		pthread_mutex_lock(&ob->mu);
+		while (!ob->stop)
+			if (pthread_cond_timedwait(&ob->pcv, &ob->mu, &ts) == ETIMEDOUT)
+				break;
+		pthread_mutex_unlock(&ob->mu);
+	}
+	return NULL;
 }
 
 static void *
@@ -321,6 +310,8 @@ outbox_target_from_config(const struct config *cfg, const char *name, struct out
 		t->token_file = cfg->token_file;
 		t->ca_file = cfg->ca_file;
 		t->rate_per_minute = config_upload_rate(cfg);
+		t->serial_field = cfg->serial_field;
+		t->poll_seconds = cfg->poll_seconds;
 	} else if (strcmp(name, STORE_TARGET_FLEET) == 0) {
 		t->kind = "generic"; /* benchfleet speaks DESIGN 4.7 */
 		t->url = cfg->fleet_url;
@@ -338,10 +329,25 @@ dup_or_empty(const char *s)
 	return xstrdup(s ? s : "");
 }
 
+static void
+outbox_free(struct outbox *ob)
+{
+	pthread_cond_destroy(&ob->cv);
+	pthread_cond_destroy(&ob->pcv);
+	pthread_mutex_destroy(&ob->mu);
+	booking_free(ob->bk);
+	json_decref(ob->polled);
+	free(ob->name);
+	free(ob->kind);
+	free(ob->url);
+	free(ob);
+}
+
 int
 outbox_start(const struct outbox_opts *o, struct outbox **out, char *why, size_t whylen)
 {
 	struct outbox *ob = xcalloc(1, sizeof(*ob));
+	struct booking_opts bo;
 	pthread_condattr_t ca;
 	int e;
 
@@ -349,36 +355,48 @@ outbox_start(const struct outbox_opts *o, struct outbox **out, char *why, size_t
 	ob->ev = o->ev;
 	ob->cfg = o->cfg;
 	ob->name = dup_or_empty(o->target.name ? o->target.name : STORE_TARGET_UPLOAD);
-	ob->kind = dup_or_empty(o->target.kind ? o->target.kind : "generic");
+	ob->kind = dup_or_empty(o->target.kind && o->target.kind[0] ? o->target.kind : "generic");
 	ob->url = dup_or_empty(o->target.url);
-	ob->token_file = dup_or_empty(o->target.token_file);
-	ob->ca_file = dup_or_empty(o->target.ca_file);
-	ob->timeout_s = o->target.timeout_s > 0 ? o->target.timeout_s : 30;
 	ob->retry_min = o->target.retry_min_s > 0 ? o->target.retry_min_s : 5;
 	ob->retry_max = o->target.retry_max_s > 0 ? o->target.retry_max_s : 900;
-	ob->min_gap_ms = o->target.rate_per_minute > 0 ? 60000LL / o->target.rate_per_minute : 0;
-	if (strcmp(ob->kind, "generic") != 0)
-		/* The booking adapters (RepairShopr, RepairDesk) plug in here (CONTRACTS.md 5). */
-		log_warnx("outbox %s: kind '%s' has no adapter in this benchd: delivering as generic "
-		          "(DESIGN 4.7)",
-		          ob->name, ob->kind);
 	util_strlcpy(ob->activity, "idle", sizeof(ob->activity));
 	pthread_mutex_init(&ob->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ob->cv, &ca);
+	pthread_cond_init(&ob->pcv, &ca);
 	pthread_condattr_destroy(&ca);
+	memset(&bo, 0, sizeof(bo));
+	bo.kind = ob->kind;
+	bo.url = ob->url;
+	bo.token_file = o->target.token_file;
+	bo.ca_file = o->target.ca_file;
+	bo.timeout_s = o->target.timeout_s > 0 ? o->target.timeout_s : 30;
+	bo.rate_per_minute = o->target.rate_per_minute;
+	bo.serial_field = o->target.serial_field;
+	if (booking_new(&bo, &ob->bk, why, whylen) != BOOKING_OK) {
+		outbox_free(ob);
+		return -1;
+	}
 	if ((e = pthread_create(&ob->thread, NULL, run, ob)) != 0) {
 		snprintf(why, whylen, "cannot start the %s thread: %s", ob->name, strerror(e));
-		pthread_cond_destroy(&ob->cv);
-		pthread_mutex_destroy(&ob->mu);
-		free(ob->name);
-		free(ob->kind);
-		free(ob->url);
-		free(ob->token_file);
-		free(ob->ca_file);
-		free(ob);
+		outbox_free(ob);
 		return -1;
+	}
+	if (o->target.poll_seconds > 0 && strcmp(ob->kind, "generic") != 0) {
+		ob->poll_seconds = o->target.poll_seconds;
+		if (ob->poll_seconds < 30)
+			log_warnx("bookings: polling %s every %d s spends much of the %d requests a minute "
+			          "benchd allows itself there; 60 s or more is plenty for a shop",
+			          booking_system(ob->bk), ob->poll_seconds, o->target.rate_per_minute);
+		if ((e = pthread_create(&ob->poller, NULL, poll_run, ob)) != 0)
+			log_warnx("bookings: cannot start the poller (%s): no bookings from %s tickets",
+			          strerror(e), booking_system(ob->bk));
+		else
+			ob->polling = 1;
+	} else if (o->target.poll_seconds > 0) {
+		log_warnx("[upload] poll_seconds is set, but kind generic has no tickets to poll: set kind = "
+		          "repairshopr or repairdesk");
 	}
 	*out = ob;
 	return 0;
@@ -415,16 +433,13 @@ outbox_stop(struct outbox *ob)
 	pthread_mutex_lock(&ob->mu);
 	ob->stop = 1;
 	pthread_cond_signal(&ob->cv);
+	pthread_cond_signal(&ob->pcv);
 	pthread_mutex_unlock(&ob->mu);
+	booking_cancel(ob->bk); /* a request in flight (or waiting for the limiter) ends now */
 	pthread_join(ob->thread, NULL);
-	pthread_cond_destroy(&ob->cv);
-	pthread_mutex_destroy(&ob->mu);
-	free(ob->name);
-	free(ob->kind);
-	free(ob->url);
-	free(ob->token_file);
-	free(ob->ca_file);
-	free(ob);
+	if (ob->polling)
+		pthread_join(ob->poller, NULL);
+	outbox_free(ob);
 }
 
 void
@@ -449,4 +464,16 @@ const char *
 outbox_url(const struct outbox *ob)
 {
 	return ob ? ob->url : NULL;
+}
+
+const char *
+outbox_kind(const struct outbox *ob)
+{
+	return ob ? ob->kind : NULL;
+}
+
+struct booking *
+outbox_booking(struct outbox *ob)
+{
+	return ob ? ob->bk : NULL;
 }

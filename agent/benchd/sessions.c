@@ -109,15 +109,17 @@ start_queued(struct sessions *m)
 	}
 }
 
-/* A device appeared (or was newly trusted: again = 1). */
+/* A device appeared (or was newly trusted: again = 1). extra: what the attach already tells of
+ * it (a USB-level device's ECID, product type, model), merged into device.attached; stolen. */
 static void
-device_added(struct sessions *m, const char *id, const char *mode, int again)
+device_added(struct sessions *m, const char *id, const char *mode, int again, json_t *extra)
 {
 	struct sess *s;
 
 	pthread_mutex_lock(&m->mu);
 	if (m->stopping) {
 		pthread_mutex_unlock(&m->mu);
+		json_decref(extra);
 		return;
 	}
 	s = find(m, id);
@@ -142,8 +144,12 @@ device_added(struct sessions *m, const char *id, const char *mode, int again)
 		s->next = m->list;
 		m->list = s;
 		m->queued++;
-		events_publish(m->o.ev, EV_DEVICE_ATTACHED,
-		               json_pack("{s:s, s:s}", "device", id, "mode", mode));
+		{
+			json_t *e = json_pack("{s:s, s:s}", "device", id, "mode", mode);
+			if (json_is_object(extra))
+				json_object_update(e, extra);
+			events_publish(m->o.ev, EV_DEVICE_ATTACHED, e);
+		}
 		if (m->running >= m->o.cfg->max_sessions)
 			log_info("%s: plugged in (%s); queued: %d sessions already running (max_sessions)",
 			         id, mode, m->running);
@@ -152,6 +158,7 @@ device_added(struct sessions *m, const char *id, const char *mode, int again)
 	}
 	start_queued(m);
 	pthread_mutex_unlock(&m->mu);
+	json_decref(extra);
 }
 
 static void
@@ -426,9 +433,9 @@ on_idev(enum idev_event_kind kind, const char *udid, void *ctx)
 	if (udid == NULL || udid[0] == '\0' || strlen(udid) >= sizeof(((struct sess *)0)->id))
 		return;
 	if (kind == IDEV_EVENT_ADD)
-		device_added(m, udid, "normal", 0);
+		device_added(m, udid, "normal", 0, NULL);
 	else if (kind == IDEV_EVENT_PAIRED)
-		device_added(m, udid, "normal", 1);
+		device_added(m, udid, "normal", 1, NULL);
 	else if (kind == IDEV_EVENT_REMOVE)
 		device_removed(m, udid);
 }
@@ -446,9 +453,16 @@ on_usb(enum usbdev_event_kind kind, const struct usbdev_info *dev, void *ctx)
 		util_strlcpy(id, dev->ecid, sizeof(id));
 	else
 		snprintf(id, sizeof(id), "usb-%u-%u", dev->busnum, dev->devaddr);
-	if (kind == USBDEV_EVENT_ADD)
-		device_added(m, id, usbdev_mode_name(dev->mode), 0);
-	else if (kind == USBDEV_EVENT_REMOVE)
+	if (kind == USBDEV_EVENT_ADD) {
+		json_t *x = json_object();
+		if (dev->ecid[0])
+			json_object_set_new(x, "ecid", json_string(dev->ecid));
+		if (dev->product_type[0])
+			json_object_set_new(x, "product_type", json_string(dev->product_type));
+		if (dev->model_name[0])
+			json_object_set_new(x, "model_name", json_string(dev->model_name));
+		device_added(m, id, usbdev_mode_name(dev->mode), 0, x);
+	} else if (kind == USBDEV_EVENT_REMOVE)
 		device_removed(m, id);
 }
 

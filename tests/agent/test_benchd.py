@@ -322,6 +322,9 @@ def t_upload(work):
         check('"report":' + jws + "}" in rs[0]["body"], "%s: the JWS is not embedded byte for byte" % name)
         state = "held" if name in ("bad", "unprocessable") else "delivered"
         check(items[rid]["state"] == state, "%s: state %s, want %s" % (name, items[rid]["state"], state))
+        # The receiver's case id is kept (issue 18.7): "C-<key>" from its 201 or 409 answer.
+        if state == "delivered":
+            check(items[rid]["remote_id"] == "C-" + rid[:8], "%s: remote_id %r" % (name, items[rid]["remote_id"]))
     # Backoff and Retry-After were honoured.
     gap = lambda name: by_key[cases[name][0]][1]["time"] - by_key[cases[name][0]][0]["time"]
     check(gap("throttled") >= 0.9, "Retry-After: 1 not honoured (retried after %.2f s)" % gap("throttled"))
@@ -341,6 +344,9 @@ def t_upload(work):
     bad = cases["bad"][0]
     check(bad in out and "held" in out and "ticket T-0 is closed" in out and "benchctl outbox retry " + bad in out,
           "benchctl outbox does not show the held answer:\n" + out)
+    ok_id = cases["ok"][0]
+    check(any(ok_id in l and "delivered" in l and "case C-" + ok_id[:8] in l for l in out.splitlines()),
+          "benchctl outbox does not show the case id the receiver gave:\n" + out)
     rc, out, err = b.ctl("status")
     check(rc == 0 and "2 held" in out and "8 delivered" in out, "benchctl status:\n" + out + err)
     # The booking system is fixed; the technician retries the held one.
