@@ -9,9 +9,11 @@
  * sessions and the control socket. SIGTERM/SIGINT drain the running sessions (drain_seconds)
  * and stop; the outbox keeps what is not delivered for the next start.
  */
+#include "commands.h"
 #include "config.h"
 #include "control.h"
 #include "ctlclient.h"
+#include "events.h"
 #include "log.h"
 #include "outbox.h"
 #include "sessions.h"
@@ -46,6 +48,8 @@ struct daemon {
 	struct store *st;
 	struct outbox *ob;
 	struct sessions *sess;
+	struct events *ev;
+	struct commands *cmds;
 	struct web *web;
 	time_t started;
 	int lockfd;
@@ -306,107 +310,19 @@ adopt_reports(struct daemon *d)
 	return n;
 }
 
-static int
-clamp_limit(const json_t *req, int def)
-{
-	json_int_t n = json_integer_value(json_object_get(req, "limit"));
-	if (n <= 0)
-		return def;
-	return n > 1000 ? 1000 : (int)n;
-}
-
+/* The control socket's handler: every command is commands_call's (commands.h). */
 static json_t *
-handle(const json_t *req, void *ctx)
+handle(const json_t *req, void *ctx, struct events_sub **stream)
 {
 	struct daemon *d = ctx;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	json_t *resp, *v;
-	char started[32], act[128];
+	json_t *answer;
 
-	if (cmd == NULL)
-		return json_pack("{s:b, s:s}", "ok", 0, "error", "no \"cmd\" in the request");
-	if (strcmp(cmd, "status") == 0) {
-		util_rfc3339(d->started, started, sizeof(started));
-		outbox_activity(d->ob, act, sizeof(act));
-		if (store_counts(d->st, &v) != STORE_OK) {
-			json_decref(v);
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
-		}
-		resp = json_pack("{s:b, s:s, s:I, s:s, s:s, s:s, s:I, s:s, s:o}", "ok", 1, "version",
-		                 BENCHD_VERSION, "pid", (json_int_t)getpid(), "bench_id", d->cfg->bench_id,
-		                 "state_dir", d->state_dir, "started_at", started, "uptime_s",
-		                 (json_int_t)(time(NULL) - d->started), "control", d->sock, "sessions",
-		                 sessions_counts(d->sess));
-		json_object_set_new(json_object_get(v, "outbox"), "activity", json_string(act));
-		json_object_set_new(json_object_get(v, "outbox"), "url", json_string(d->cfg->upload_url));
-		json_object_update(resp, v);
-		json_decref(v);
-		return resp;
+	if (cmd != NULL && strcmp(cmd, "subscribe") == 0) {
+		*stream = commands_subscribe(d->cmds, req, &answer);
+		return answer;
 	}
-	if (strcmp(cmd, "sessions") == 0) {
-		json_t *recent;
-		if (store_sessions_list(d->st, clamp_limit(req, 50), &recent) != STORE_OK) {
-			json_decref(recent);
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
-		}
-		return json_pack("{s:b, s:o, s:o, s:o}", "ok", 1, "counts", sessions_counts(d->sess), "live",
-		                 sessions_live(d->sess), "recent", recent);
-	}
-	if (strcmp(cmd, "outbox") == 0) {
-		json_t *items, *counts;
-		if (store_outbox_list(d->st, clamp_limit(req, 200), &items) != STORE_OK ||
-		    store_counts(d->st, &counts) != STORE_OK) {
-			json_decref(items);
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
-		}
-		outbox_activity(d->ob, act, sizeof(act));
-		resp = json_pack("{s:b, s:s, s:s, s:O, s:o}", "ok", 1, "url", d->cfg->upload_url, "activity",
-		                 act, "counts", json_object_get(counts, "outbox"), "items", items);
-		json_decref(counts);
-		return resp;
-	}
-	if (strcmp(cmd, "retry") == 0) {
-		const char *id = json_string_value(json_object_get(req, "report_id"));
-		int r;
-		if (d->ob == NULL)
-			return json_pack(
-			    "{s:b, s:s}", "ok", 0, "error",
-			    "uploads are off: set [upload] url in the configuration and restart benchd");
-		if (json_is_true(json_object_get(req, "held"))) {
-			r = store_outbox_retry_held(d->st);
-			if (r < 0)
-				return json_pack("{s:b, s:s}", "ok", 0, "error", store_strerror(r));
-			log_info(
-			    "outbox: %d held report%s queued for upload now (benchctl outbox retry --held)",
-			    r, r == 1 ? "" : "s");
-			outbox_retry_now(d->ob);
-			return json_pack("{s:b, s:i}", "ok", 1, "requeued", r);
-		}
-		if (id == NULL || id[0] == '\0')
-			return json_pack("{s:b, s:s}", "ok", 0, "error",
-			                 "retry needs a report_id (or \"held\": true)");
-		r = store_outbox_retry(d->st, id);
-		if (r == STORE_E_NOT_FOUND)
-			return json_pack("{s:b, s:s}", "ok", 0, "error",
-			                 "no report with that id in the outbox");
-		if (r == STORE_E_STATE)
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "that report was already delivered");
-		if (r != STORE_OK)
-			return json_pack("{s:b, s:s}", "ok", 0, "error", store_strerror(r));
-		log_info("outbox: %s queued for upload now (benchctl outbox retry)", id);
-		outbox_retry_now(d->ob);
-		return json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "report_id", id, "state", "pending",
-		                 "requeued", 1);
-	}
-	return json_pack("{s:b, s:s}", "ok", 0, "error",
-	                 "unknown cmd (known: status, sessions, outbox, retry)");
-}
-
-/* The bench page's way to the commands: the same handler as the control socket. */
-static json_t *
-web_call(void *ctx, const json_t *req)
-{
-	return handle(req, ctx);
+	return commands_call(d->cmds, req);
 }
 
 /* Start the bench page ([web] listen; empty: off) and say where it is. A page that cannot
@@ -424,8 +340,7 @@ start_web(struct daemon *d, char *why, size_t whylen)
 	memset(&wo, 0, sizeof(wo));
 	wo.cfg = d->cfg;
 	wo.state_dir = d->state_dir;
-	wo.call = web_call;
-	wo.call_ctx = d;
+	wo.cmds = d->cmds;
 	if (web_start(&wo, &d->web, why, whylen) != WEB_OK) {
 		/* Diagnosis and uploads go on without the page; the log says why it is off. */
 		log_errorx("web: %s: the bench page is off (benchd goes on without it)", why);
@@ -576,6 +491,7 @@ main(int argc, char **argv)
 
 	umask(0027); /* state files: benchd and its group only */
 	d.started = time(NULL);
+	d.ev = events_new();
 	d.state_dir = util_state_dir(state_opt);
 	d.sock = config_control_socket(d.cfg, d.state_dir);
 	if (util_mkdir_p(d.state_dir, 0750) < 0) {
@@ -650,6 +566,19 @@ main(int argc, char **argv)
 		log_errorx("%s", why);
 		goto out;
 	}
+	{
+		struct commands_opts co = {
+		    .cfg = d.cfg,
+		    .state_dir = d.state_dir,
+		    .control_path = d.sock,
+		    .started = d.started,
+		    .st = d.st,
+		    .ev = d.ev,
+		    .sess = d.sess,
+		    .upload = d.ob,
+		};
+		d.cmds = commands_new(&co);
+	}
 	if (control_start(d.sock, handle, &d, &ctl, why, sizeof(why)) != CONTROL_OK) {
 		log_errorx("%s", why);
 		goto out;
@@ -680,6 +609,7 @@ out:
 		 * transactional, the outbox resumes at the next start). */
 		_exit(1);
 	}
+	events_shutdown(d.ev);
 	if (d.web) {
 		char *url_file = xasprintf("%s/web.url", d.state_dir);
 		web_stop(d.web);
@@ -689,6 +619,8 @@ out:
 	control_stop(ctl);
 	outbox_stop(d.ob);
 	sessions_free(d.sess);
+	commands_free(d.cmds);
+	events_free(d.ev);
 	store_close(d.st);
 	if (d.lockfd >= 0)
 		close(d.lockfd);

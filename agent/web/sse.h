@@ -27,15 +27,21 @@
 
 #include "buf.h"
 
-struct events;
+#include <stdint.h>
+
+struct commands;
 struct sse_stream;
 
-/* Append one event in SSE framing to out. Returns 0, or -1 when it does not fit or is not an
- * object. */
-int sse_format(const json_t *ev, struct buf *out);
+/* Append one event (its compact one-line JSON, as the bus serialised it) in SSE framing to out:
+ * "id: <seq>\ndata: <json>\n\n". Returns 0, or -1 when it does not fit or json holds a line
+ * break (which would end the event early). */
+int sse_format(uint64_t seq, const char *json, size_t len, struct buf *out);
 
-/* A stream over the bus (NULL: keepalives only). `stopping` is polled: non-zero ends it. */
-struct sse_stream *sse_stream_new(struct events *bus, const atomic_int *stopping, int keepalive_s);
+/* A stream of the bench's events: a subscriber through commands_subscribe, catching up from
+ * `since` (the browser's Last-Event-ID; 0 for none). NULL cmds: keepalives only. `stopping` is
+ * polled: non-zero ends the stream. */
+struct sse_stream *sse_stream_new(struct commands *cmds, uint64_t since, const atomic_int *stopping,
+                                  int keepalive_s);
 /* Fill buf with up to max bytes of the stream, blocking until there is something. Returns the
  * byte count, or -1 when the stream has ended (stop, or the bus dropped us and that was said). */
 ssize_t sse_stream_read(struct sse_stream *s, char *buf, size_t max);

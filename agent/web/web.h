@@ -2,8 +2,8 @@
  * web: benchd's bench page and its HTTP API (DESIGN.md 4.10), served with libmicrohttpd.
  *
  * The page is a view: every action is a POST that web turns into the same request the control
- * socket takes (CONTRACTS 4) and hands to the one command implementation (`call`, which is
- * commands_call); every answer it shows comes from a command or from the events bus, which it
+ * socket takes (CONTRACTS 4) and hands to the one command implementation, commands_call; every
+ * answer it shows comes from a command or from the events bus (commands_subscribe), which it
  * streams to the page as Server-Sent Events on /api/events (one stream per page). web holds no
  * bench logic of its own.
  *
@@ -28,9 +28,10 @@
  * WEB_REQUEST_SECONDS (slow clients are dropped), the token when [web] token_file is set.
  *
  * Threads: libmicrohttpd runs one thread per connection (an SSE stream blocks in its own
- * thread waiting for events); `call` is called from those threads concurrently.
- * Ownership: web_start/web_stop. web keeps pointers to cfg, the bus and call_ctx: they must
- * outlive web_stop.
+ * thread waiting for events); commands_call is called from those threads concurrently.
+ * Ownership: web_start/web_stop. web keeps pointers to cfg and cmds: they must outlive
+ * web_stop, and the events bus must be shut down (events_shutdown) before web_stop so that
+ * every stream ends.
  */
 #ifndef BENCHD_WEB_H
 #define BENCHD_WEB_H
@@ -55,18 +56,13 @@ enum web_err {
 };
 const char *web_strerror(int err);
 
-/* The one command implementation (commands_call): a new answer object for a request. */
-typedef json_t *(*web_call_fn)(void *ctx, const json_t *req);
-
-struct events;
+struct commands;
 
 struct web_opts {
 	const struct config *cfg; /* web_listen, web_token_file, web_hosts, lang, bench_id */
 	const char *state_dir;    /* reports/<id>.jws.json live there */
 	const char *page_dir;     /* NULL: web_default_page_dir() */
-	web_call_fn call;
-	void *call_ctx;
-	struct events *bus; /* the events bus /api/events streams; NULL: the stream only keeps alive */
+	struct commands *cmds;    /* every answer, and the events (commands_subscribe) */
 };
 
 struct web;
