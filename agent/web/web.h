@@ -24,8 +24,10 @@
  *
  * Safety (guard.h): Host allowlist, CSRF header and same Origin on every POST/DELETE, no CORS
  * headers, CSP default-src 'self', nosniff, no-referrer, bodies at most WEB_BODY_MAX (413),
- * at most WEB_MAX_CONNECTIONS connections, a request must arrive whole within
- * WEB_REQUEST_SECONDS (slow clients are dropped), the token when [web] token_file is set.
+ * at most WEB_MAX_CONNECTIONS connections (more wait in the kernel's listen backlog until one
+ * ends), a request must arrive whole within WEB_REQUEST_SECONDS and an idle connection ends
+ * after WEB_IDLE_SECONDS (slow clients are dropped, so a slot frees within seconds), the token
+ * when [web] token_file is set.
  *
  * Threads: libmicrohttpd runs one thread per connection (an SSE stream blocks in its own
  * thread waiting for events); commands_call is called from those threads concurrently.
@@ -42,7 +44,7 @@
 #include "config.h"
 
 #define WEB_BODY_MAX          (64u * 1024) /* a bigger request body: 413 */
-#define WEB_MAX_CONNECTIONS   32           /* more are closed at once */
+#define WEB_MAX_CONNECTIONS   32           /* more wait in the listen backlog */
 #define WEB_REQUEST_SECONDS   10           /* headers and body must arrive within this */
 #define WEB_IDLE_SECONDS      10           /* an idle keep-alive connection is closed */
 #define WEB_KEEPALIVE_SECONDS 10           /* an SSE stream says something this often */
