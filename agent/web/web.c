@@ -73,7 +73,8 @@ struct web {
 	char url[320];
 	char csrf[44];
 	struct guard_hosts hosts;
-	json_t *catalogue; /* codes and parts, or NULL */
+	json_t *catalogue;     /* codes and parts, or NULL */
+	long long host_logged; /* when a refused Host was last logged (ms) */
 
 	atomic_int stopping;
 	pthread_mutex_t mu; /* conns and the reaper's wake */
@@ -929,8 +930,20 @@ refused(struct web *w, struct MHD_Connection *c, const char *url, const char *me
 
 	if (!guard_host_allowed(&w->hosts, host)) {
 		printable(host ? host : "", shown, sizeof(shown));
-		log_info("web: refused a request for Host '%s' (DNS rebinding guard; [web] hosts adds names)",
-		         shown);
+		{
+			/* Said at most once a minute: a rebinding page may retry in a loop. */
+			long long now = util_now_ms();
+			pthread_mutex_lock(&w->mu);
+			int say = now - w->host_logged >= 60000;
+			if (say)
+				w->host_logged = now;
+			pthread_mutex_unlock(&w->mu);
+			if (say)
+				log_info(
+				    "web: refused a request for Host '%s' (DNS rebinding guard; [web] hosts "
+				    "adds names; said once a minute)",
+				    shown);
+		}
 		*ret =
 		    send_error(c, MHD_HTTP_FORBIDDEN,
 		               "this bench page answers as %s only, not as Host '%s' (add the name to [web] "
@@ -1296,6 +1309,7 @@ web_start(const struct web_opts *o, struct web **out, char *why, size_t whylen)
 	w->cmds = o->cmds;
 	w->lfd = -1;
 	atomic_init(&w->stopping, 0);
+	w->host_logged = -60000;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 

@@ -74,6 +74,11 @@
 
   function el(id) { return document.getElementById(id); }
 
+  // Replace n's children, leaving out the null/false ones (replaceChildren would print "null").
+  function set(n, ...kids) {
+    n.replaceChildren(...kids.filter((k) => k !== null && k !== undefined && k !== false));
+  }
+
   function h(tag, attrs, ...kids) {
     const n = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -326,7 +331,7 @@
 
     // Head: model, mode, result
     p.title.textContent = d.model_name || d.product_type || (mode !== 'normal' ? 'iPhone' : d.device);
-    p.head.replaceChildren(p.title,
+    set(p.head, p.title,
       h('span', {class: 'badge mode mode-' + mode, text: t('mode_' + mode.replace(/ /g, '_'))}),
       h('span', {class: 'badge result', text: out === 'none' ? '' : t('outcome_' + out)}),
       d.attached === false ? h('span', {class: 'badge unplugged-badge', text: t('unplugged')}) : null);
@@ -338,22 +343,22 @@
     add('ios', d.ios_version);
     if (mode !== 'normal') add('ecid', d.ecid);
     add('ticket_label', c.ticket);
-    p.ids.replaceChildren(...ids);
+    set(p.ids, ...ids);
 
     // Battery, large, with its colour
     const bat = (d.readings && d.readings.battery) || null;
     const pct = bat && typeof bat.health_pct === 'number' ? bat.health_pct : null;
     const crashes = d.readings && d.readings.crashes;
     if (pct !== null) {
-      p.battery.replaceChildren(
+      set(p.battery, 
         h('span', {class: 'bat-label', text: t('battery')}),
         h('span', {class: 'bat-pct band-' + band(pct), text: pct + ' %'}),
         typeof bat.cycle_count === 'number' ? h('span', {class: 'bat-cycles', text: t('cycles', {n: bat.cycle_count})}) : null,
         crashes && typeof crashes.panics === 'number' ? h('span', {class: 'panics', text: t('panics', {n: crashes.panics})}) : null);
     } else if (mode === 'normal') {
-      p.battery.replaceChildren(h('span', {class: 'bat-label', text: t('battery_unknown')}));
+      set(p.battery, h('span', {class: 'bat-label', text: t('battery_unknown')}));
     } else {
-      p.battery.replaceChildren();
+      set(p.battery);
     }
 
     // The step and its progress
@@ -365,11 +370,11 @@
       } else if (s.state === 'running') {
         kids.push(h('progress', {'aria-label': t('progress')}));
       }
-      p.step.replaceChildren(...kids);
+      set(p.step, ...kids);
     } else if (s.state === 'failed' && s.reason) {
-      p.step.replaceChildren(h('span', {class: 'step-text', text: s.reason}));
+      set(p.step, h('span', {class: 'step-text', text: s.reason}));
     } else {
-      p.step.replaceChildren();
+      set(p.step);
     }
 
     // Locked, untrusted, recovery, DFU: what to do, in large type
@@ -380,10 +385,10 @@
     else if (['dfu', 'wtf', 'port dfu', 'port_dfu'].includes(mode) || codes.includes('SYS-002')) { alertTitle = t('dfu'); alertText = action('SYS-002'); }
     if (alertTitle) {
       p.alert.hidden = false;
-      p.alert.replaceChildren(h('strong', {text: alertTitle}), h('span', {text: alertText}));
+      set(p.alert, h('strong', {text: alertTitle}), h('span', {text: alertText}));
     } else {
       p.alert.hidden = true;
-      p.alert.replaceChildren();
+      set(p.alert);
     }
 
     // Faults with the part to replace
@@ -392,20 +397,20 @@
       const head = h('p', {class: 'rev', text: [t('revision', {n: c.revision || 1}), c.final ? t('final') : null,
         c.delivered ? t('delivered') : null].filter(Boolean).join(' · ')});
       if (faults.length === 0 && out === 'pass') {
-        p.result.replaceChildren(head, h('p', {class: 'no-faults', text: t('no_faults')}));
+        set(p.result, head, h('p', {class: 'no-faults', text: t('no_faults')}));
       } else {
-        p.result.replaceChildren(head, h('ul', {class: 'faults'}, ...faults.map((f) => h('li', {class: 'sev-' + (f.severity || 'info')},
+        set(p.result, head, h('ul', {class: 'faults'}, ...faults.map((f) => h('li', {class: 'sev-' + (f.severity || 'info')},
           h('span', {class: 'code', text: f.code}), ' ', h('span', {class: 'ftitle', text: faultTitle(f)}),
           h('span', {class: 'part', text: f.part ? t('replace', {part: partName(f.part)}) : t('no_part', {note: f.part_note || ''})})))));
       }
       if (c.waiting && !(c.questions && c.questions.length)) p.result.append(h('p', {class: 'waiting', text: c.waiting}));
     } else {
-      p.result.replaceChildren();
+      set(p.result);
     }
 
     // The open question, its choices as buttons
     const qs = c.questions || [];
-    p.question.replaceChildren(...qs.map((q) => h('fieldset', {class: 'q'},
+    set(p.question, ...qs.map((q) => h('fieldset', {class: 'q'},
       h('legend', {text: t('question') + ': ' + pick(q.texts, q.text)}),
       h('div', {class: 'choices'}, ...(q.choices || ['yes', 'no']).map((ch) => h('button', {type: 'button', class: 'choice',
         'data-key': q.key, 'data-choice': ch, onclick: () => sendAnswer(tile, q.key, ch)}, ch))))));
@@ -422,12 +427,12 @@
     p.finish.disabled = !c.report_id || !!c.final;
     if (c.report_id) {
       const q = (v) => '/reports/' + encodeURIComponent(c.report_id) + '.html?view=' + v + '&lang=' + lang;
-      p.links.replaceChildren(
+      set(p.links, 
         h('a', {href: q('customer'), target: '_blank', rel: 'noopener', text: t('customer_page')}),
         h('a', {href: q('technician'), target: '_blank', rel: 'noopener', text: t('technician_report')}),
         h('a', {href: '/reports/' + encodeURIComponent(c.report_id) + '.jws.json', target: '_blank', rel: 'noopener', text: t('signed_file')}));
     } else {
-      p.links.replaceChildren();
+      set(p.links);
     }
     p.histSum.textContent = t('history');
     if (p.hist.open) loadHistory(tile);
@@ -462,14 +467,14 @@
     const p = tile.parts;
     if (p.histLoading) return;
     p.histLoading = true;
-    if (!p.histBody.firstChild) p.histBody.replaceChildren(h('p', {text: t('history_loading')}));
+    if (!p.histBody.firstChild) set(p.histBody, h('p', {text: t('history_loading')}));
     const r = await api('GET', '/api/history/' + encodeURIComponent(tile.d.device));
     p.histLoading = false;
-    if (!r.ok) { p.histBody.replaceChildren(h('p', {class: 'msg bad', text: t('error', {msg: r.error})})); return; }
+    if (!r.ok) { set(p.histBody, h('p', {class: 'msg bad', text: t('error', {msg: r.error})})); return; }
     const rows = r.json.reports || r.json.history || [];
-    if (!rows.length) { p.histBody.replaceChildren(h('p', {text: t('history_none')})); return; }
+    if (!rows.length) { set(p.histBody, h('p', {text: t('history_none')})); return; }
     const fmt = (s) => { const dt = new Date(s); return isNaN(dt) ? (s || '') : dt.toLocaleString(lang); };
-    p.histBody.replaceChildren(h('table', {class: 'hist'},
+    set(p.histBody, h('table', {class: 'hist'},
       h('thead', {}, h('tr', {}, h('th', {scope: 'col', text: t('when')}), h('th', {scope: 'col', text: t('outcome')}),
         h('th', {scope: 'col', text: t('health')}), h('th', {scope: 'col', text: t('faults')}))),
       h('tbody', {}, ...rows.map((x) => h('tr', {},
@@ -486,10 +491,10 @@
   async function loadBookings() {
     const r = await api('GET', '/api/bookings');
     const list = el('booking-list');
-    if (!r.ok) { list.replaceChildren(h('li', {class: 'msg bad', text: t('error', {msg: r.error})})); return; }
+    if (!r.ok) { set(list, h('li', {class: 'msg bad', text: t('error', {msg: r.error})})); return; }
     const rows = r.json.bookings || [];
-    if (!rows.length) { list.replaceChildren(h('li', {class: 'none', text: t('bookings_none')})); return; }
-    list.replaceChildren(...rows.map((b) => h('li', {class: b.used_by ? 'used' : ''},
+    if (!rows.length) { set(list, h('li', {class: 'none', text: t('bookings_none')})); return; }
+    set(list, ...rows.map((b) => h('li', {class: b.used_by ? 'used' : ''},
       h('span', {class: 'bk-ticket', text: b.ticket}), ' ',
       h('span', {class: 'bk-value', text: (b.kind || '') + ' ' + (b.value || '')}), ' ',
       b.lang ? h('span', {class: 'bk-lang', text: b.lang}) : null,
