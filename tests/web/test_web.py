@@ -518,7 +518,83 @@ def t_token(work):
     b.stop()
 
 
-TESTS = {"safety": t_safety, "errors": t_errors, "reports": t_reports, "events": t_events, "limits": t_limits,
+def syscall_set(group, cache={}):
+    """Every system call a systemd group (@system-service, ...) names, groups expanded."""
+    import subprocess
+    if group in cache:
+        return cache[group]
+    out = subprocess.run(["systemd-analyze", "syscall-filter", group], capture_output=True, text=True,
+                         check=True).stdout
+    names = set()
+    for line in out.splitlines():
+        if not line.startswith("    ") or line.strip().startswith("#"):
+            continue
+        n = line.strip()
+        names |= syscall_set(n) if n.startswith("@") else {n}
+    cache[group] = names
+    return names
+
+
+def t_hardening(work):
+    """benchd serves the page inside the unit's system-call filter and address families: every
+    system call benchd makes while the page is used is one the unit allows (strace)."""
+    import shutil
+    import subprocess
+    if not shutil.which("strace") or not shutil.which("systemd-analyze"):
+        print("SKIP: strace or systemd-analyze is missing (scripts/deps --test installs them)")
+        return 77
+    with open(os.path.join(W.HERE, "..", "..", "udev", "benchd.service.in")) as f:
+        unit = f.read()
+    allowed = set()
+    for line in unit.splitlines():
+        m = re.match(r"SystemCallFilter=(~?)(.*)", line)
+        if not m:
+            continue
+        names = set()
+        for item in m.group(2).split():
+            names |= syscall_set(item) if item.startswith("@") else {item}
+        allowed = allowed - names if m.group(1) else allowed | names
+    families = set(re.search(r"RestrictAddressFamilies=(.*)", unit).group(1).split())
+    check("IPAddressDeny" not in unit and "PrivateNetwork=yes" not in unit, "the unit cuts benchd off the network")
+    check({"AF_INET", "AF_INET6"} <= families, "the unit's address families %s leave out TCP" % families)
+    emu, b, page = W.start(work, [HEALTHY])
+    wait_report(b, 1)
+    trace = os.path.join(work, "strace.txt")
+    st = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "-p", str(b.proc.p.pid)], stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    # Use everything: the page, its files, state, catalogue, a report, an event stream, writes.
+    ev = Stream(page)
+    for path in ("/", "/assets/bench.js", "/assets/labels.json", "/api/state", "/api/catalogue", "/api/bookings",
+                 "/api/history/%s" % HEALTHY[0]):
+        check(page.get(path).status == 200, "GET " + path)
+    rid = W.report_files(b)[0][:-len(".jws.json")]
+    check(page.get("/reports/%s.html?view=customer&lang=fr" % rid).status == 200, "the report page")
+    check(page.post("/api/bookings", {"serial": "F2LHARDEN001", "ticket": "T-1"}).status == 200, "a booking")
+    page.get("/", host="evil.test")
+    W.wait_for("the booking event", lambda: ev.find(lambda e: e["type"] == "booking.changed"), 10)
+    ev.close()
+    time.sleep(0.5)
+    st.terminate()
+    st.wait(10)
+    used, bad_fam = set(), set()
+    with open(trace) as f:
+        for line in f:
+            m = re.match(r"\d+\s+(?:<\.\.\. ([a-z0-9_]+) resumed>|([a-z0-9_]+)\()", line)
+            if m:
+                used.add(m.group(1) or m.group(2))
+            fm = re.search(r"socket\((AF_[A-Z0-9]+)", line)
+            if fm and fm.group(1) not in families:
+                bad_fam.add(fm.group(1))
+    check(len(used) > 10, "strace saw almost nothing: %s" % sorted(used))
+    denied = sorted(used - allowed)
+    log("system calls while serving the page: %d, all allowed by the unit: %s" % (len(used), not denied))
+    check(not denied, "the unit's SystemCallFilter would refuse: %s" % denied)
+    check(not bad_fam, "address families outside RestrictAddressFamilies: %s" % bad_fam)
+    b.stop()
+    emu.stop()
+
+
+TESTS = {"hardening": t_hardening, "safety": t_safety, "errors": t_errors, "reports": t_reports, "events": t_events, "limits": t_limits,
          "token": t_token}
 
 if __name__ == "__main__":
