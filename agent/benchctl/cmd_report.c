@@ -417,6 +417,8 @@ cmd_report(struct ctl *g, int argc, char **argv)
 		return report_verify_cmd(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return report_show_cmd(g, argc - 1, argv + 1);
-	fprintf(stderr, "benchctl: report: unknown subcommand '%s' (show or verify)\n", argv[1]);
+	if (strcmp(argv[1], "list") == 0)
+		return cmd_report_list(g, argc - 1, argv + 1);
+	fprintf(stderr, "benchctl: report: unknown subcommand '%s' (show, verify or list)\n", argv[1]);
 	return BC_EXIT_USAGE;
 }

@@ -14,9 +14,11 @@
  *   session.step     {device, step, done?, total?}          "reading crash reports", 3, 12
  *   session.reading  {device, name, value}                   battery, crashes (capture events)
  *   session.ended    {device, state, reason, report_id?}     done|failed|unplugged|cancelled
- *   report.signed    {device, report_id, case_id, revision, outcome, faults[], final}
+ *   report.signed    {device, report_id, case_id, revision, outcome, faults[{code, severity,
+ *                    part, title}], final, ticket}
  *   case.question    {device, case_id, report_id, questions[]}
  *   case.waiting     {device, case_id, report_id, why}       "question open (tg0b_new_battery)"
+ *   case.finished    {device, case_id, report_id, revision}  benchctl finish: final as it is
  *   case.delivered   {case_id, report_id, target, remote_id?}
  *   case.closed      {case_id, why}                          "delivered" | "idle"
  *   booking.changed  {}
@@ -52,6 +54,7 @@
 #define EV_REPORT_SIGNED   "report.signed"
 #define EV_CASE_QUESTION   "case.question"
 #define EV_CASE_WAITING    "case.waiting"
+#define EV_CASE_FINISHED   "case.finished"
 #define EV_CASE_DELIVERED  "case.delivered"
 #define EV_CASE_CLOSED     "case.closed"
 #define EV_BOOKING_CHANGED "booking.changed"

@@ -151,6 +151,15 @@ upload_build_body(const char *jws, size_t jwslen, char **body, size_t *bodylen, 
 	json_object_set_new(c, "device", dev);
 	json_object_set_new(c, "outcome", json_string(outcome));
 	json_object_set_new(c, "faults", faults);
+	/* DESIGN 4.8: the case the report is a revision of (null for a report made outside a case). */
+	{
+		const json_t *rc = json_object_get(report, "case"), *rev = json_object_get(rc, "revision");
+		json_object_set_new(c, "case_id", str_or_null(rc, "case_id"));
+		json_object_set_new(c, "revision",
+		                    json_is_integer(rev) ? json_integer(json_integer_value(rev))
+		                                         : json_null());
+		json_object_set_new(c, "supersedes", str_or_null(rc, "supersedes"));
+	}
 	cs = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	if (cs == NULL) {
 		snprintf(why, whylen, "cannot encode the case");

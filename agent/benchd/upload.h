@@ -7,7 +7,10 @@
  *   Idempotency-Key: <report_id>
  *   Content-Type: application/json
  *   {"case": {ticket, bench_id, device {udid, serial, product_type, model_name}, outcome,
- *             faults [{code, severity, part}]}, "report": <the JWS object, its exact bytes>}
+ *             faults [{code, severity, part}], case_id, revision, supersedes},
+ *    "report": <the JWS object, its exact bytes>}
+ * case_id, revision and supersedes (DESIGN 4.8) are the report's case fields, null for a report
+ * made outside a case (benchctl run).
  *
  * The body is built once from the stored signed bytes (upload_build_body) and kept in the
  * outbox, so every retry sends the same bytes under the same key. 2xx or 409: delivered;

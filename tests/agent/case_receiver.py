@@ -158,7 +158,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             doc = json.loads(body)
             case, report = doc["case"], doc["report"]
-            for k in ("ticket", "bench_id", "device", "outcome", "faults"):
+            for k in ("ticket", "bench_id", "device", "outcome", "faults", "case_id", "revision", "supersedes"):
                 case[k]
             for k in ("protected", "payload", "signature"):
                 report[k]

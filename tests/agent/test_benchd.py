@@ -12,6 +12,7 @@ Exit 0 pass, 1 fail, 77 skipped (with the reason).
 
 import argparse
 import base64
+import calendar
 import hashlib
 import json
 import os
@@ -62,20 +63,27 @@ def wait_for(what, fn, timeout=20.0, step=0.05):
 # ---------------------------------------------------------------------------------------------
 # Signed reports (what pipeline_run writes), for the outbox tests.
 
-_key = None
-
-
-def bench_key():
-    global _key
-    if _key is None:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-        _key = Ed25519PrivateKey.generate()
-    return _key
+def bench_key(state_dir):
+    """The bench's own key (benchd adopts only reports it verifies): the one in the state
+    directory, or a new one written there as benchd would (PKCS#8 PEM, 0600)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    keyfile = os.path.join(state_dir, "bench-key.pem")
+    if os.path.exists(keyfile):
+        with open(keyfile, "rb") as f:
+            return serialization.load_pem_private_key(f.read(), None)
+    k = Ed25519PrivateKey.generate()
+    os.makedirs(state_dir, exist_ok=True)
+    with open(keyfile, "wb") as f:
+        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()))
+    os.chmod(keyfile, 0o600)
+    return k
 
 
 def make_report(state_dir, ticket=None, outcome="fail", n=0):
     from cryptography.hazmat.primitives import serialization
-    k = bench_key()
+    k = bench_key(state_dir)
     x = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     jwk = '{"crv":"Ed25519","kty":"OKP","x":"%s"}' % b64u(x)
     kid = b64u(hashlib.sha256(jwk.encode()).digest())
@@ -310,6 +318,9 @@ def t_upload(work):
         check(c["device"] == {k: rep["device"][k] for k in ("udid", "serial", "product_type", "model_name")},
               "%s: case device %s" % (name, c["device"]))
         check(c["faults"] == [{"code": "BAT-001", "severity": "major", "part": "battery"}], "%s: faults" % name)
+        # A report made outside benchd's cases (benchctl run) carries no case fields.
+        check(c["case_id"] is None and c["revision"] is None and c["supersedes"] is None,
+              "%s: case fields of a report without a case: %s" % (name, c))
         # The report travels as the exact signed bytes.
         check('"report":' + jws + "}" in rs[0]["body"], "%s: the JWS is not embedded byte for byte" % name)
         state = "held" if name in ("bad", "unprocessable") else "delivered"
@@ -348,7 +359,8 @@ def t_upload(work):
     rc, out, err = b.ctl("outbox", "retry", bad)
     check(rc == 1 and "already delivered" in err, "retry of a delivered report: %d %s" % (rc, err))
     rc, out, err = b.ctl("outbox", "retry", "no-such-report")
-    check(rc == 1 and "no report" in err, "retry of an unknown report: %d %s" % (rc, err))
+    check(rc == 2 and "no report no-such-report in the outbox" in err,
+          "retry of an unknown report names it, exit 2: %d %s" % (rc, err))
     check(rx.accepted() == {c[0] for c in cases.values()} - {cases["conflict"][0]},
           "the receiver did not keep every case")
     check(b.stop() == 0, "benchd did not exit 0 on SIGTERM")
@@ -832,7 +844,8 @@ def t_hotplug(work):
     check(v["report_id"] is None, "a report was made from a partial read")
     for udid, _ in profiles[1:]:
         check(d[udid][0]["state"] == "done" and d[udid][0]["report_id"], "bystander %s: %s" % (udid, d[udid]))
-    log("victim ended %.1f s after the detach: %s" % (v["ended_at"] - t_detach, v["reason"]))
+    ended = calendar.timegm(time.strptime(v["ended_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    log("victim ended %.0f s after the detach: %s" % (ended - t_detach, v["reason"]))
     rc, out, _ = b.ctl("sessions")
     by = profiles[1][0]
     line = [l for l in out.splitlines() if l.strip().startswith(by) and "finished" in l]

@@ -79,15 +79,28 @@ sql_text(const char *p, const char *stmt, char *out, size_t outlen)
 static void
 add_report(struct store *st, const char *id, const char *body)
 {
-	struct store_report r = {.report_id = id,
-	                         .device = "UDID-1",
-	                         .outcome = "fail",
-	                         .path = "/x.jws.json",
-	                         .created_at = "2026-11-22T10:00:00Z",
-	                         .body = body,
-	                         .bodylen = body ? strlen(body) : 0};
+	struct store_report r;
 	char why[512];
+
+	store_report_init(&r);
+	r.report_id = id;
+	r.device = "UDID-1";
+	r.outcome = "fail";
+	r.path = "/x.jws.json";
+	r.created_at = "2026-11-22T10:00:00Z";
+	r.body = body;
+	r.bodylen = body ? strlen(body) : 0;
+	r.final = 1;
 	assert_int_equal(store_report_add(st, &r, why, sizeof(why)), STORE_OK);
+}
+
+/* The outbox's answer for the upload target (the fields a delivery records). */
+static int
+result(struct store *st, const char *id, const char *state, int status, const char *answer, int64_t next)
+{
+	struct store_outbox_answer a = {
+	    .state = state, .status = status, .answer = answer, .next_try_ms = next};
+	return store_outbox_result(st, id, "upload", &a, NULL);
 }
 
 static void
@@ -135,12 +148,12 @@ test_migrate_from_v1(void **state)
 	    "INSERT INTO outbox VALUES ('R1', 'body', 2, 0, 503, 'busy', 'pending', 1, 1);"
 	    "PRAGMA user_version = 1;");
 	assert_int_equal(store_open(path, &st, why, sizeof(why)), STORE_OK);
-	assert_int_equal(store_schema_version(st), 2);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
 	assert_int_equal(store_report_known(st, "R1"), 1);
 	{
 		struct store_outbox_item it;
 		int64_t next;
-		assert_int_equal(store_outbox_next(st, store_now_ms(), &it, &next), STORE_OK);
+		assert_int_equal(store_outbox_next(st, "upload", store_now_ms(), &it, &next), STORE_OK);
 		assert_string_equal(it.report_id, "R1");
 		assert_string_equal(it.body, "body");
 		assert_int_equal(it.attempts, 2);
@@ -161,7 +174,7 @@ test_newer_refused(void **state)
 	sql(path, "CREATE TABLE x(y); PRAGMA user_version = 99;");
 	assert_int_equal(store_open(path, &st, why, sizeof(why)), STORE_E_NEWER);
 	assert_null(st);
-	assert_non_null(strstr(why, "schema version 99 is newer than this benchd knows (2)"));
+	assert_non_null(strstr(why, "schema version 99 is newer than this benchd knows (3)"));
 	/* Untouched. */
 	assert_int_equal(sql_int(path, "PRAGMA user_version"), 99);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'outbox'"), 0);
@@ -205,9 +218,9 @@ test_constraints(void **state)
 	assert_int_not_equal(store_report_add(st, &bad, why, sizeof(why)), STORE_OK);
 	assert_int_equal(store_report_known(st, "R2"), 0);
 	/* Foreign keys: no outbox row for a report that is not stored. */
-	assert_int_not_equal(store_outbox_add(st, "NOPE", "b", 1, why, sizeof(why)), STORE_OK);
+	assert_int_not_equal(store_outbox_add(st, "NOPE", "upload", "b", 1, why, sizeof(why)), STORE_OK);
 	/* No second outbox row for a report. */
-	assert_int_not_equal(store_outbox_add(st, "R1", "b", 1, why, sizeof(why)), STORE_OK);
+	assert_int_not_equal(store_outbox_add(st, "R1", "upload", "b", 1, why, sizeof(why)), STORE_OK);
 	/* A session needs a known device... which session_begin callers record first. */
 	{
 		int64_t id;
@@ -235,33 +248,33 @@ test_outbox_cycle(void **state)
 	add_report(st, "A", "{\"a\":1}");
 	add_report(st, "B", "{\"b\":2}");
 	add_report(st, "LOCAL", NULL); /* no upload configured when it was made */
-	assert_int_equal(store_outbox_next(st, now + 1000, &it, &next), STORE_OK);
+	assert_int_equal(store_outbox_next(st, "upload", now + 1000, &it, &next), STORE_OK);
 	assert_string_equal(it.report_id, "A");
-	assert_int_equal(store_outbox_attempt(st, "A"), STORE_OK);
-	assert_int_equal(store_outbox_result(st, "A", "pending", 503, "busy", now + 60000), STORE_OK);
+	assert_int_equal(store_outbox_attempt(st, "A", "upload"), STORE_OK);
+	assert_int_equal(result(st, "A", "pending", 503, "busy", now + 60000), STORE_OK);
 	store_outbox_item_clear(&it);
 	/* A is not due; B is. */
-	assert_int_equal(store_outbox_next(st, now + 1000, &it, &next), STORE_OK);
+	assert_int_equal(store_outbox_next(st, "upload", now + 1000, &it, &next), STORE_OK);
 	assert_string_equal(it.report_id, "B");
-	assert_int_equal(store_outbox_result(st, "B", "held", 400, "bad ticket", now), STORE_OK);
+	assert_int_equal(result(st, "B", "held", 400, "bad ticket", now), STORE_OK);
 	store_outbox_item_clear(&it);
-	assert_int_equal(store_outbox_next(st, now + 1000, &it, &next), STORE_E_NOT_FOUND);
+	assert_int_equal(store_outbox_next(st, "upload", now + 1000, &it, &next), STORE_E_NOT_FOUND);
 	assert_true(next == now + 60000);
 	/* Retry: held -> pending and due now; delivered cannot be retried. */
-	assert_int_equal(store_outbox_retry(st, "B"), STORE_OK);
-	assert_int_equal(store_outbox_next(st, store_now_ms(), &it, &next), STORE_OK);
+	assert_int_equal(store_outbox_retry(st, "B", NULL), STORE_OK);
+	assert_int_equal(store_outbox_next(st, "upload", store_now_ms(), &it, &next), STORE_OK);
 	assert_string_equal(it.report_id, "B");
 	assert_string_equal(it.body, "{\"b\":2}");
 	store_outbox_item_clear(&it);
-	assert_int_equal(store_outbox_result(st, "B", "delivered", 201, "{}", now), STORE_OK);
-	assert_int_equal(store_outbox_retry(st, "B"), STORE_E_STATE);
-	assert_int_equal(store_outbox_retry(st, "ZZZ"), STORE_E_NOT_FOUND);
+	assert_int_equal(result(st, "B", "delivered", 201, "{}", now), STORE_OK);
+	assert_int_equal(store_outbox_retry(st, "B", NULL), STORE_E_STATE);
+	assert_int_equal(store_outbox_retry(st, "ZZZ", NULL), STORE_E_NOT_FOUND);
 	/* The answer is bounded. */
 	{
 		char *big = xmalloc(10000);
 		memset(big, 'x', 9999);
 		big[9999] = '\0';
-		assert_int_equal(store_outbox_result(st, "A", "held", 400, big, now), STORE_OK);
+		assert_int_equal(result(st, "A", "held", 400, big, now), STORE_OK);
 		free(big);
 	}
 	assert_int_equal(store_outbox_list(st, 10, &list), STORE_OK);
@@ -271,7 +284,7 @@ test_outbox_cycle(void **state)
 	assert_int_equal(strlen(json_string_value(json_object_get(row, "last_answer"))), STORE_ANSWER_MAX);
 	assert_int_equal(json_integer_value(json_object_get(row, "attempts")), 1);
 	json_decref(list);
-	assert_int_equal(store_reports_without_outbox(st, &list), STORE_OK);
+	assert_int_equal(store_reports_without_outbox(st, "upload", &list), STORE_OK);
 	assert_int_equal(json_array_size(list), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "report_id")),
 	                    "LOCAL");

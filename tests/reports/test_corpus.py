@@ -44,6 +44,13 @@ with TempDir() as tmp:
         if not isinstance(doc, dict) or doc.get("schema") != "benchd.snapshot/1":
             check(rc == 1 and len(err.strip().splitlines()) == 1, "%s: not a snapshot, refused with one line" % name)
             continue
+        bad = [k for k in (d.get("answers") or {}) if k in d.get("expect", {}).get("questions", [])]
+        if bad:
+            # An answer the trees cannot take (the question stays open): benchctl run refuses it,
+            # naming the choices, and writes nothing (issue 18 item 4).
+            check(rc == 2 and "not one of the choices" in err and bad[0] in err,
+                  "%s: run refuses the invalid answer to %s (%d: %s)" % (name, bad[0], rc, err.strip()))
+            continue
         if not check(rc == 0, "%s: run exits 0 (%s)" % (name, err.strip())):
             continue
         n += 1
