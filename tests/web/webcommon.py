@@ -239,8 +239,18 @@ def clone(work, name, udid, product_type=None, replace=()):
     with open(pl, "rb") as f:
         d = plistlib.load(f)
     old_type = d["Lockdown"]["Root"].get("ProductType")
+    old_serial = d["Lockdown"]["Root"].get("SerialNumber", "")
+    old_bat = d.get("IORegistry", {}).get("AppleSmartBattery", {}).get("Serial", "")
     d["Lockdown"]["Root"]["UniqueDeviceID"] = udid
+    if "UniqueChipID" in d["Lockdown"]["Root"] and "-" in udid:
+        d["Lockdown"]["Root"]["UniqueChipID"] = int(udid.split("-")[1], 16)  # the ECID, as in the UDID
     data = plistlib.dumps(d)
+    # Another phone: its own serial number and battery serial too (cases and battery history
+    # follow them), the same length as the originals.
+    tag = re.sub(r"[^0-9A-F]", "", udid.upper())[-6:]
+    for old in (old_serial, old_bat):
+        if len(old) > 6:
+            data = data.replace(old.encode(), (old[:-6] + tag).encode())
     if product_type:
         data = data.replace(old_type.encode(), product_type.encode())
     with open(pl, "wb") as f:

@@ -148,18 +148,88 @@
     return null;
   }
 
+  // The state: live devices (plug order), then the open cases of phones no longer attached.
   function applyState(st) {
     const seen = new Set();
-    for (const d of st.devices || []) {
-      const tile = upsert(d.device);
-      tile.d = Object.assign({session: {}, readings: {}, case: null}, d);
-      seen.add(d.device);
+    const next = [];
+    for (const l of st.live || []) {
+      const tile = upsert(l.device);
+      Object.assign(tile.d, {attached: true, mode: l.mode || tile.d.mode,
+        model_name: l.model_name || tile.d.model_name, product_type: l.product_type || tile.d.product_type,
+        serial: l.serial || tile.d.serial, since: l.since});
+      // Keep a finer step the stream gave (with its progress) while the session runs.
+      if (!(tile.d.session && tile.d.session.state === l.state && tile.d.session.total)) {
+        tile.d.session = {state: l.state, step: l.stage};
+      }
+      if (l.case_id) tile.d.case = Object.assign({}, tile.d.case || {}, {case_id: l.case_id, ticket: l.ticket,
+        report_id: l.report_id || (tile.d.case || {}).report_id});
+      seen.add(l.device);
+      next.push(l.device);
+    }
+    for (const c of st.cases || []) {
+      const tile = upsert(c.device);
+      if (!seen.has(c.device)) { tile.d.attached = false; next.push(c.device); seen.add(c.device); }
+      Object.assign(tile.d, {model_name: tile.d.model_name || c.model_name,
+        product_type: tile.d.product_type || c.product_type, serial: tile.d.serial || c.serial,
+        ecid: tile.d.ecid || c.ecid, opened_at: c.opened_at});
+      const l = c.latest || {};
+      const old = tile.d.case || {};
+      tile.d.case = Object.assign({}, old, {case_id: c.case_id, ticket: c.ticket, answers: c.answers,
+        report_id: l.report_id || old.report_id, revision: l.revision, outcome: l.outcome, final: !!l.final,
+        waiting: l.waiting || null, delivered: old.report_id === l.report_id ? old.delivered : false});
+      if (old.report_id !== l.report_id) tile.d.case.questions = [];
     }
     for (const key of [...order]) if (!seen.has(key)) remove(key);
-    order = (st.devices || []).map((d) => d.device);
+    // Plug order: tiles already shown keep their place, new ones follow by when they came.
+    const pos = new Map(order.map((k, i) => [k, i]));
+    const when = (k) => tiles.get(k).d.since || tiles.get(k).d.opened_at || '';
+    next.sort((a, b) => {
+      const pa = pos.has(a) ? pos.get(a) : order.length, pb = pos.has(b) ? pos.get(b) : order.length;
+      if (pa !== pb) return pa - pb;
+      return when(a) < when(b) ? -1 : (when(a) > when(b) ? 1 : (a < b ? -1 : 1));
+    });
+    order = next;
     summary = {waiting: st.waiting || 0, pending: (st.outbox || {}).pending || 0, held: (st.outbox || {}).held || 0};
     seq = typeof st.seq === 'number' ? st.seq : -1;
+    for (const key of order) details(tiles.get(key));
     renderAll();
+  }
+
+  // A case's latest report, for what the state does not carry: faults with parts, questions,
+  // readings, iOS. Signed reports never change, so each is fetched once.
+  const reportCache = new Map();
+  async function details(tile) {
+    const id = tile && tile.d.case && tile.d.case.report_id;
+    if (!id) return;
+    let rep = reportCache.get(id);
+    if (!rep) {
+      reportCache.set(id, 'loading');
+      const r = await api('GET', '/api/reports/' + encodeURIComponent(id));
+      if (!r.ok) { reportCache.delete(id); return; }
+      rep = r.json.report;
+      reportCache.set(id, rep);
+    } else if (rep === 'loading') {
+      return;
+    }
+    const cur = tiles.get(tile.d.device);
+    if (!cur || !cur.d.case || cur.d.case.report_id !== id) return; // a newer revision came meanwhile
+    const d = cur.d, dev = rep.device || {};
+    Object.assign(d, {model_name: d.model_name || dev.model_name, product_type: d.product_type || dev.product_type,
+      serial: d.serial || dev.serial, ios_version: dev.ios_version || d.ios_version, ecid: d.ecid || dev.ecid,
+      lockdown: dev.lockdown, mode: d.mode || dev.mode});
+    const rd = rep.readings || {};
+    d.readings = Object.assign({}, rd.battery ? {battery: rd.battery} : {}, rd.crashes ? {crashes: crashesOf(rd.crashes)} : {},
+      d.readings || {});
+    Object.assign(d.case, {faults: rep.faults || [], incomplete: rep.incomplete || [],
+      questions: d.case.final ? [] : (rep.questions || []), revision: (rep.case || {}).revision || d.case.revision,
+      outcome: rep.outcome, ticket: (rep.case || {}).ticket !== undefined ? rep.case.ticket : d.case.ticket});
+    schedule(cur);
+  }
+
+  // The report keeps the crash list; the tile shows how many were panics (bug_type 210).
+  function crashesOf(c) {
+    if (Array.isArray(c)) return {panics: c.filter((x) => String(x.bug_type) === '210').length, reports: c.length};
+    return c;
   }
 
   function apply(ev) {
@@ -198,7 +268,8 @@
       tile.d.case = Object.assign({}, tile.d.case || {}, {case_id: ev.case_id, report_id: ev.report_id,
         revision: ev.revision, outcome: ev.outcome, faults: ev.faults || [], final: ev.final,
         ticket: ev.ticket !== undefined ? ev.ticket : (tile.d.case || {}).ticket,
-        questions: ev.questions || [], waiting: ev.waiting || null, delivered: false});
+        questions: [], waiting: null, delivered: false});
+      details(tile);
       refreshSoon();
       break;
     case 'case.question':
@@ -355,7 +426,7 @@
         h('span', {class: 'bat-pct band-' + band(pct), text: pct + ' %'}),
         typeof bat.cycle_count === 'number' ? h('span', {class: 'bat-cycles', text: t('cycles', {n: bat.cycle_count})}) : null,
         crashes && typeof crashes.panics === 'number' ? h('span', {class: 'panics', text: t('panics', {n: crashes.panics})}) : null);
-    } else if (mode === 'normal') {
+    } else if (mode === 'normal' && d.session && (d.session.state === 'running' || d.session.state === 'queued')) {
       set(p.battery, h('span', {class: 'bat-label', text: t('battery_unknown')}));
     } else {
       set(p.battery);
@@ -380,7 +451,12 @@
     // Locked, untrusted, recovery, DFU: what to do, in large type
     const codes = (c.faults || []).map((f) => f.code);
     let alertTitle = null, alertText = '';
-    if (codes.includes('SYS-003')) { alertTitle = t('locked'); alertText = action('SYS-003'); }
+    if (codes.includes('SYS-003')) {
+      // The tree's own words for why (locked, trust pending, ...) when it gave them, else the catalogue's.
+      const why = (c.incomplete || []).find((x) => x.tree === 'system' && (x.texts || x.reason));
+      alertTitle = t('locked');
+      alertText = why ? pick(why.texts, why.reason) : action('SYS-003');
+    }
     else if (mode === 'recovery' || codes.includes('SYS-001')) { alertTitle = t('recovery'); alertText = action('SYS-001'); }
     else if (['dfu', 'wtf', 'port dfu', 'port_dfu'].includes(mode) || codes.includes('SYS-002')) { alertTitle = t('dfu'); alertText = action('SYS-002'); }
     if (alertTitle) {
@@ -434,6 +510,7 @@
     } else {
       set(p.links);
     }
+    showMsg(tile);
     p.histSum.textContent = t('history');
     if (p.hist.open) loadHistory(tile);
   }
@@ -441,26 +518,32 @@
   // --------------------------------------------------------------------------------------
   // Actions: each one POST, the server runs the command
 
-  function say(tile, text, bad) {
-    tile.parts.msg.textContent = text;
-    tile.parts.msg.className = 'msg' + (bad ? ' bad' : '');
+  // A message under the tile's buttons, kept as a label key so a language switch translates it.
+  function say(tile, key, vars, bad) {
+    tile.msg = {key, vars, bad};
+    showMsg(tile);
+  }
+  function showMsg(tile) {
+    const m = tile.msg;
+    tile.parts.msg.textContent = m ? t(m.key, m.vars) : '';
+    tile.parts.msg.className = 'msg' + (m && m.bad ? ' bad' : '');
   }
 
   async function sendTicket(tile) {
     const v = tile.parts.ticketIn.value.trim();
     if (!v) return;
     const r = await api('POST', '/api/cases/' + encodeURIComponent(tile.d.device) + '/ticket', {ticket: v});
-    if (r.ok) { tile.parts.ticketIn.value = ''; say(tile, t('saved')); } else say(tile, t('error', {msg: r.error}), true);
+    if (r.ok) { tile.parts.ticketIn.value = ''; say(tile, 'saved'); } else say(tile, 'error', {msg: r.error}, true);
   }
 
   async function sendAnswer(tile, key, choice) {
     const r = await api('POST', '/api/cases/' + encodeURIComponent(tile.d.device) + '/answers', {answers: {[key]: choice}});
-    say(tile, r.ok ? t('answer_sent') : t('error', {msg: r.error}), !r.ok);
+    if (r.ok) say(tile, 'answer_sent'); else say(tile, 'error', {msg: r.error}, true);
   }
 
   async function sendFinish(tile) {
     const r = await api('POST', '/api/cases/' + encodeURIComponent(tile.d.device) + '/finish', {});
-    say(tile, r.ok ? t('saved') : t('error', {msg: r.error}), !r.ok);
+    if (r.ok) say(tile, 'saved'); else say(tile, 'error', {msg: r.error}, true);
   }
 
   async function loadHistory(tile) {
@@ -479,7 +562,7 @@
         h('th', {scope: 'col', text: t('health')}), h('th', {scope: 'col', text: t('faults')}))),
       h('tbody', {}, ...rows.map((x) => h('tr', {},
         h('td', {}, x.report_id ? h('a', {href: '/reports/' + encodeURIComponent(x.report_id) + '.html?view=technician&lang=' + lang,
-          target: '_blank', rel: 'noopener', text: fmt(x.created_at)}) : fmt(x.created_at)),
+          target: '_blank', rel: 'noopener', text: fmt(x.created_at) + (x.revision > 1 ? ' · ' + t('revision', {n: x.revision}) : '')}) : fmt(x.created_at)),
         h('td', {text: t('outcome_' + x.outcome)}),
         h('td', {text: typeof x.health_pct === 'number' ? x.health_pct + ' %' : ''}),
         h('td', {text: (x.fault_codes || x.faults || []).map((f) => (typeof f === 'string' ? f : f.code)).join(', ')}))))));
