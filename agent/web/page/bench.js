@@ -150,6 +150,8 @@
 
   // The state: live devices (plug order), then the open cases of phones no longer attached.
   function applyState(st) {
+    // Only tiles whose data changed are drawn again (the state comes often with many phones).
+    const before = new Map([...tiles].map(([k, v]) => [k, JSON.stringify(v.d)]));
     const seen = new Set();
     const next = [];
     for (const l of st.live || []) {
@@ -191,8 +193,12 @@
     order = next;
     summary = {waiting: st.waiting || 0, pending: (st.outbox || {}).pending || 0, held: (st.outbox || {}).held || 0};
     seq = typeof st.seq === 'number' ? st.seq : -1;
-    for (const key of order) details(tiles.get(key));
-    renderAll();
+    for (const key of order) {
+      const tile = tiles.get(key);
+      details(tile);
+      if (!tile.el || before.get(key) !== JSON.stringify(tile.d)) schedule(tile);
+    }
+    if (!frame) frame = requestAnimationFrame(flush);
   }
 
   // A case's latest report, for what the state does not carry: faults with parts, questions,
@@ -399,6 +405,7 @@
     const out = outcomeOf(d);
     tile.el.className = 'tile outcome-' + out + (d.attached === false ? ' unplugged' : '');
     tile.el.dataset.outcome = out;
+    tile.el.dataset.session = (d.session && d.session.state) || '';
 
     // Head: model, mode, result
     p.title.textContent = d.model_name || d.product_type || (mode !== 'normal' ? 'iPhone' : d.device);
