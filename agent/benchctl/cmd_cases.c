@@ -340,8 +340,9 @@ cmd_booking(struct ctl *g, int argc, char **argv)
 		                    json_string(o.serial ? o.serial
 		                                : o.imei ? o.imei
 		                                         : o.udid));
-		if (o.lang)
-			json_object_set_new(req, "lang", json_string(o.lang));
+		/* --lang is benchctl's global option: here it is the customer's language. */
+		if (o.lang || g->lang_given)
+			json_object_set_new(req, "lang", json_string(o.lang ? o.lang : g->lang));
 		if (o.note)
 			json_object_set_new(req, "note", json_string(o.note));
 		rc = ask(g, &o, req, &resp);

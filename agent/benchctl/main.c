@@ -104,14 +104,17 @@ main(int argc, char **argv)
 				free(rest);
 				return BC_EXIT_USAGE;
 			}
-			if (a[2] == 's')
+			if (a[2] == 's') {
 				state_opt = argv[++i];
-			else
+			} else {
 				g.lang = argv[++i];
+				g.lang_given = 1;
+			}
 		} else if (!dashdash && strncmp(a, "--state-dir=", 12) == 0) {
 			state_opt = a + 12;
 		} else if (!dashdash && strncmp(a, "--lang=", 7) == 0) {
 			g.lang = a + 7;
+			g.lang_given = 1;
 		} else if (!dashdash && nrest == 0 && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
 			usage(stdout);
 			free(rest);
@@ -125,7 +128,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(g.lang, "en") && strcmp(g.lang, "it") && strcmp(g.lang, "fr") && strcmp(g.lang, "zh")) {
-		fprintf(stderr, "benchctl: --lang must be en, it, fr or zh, not '%s'\n", g.lang);
+		benchctl_fail(&g, BC_EXIT_USAGE, "--lang must be en, it, fr or zh, not '%s'", g.lang);
 		free(rest);
 		return BC_EXIT_USAGE;
 	}

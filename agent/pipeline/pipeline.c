@@ -137,11 +137,11 @@ check_answers(const struct engine_opts *e, const struct engine_result *er, char 
 			asked_keys(er->trace, keys, sizeof(keys));
 			if (keys[0])
 				snprintf(why, whylen,
-				         "no tree asks '%.64s' of this device: the questions are %s", k,
-				         keys);
+				         "no tree asks '%.64s' of this device (the trees ask: %s)", k, keys);
 			else
 				snprintf(why, whylen,
-				         "no tree asks '%.64s' of this device: it has no questions", k);
+				         "no tree asks '%.64s' of this device (the trees ask nothing of it)",
+				         k);
 			return -1;
 		}
 		json_array_foreach(er->questions, j, q)
