@@ -26,7 +26,8 @@ struct ctl {
 	char *state_dir;  /* resolved: --state-dir, $BENCHD_STATE_DIR, or the default (util.h) */
 	int json;         /* --json */
 	const char *lang; /* --lang en|it|fr|zh, default "en" */
-	int lang_given;   /* --lang was on the command line (booking add keeps it as the customer's) */
+	int lang_given;   /* --lang was on the command line: it wins over a configuration's, and
+	                     booking add keeps it as the customer's */
 };
 
 /* Every command: argv[0] is the command name; options after it are the command's own. */

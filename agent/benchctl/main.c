@@ -24,7 +24,8 @@ static const struct command commands[] = {
      "    [--ticket ID] [--out FILE] [--syslog-seconds N] [--trees-dir DIR] [--config FILE]\n"
      "                               run trees, write a signed report"},
     {"report", cmd_report,
-     "report show FILE|ID [--format text|html|json] [--out FILE] | report verify FILE|ID|- [--key JWK]\n"
+     "report show FILE|ID [--view customer|technician] [--format text|html|json] [--config FILE]\n"
+     "    [--out FILE] | report verify FILE|ID|- [--key JWK]\n"
      "  report list [--device DEVICE] [--since DATE] [--limit N]   reports benchd stored, newest first"},
     {"key", cmd_key, "key init [--force] | key export      the bench signing key"},
     {"trees", cmd_trees, "trees list | check | test | run --snapshot FILE   the diagnostic trees"},
@@ -62,7 +63,7 @@ usage(FILE *f)
 	    "  --state-dir DIR   state directory (env BENCHD_STATE_DIR; default /var/lib/benchd\n"
 	    "                    for root, $XDG_STATE_HOME/benchd otherwise)\n"
 	    "  --json            machine-readable output\n"
-	    "  --lang LANG       language of customer text: en, it, fr or zh\n"
+	    "  --lang LANG       language of reports and customer text: en, it, fr or zh\n"
 	    "  --version, --help\n"
 	    "\nDEVICE (answer, link, finish, history, report list --device) is a UDID, a serial number, an\n"
 	    "ECID, a case id or a report id: whichever names exactly one case (its open one, else its\n"

@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include "commands.h"
+#include "engine.h"
 #include "events.h"
 #include "report.h"
 
@@ -73,8 +74,9 @@ struct web {
 	char url[320];
 	char csrf[44];
 	struct guard_hosts hosts;
-	json_t *catalogue;     /* codes and parts, or NULL */
-	long long host_logged; /* when a refused Host was last logged (ms) */
+	json_t *catalogue;        /* /api/catalogue: codes and parts, or NULL */
+	json_t *render_catalogue; /* the whole catalogue for the renderer, or NULL */
+	long long host_logged;    /* when a refused Host was last logged (ms) */
 
 	atomic_int stopping;
 	pthread_mutex_t mu; /* conns and the reaper's wake */
@@ -675,13 +677,14 @@ send_report_html(struct web *w, struct MHD_Connection *c, const char *id)
 	}
 	memset(&ro, 0, sizeof(ro));
 	ro.fmt = REPORT_FMT_HTML;
+	ro.view = strcmp(view, "customer") == 0 ? REPORT_VIEW_CUSTOMER : REPORT_VIEW_TECHNICIAN;
 	ro.lang = lang;
+	ro.catalogue = w->render_catalogue;
 	ro.verified = json_is_true(json_object_get(ans, "verified"));
 	ro.verify_reason = json_string_value(json_object_get(ans, "reason"));
 	ro.kid = json_string_value(json_object_get(ans, "kid"));
-	/* The view: the render branch adds it to report_render_opts; until then every view is the
-	 * technician's page (the one call below is all the merge changes). */
-	(void)view;
+	ro.shop_name = w->cfg->shop_name;
+	ro.shop_contact = w->cfg->shop_contact;
 	if (report_render_ex(report, &ro, &html, &len, why, sizeof(why)) != REPORT_OK) {
 		json_decref(ans);
 		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render report %s: %s", id, why);
@@ -1273,23 +1276,22 @@ open_listener(struct web *w, char *why, size_t whylen)
 	return family;
 }
 
-static json_t *
-load_catalogue(void)
+/* The fault catalogue, once: the renderer's (ro.catalogue) and /api/catalogue's codes and parts. */
+static void
+load_catalogue(struct web *w)
 {
-	const char *path = report_default_catalogue();
-	json_t *cat, *out;
+	char *path = xasprintf("%s/catalogue.json", engine_default_trees_dir());
+	char why[512];
 
-	cat = path ? json_load_file(path, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	if (!json_is_object(cat)) {
-		log_warnx("web: the fault catalogue %s cannot be read: the page shows fault codes only",
-		          path ? path : "(none)");
-		json_decref(cat);
-		return NULL;
+	if (report_catalogue_load(path, &w->render_catalogue, why, sizeof(why)) != REPORT_OK) {
+		log_warnx("web: %s: the page and its reports show the reports' own English titles", why);
+		w->render_catalogue = NULL;
+	} else {
+		w->catalogue = json_pack("{s:b, s:O, s:O}", "ok", 1, "codes",
+		                         json_object_get(w->render_catalogue, "codes"), "parts",
+		                         json_object_get(w->render_catalogue, "parts"));
 	}
-	out = json_pack("{s:b, s:O, s:O}", "ok", 1, "codes", json_object_get(cat, "codes"), "parts",
-	                json_object_get(cat, "parts"));
-	json_decref(cat);
-	return out;
+	free(path);
 }
 
 int
@@ -1347,7 +1349,7 @@ web_start(const struct web_opts *o, struct web **out, char *why, size_t whylen)
 	w->hosts.port = w->port;
 	w->hosts.extra = w->cfg->web_hosts;
 	w->hosts.nextra = w->cfg->nweb_hosts;
-	w->catalogue = load_catalogue();
+	load_catalogue(w);
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if ((e = pthread_create(&w->reaper, NULL, reaper, w)) != 0) {
@@ -1395,6 +1397,7 @@ web_stop(struct web *w)
 	if (w->lfd >= 0)
 		close(w->lfd);
 	json_decref(w->catalogue);
+	json_decref(w->render_catalogue);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w->state_dir);
