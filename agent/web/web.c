@@ -1196,6 +1196,7 @@ reaper(void *arg)
 	return NULL;
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {

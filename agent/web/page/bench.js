@@ -159,8 +159,14 @@
       Object.assign(tile.d, {attached: true, mode: l.mode || tile.d.mode,
         model_name: l.model_name || tile.d.model_name, product_type: l.product_type || tile.d.product_type,
         serial: l.serial || tile.d.serial, since: l.since});
-      // Keep a finer step the stream gave (with its progress) while the session runs.
-      if (!(tile.d.session && tile.d.session.state === l.state && tile.d.session.total)) {
+      // Keep what the stream said when it is finer: the step with its progress while the
+      // session runs, how it ended once it has.
+      const cur = tile.d.session || {};
+      if (l.state === 'finished') {
+        if (!['done', 'failed', 'unplugged', 'cancelled'].includes(cur.state)) {
+          tile.d.session = l.report_id ? {state: 'done'} : {state: 'failed', reason: l.result};
+        }
+      } else if (!(cur.state === l.state && cur.total)) {
         tile.d.session = {state: l.state, step: l.stage};
       }
       if (l.case_id) tile.d.case = Object.assign({}, tile.d.case || {}, {case_id: l.case_id, ticket: l.ticket,
