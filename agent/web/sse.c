@@ -110,7 +110,7 @@ next(struct sse_stream *s)
 			return;
 		}
 		/* Whatever else is waiting goes in the same write. */
-		while (s->out.len < SSE_BATCH && (r = events_next(s->sub, 0, &m)) == 1) {
+		while (s->out.len < SSE_BATCH && events_next(s->sub, 0, &m) == 1) {
 			if (put_event(s, &m)) {
 				s->ended = 1;
 				return;

@@ -1265,6 +1265,7 @@ open_listener(struct web *w, char *why, size_t whylen)
 	{
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 			w->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 			                                         : ((struct sockaddr_in *)&ss)->sin_port);
