@@ -33,7 +33,8 @@ report_usage(FILE *f)
 	    f,
 	    "usage: benchctl report verify FILE|ID|- [--key JWK_FILE]\n"
 	    "       benchctl report show FILE|ID|- [--view customer|technician] [--format text|html|json]\n"
-	    "                         [--key JWK_FILE] [--trees-dir DIR] [--config FILE] [--out FILE]\n\n"
+	    "                         [--key JWK_FILE] [--trees-dir DIR] [--config FILE] [--out FILE]\n"
+	    "       benchctl report list [--device DEVICE] [--since DATE] [--limit N] [--json]\n\n"
 	    "FILE is a signed report (.jws.json), ID a report id (the report in <state-dir>/reports),\n"
 	    "\"-\" standard input.\n"
 	    "  verify   exit 0 only when it is a well-formed signed report (flattened JWS,\n"

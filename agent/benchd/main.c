@@ -23,6 +23,7 @@
 #include "store.h"
 #include "upload.h"
 #include "util.h"
+#include "web.h"
 
 #include "engine.h"
 #include "report.h"
@@ -54,6 +55,7 @@ struct daemon {
 	struct sessions *sess;
 	struct events *ev;
 	struct commands *cmds;
+	struct web *web;
 	time_t started;
 	int lockfd;
 };
@@ -78,6 +80,24 @@ check_files(const struct config *cfg, char *why, size_t whylen)
 		if (booking_read_token(cfg->token_file, &tok, why, whylen) < 0)
 			return -1;
 		explicit_bzero(tok, strlen(tok));
+		free(tok);
+	}
+	if (cfg->web_listen[0] && cfg->web_token_file[0]) {
+		char *tok;
+		size_t n;
+		if (util_read_file(cfg->web_token_file, 4096, &tok, &n) < 0) {
+			snprintf(why, whylen, "[web] token_file %s: %s", cfg->web_token_file,
+			         errno == EFBIG ? "larger than 4 KiB" : strerror(errno));
+			return -1;
+		}
+		int empty = tok[strspn(tok, " \t\r\n")] == '\0';
+		explicit_bzero(tok, n);
+		if (empty) {
+			free(tok);
+			snprintf(why, whylen, "[web] token_file %s is empty: put the page's token in it",
+			         cfg->web_token_file);
+			return -1;
+		}
 		free(tok);
 	}
 	if (cfg->ca_file[0] && access(cfg->ca_file, R_OK) < 0) {
@@ -205,6 +225,40 @@ handle(const json_t *req, void *ctx, struct events_sub **stream)
 		return answer;
 	}
 	return commands_call(d->cmds, req);
+}
+
+/* Start the bench page ([web] listen; empty: off) and say where it is. A page that cannot
+ * start (port taken, files missing) is logged and left off. */
+static void
+start_web(struct daemon *d, char *why, size_t whylen)
+{
+	struct web_opts wo;
+	char *path;
+
+	if (d->cfg->web_listen[0] == '\0') {
+		log_info("web: the bench page is off ([web] listen is empty)");
+		return;
+	}
+	memset(&wo, 0, sizeof(wo));
+	wo.cfg = d->cfg;
+	wo.state_dir = d->state_dir;
+	wo.cmds = d->cmds;
+	if (web_start(&wo, &d->web, why, whylen) != WEB_OK) {
+		/* Diagnosis and uploads go on without the page; the log says why it is off. */
+		log_errorx("web: %s: the bench page is off (benchd goes on without it)", why);
+		return;
+	}
+	/* Where the page is, for scripts and tests (a configured port 0 is the kernel's pick). */
+	path = xasprintf("%s/web.url", d->state_dir);
+	{
+		char *line = xasprintf("%s\n", web_url(d->web));
+		if (util_write_file_atomic(path, line, strlen(line), 0640) < 0)
+			log_warn("web: cannot write %s", path);
+		free(line);
+	}
+	free(path);
+	log_info("web: the bench page is on %s%s", web_url(d->web),
+	         d->cfg->web_token_file[0] ? " (token required)" : "");
 }
 
 /* During the drain: has SIGTERM/SIGINT come again? (The signals stay blocked; take one.) */
@@ -470,6 +524,7 @@ main(int argc, char **argv)
 		log_errorx("%s", why);
 		goto out;
 	}
+	start_web(&d, why, sizeof(why));
 	log_info("benchd %s ready: bench %s, state %s, control %s, upload %s, up to %d sessions",
 	         BENCHD_VERSION, d.cfg->bench_id, d.state_dir, d.sock,
 	         d.cfg->upload_url[0] ? d.cfg->upload_url : "off (reports kept locally)",
@@ -497,6 +552,12 @@ out:
 	}
 	adopt_stop(d.adopt);
 	events_shutdown(d.ev);
+	if (d.web) {
+		char *url_file = xasprintf("%s/web.url", d.state_dir);
+		web_stop(d.web);
+		unlink(url_file);
+		free(url_file);
+	}
 	control_stop(ctl);
 	outbox_stop(d.ob);
 	outbox_stop(d.fleet);

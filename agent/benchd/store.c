@@ -834,11 +834,16 @@ store_case_for_session(struct store *st, const struct store_case_key *k, int64_t
 	pthread_mutex_lock(&st->mu);
 	if ((r = begin(st, why, whylen)) != STORE_OK)
 		goto out;
-	/* The device's open case: same udid, else serial, else ecid, else the same device id. */
+	/* The device's open case: same udid, else serial, else ecid, else the same device id; never
+	 * a case that one identifier known on both sides says is another phone (a UDID, serial or
+	 * ECID that differs). */
 	r = prep(st, &s,
 	         "SELECT case_id, last_session_at FROM cases WHERE state = 'open' AND ("
 	         " (?1 IS NOT NULL AND udid = ?1 COLLATE NOCASE) OR (?2 IS NOT NULL AND serial = ?2 COLLATE "
 	         "NOCASE) OR (?3 IS NOT NULL AND ecid = ?3 COLLATE NOCASE) OR device = ?4 COLLATE NOCASE) "
+	         "AND (udid IS NULL OR ?1 IS NULL OR udid = ?1 COLLATE NOCASE) "
+	         "AND (serial IS NULL OR ?2 IS NULL OR serial = ?2 COLLATE NOCASE) "
+	         "AND (ecid IS NULL OR ?3 IS NULL OR ecid = ?3 COLLATE NOCASE) "
 	         "ORDER BY (udid = ?1 COLLATE NOCASE) DESC, (serial = ?2 COLLATE NOCASE) DESC, "
 	         "last_session_at DESC LIMIT 1",
 	         "ssss", k->udid, nserial[0] ? nserial : NULL, k->ecid, k->device);

@@ -77,9 +77,8 @@ generic_deliver(struct booking *b, const struct booking_case *c, struct booking_
 	r->retry_after_s = a.retry_after;
 	r->verdict = booking_generic_classify(s, &r->server_wide);
 	if (r->verdict == BOOKING_DELIVERED) {
+		/* the receiver's case id: benchctl outbox shows it as "the server's case ..." */
 		take_case_id(&a, r);
-		if (r->remote_id[0])
-			snprintf(r->phase, sizeof(r->phase), "case %.100s", r->remote_id);
 	}
 	keep_answer(r, &a);
 	bhttp_answer_clear(&a);

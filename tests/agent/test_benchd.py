@@ -194,17 +194,20 @@ class Bench:
     """A benchd with its own state directory and configuration."""
 
     def __init__(self, work, name="bench", upload_url="", token_file="", extra="", socket_path="",
-                 state_root=None):
+                 state_root=None, web=""):
         self.work = work
         self.state = os.path.join(state_root or work, name + "-state")
         os.makedirs(self.state, exist_ok=True)
         self.conf = os.path.join(work, name + ".conf")
         self.name = name
         with open(self.conf, "w") as f:
+            # [web]: off unless a test asks for the page (web = the section's lines), so parallel
+            # benchds never compete for the default port.
             f.write("[bench]\nid = bench-test\nsyslog_seconds = 0\ndrain_seconds = 20\n%s\n"
                     "[upload]\nurl = %s\ntoken_file = %s\ntimeout_seconds = 5\n"
                     "retry_min_seconds = 1\nretry_max_seconds = 4\n"
-                    "[control]\nsocket = %s\n" % (extra, upload_url, token_file, socket_path))
+                    "[web]\n%s\n"
+                    "[control]\nsocket = %s\n" % (extra, upload_url, token_file, web or "listen =", socket_path))
         self.sock = socket_path or os.path.join(self.state, "control.sock")
         self.proc = None
         self.runs = 0

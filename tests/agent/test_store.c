@@ -482,6 +482,32 @@ test_cases_open_continue_resolve(void **state)
 	store_close(st);
 }
 
+/* Another phone that only shares an ECID with an open case (cloned test profiles, a misread
+ * iBoot string) gets its own case: a UDID or serial known on both sides that differs wins. */
+static void
+test_case_not_joined_by_a_conflicting_id(void **state)
+{
+	struct store *st;
+	struct store_case a, b, a2;
+	char why[512];
+	int created;
+
+	(void)state;
+	assert_int_equal(store_open(path, &st, why, sizeof(why)), STORE_OK);
+	case_for(st, "U-ONE", "F17ZD1QRN72J", 3600, &a, &created);
+	assert_int_equal(created, 1);
+	case_for(st, "U-TWO", "DNPXK0ZZKXKN", 3600, &b, &created); /* same ECID, other phone */
+	assert_int_equal(created, 1);
+	assert_string_not_equal(a.case_id, b.case_id);
+	case_for(st, "U-ONE", "F17ZD1QRN72J", 3600, &a2, &created); /* the first phone again */
+	assert_int_equal(created, 0);
+	assert_string_equal(a.case_id, a2.case_id);
+	store_case_clear(&a);
+	store_case_clear(&b);
+	store_case_clear(&a2);
+	store_close(st);
+}
+
 static void
 test_revisions_waiting_delivery(void **state)
 {
@@ -777,6 +803,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_outbox_cycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cases_open_continue_resolve, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_case_not_joined_by_a_conflicting_id, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revisions_waiting_delivery, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_finish, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bookings, setup, teardown),
