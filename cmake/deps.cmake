@@ -13,3 +13,6 @@ pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
 pkg_check_modules(UMOCKDEV IMPORTED_TARGET umockdev-1.0)
+# benchfleet (issue 17): PostgreSQL's client library and the HTTP server library.
+pkg_check_modules(LIBPQ IMPORTED_TARGET libpq)
+pkg_check_modules(MICROHTTPD IMPORTED_TARGET libmicrohttpd)
