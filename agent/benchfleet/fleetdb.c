@@ -114,6 +114,19 @@ one_line(char *s)
 		s[--n] = '\0';
 }
 
+/* Server notices (e.g. "terminating connection due to administrator command") go to our log
+ * as one line, not to stderr raw. */
+static void
+notice(void *arg, const char *message)
+{
+	char msg[512];
+	(void)arg;
+
+	util_strlcpy(msg, message, sizeof(msg));
+	one_line(msg);
+	log_warnx("PostgreSQL says: %s", msg);
+}
+
 static int
 do_connect(struct fleetdb *db, char *why, size_t whylen)
 {
@@ -134,6 +147,7 @@ do_connect(struct fleetdb *db, char *why, size_t whylen)
 		db->broken = 1;
 		return FLEETDB_E_UNAVAILABLE;
 	}
+	PQsetNoticeProcessor(db->conn, notice, NULL);
 	if (db->statement_timeout_ms > 0) {
 		char set[64];
 		PGresult *r;
@@ -410,6 +424,10 @@ fleetpool_get(struct fleetpool *p, struct fleetdb **out, char *why, size_t whyle
 	db = p->slot[i];
 	pthread_mutex_unlock(&p->mu);
 
+	/* A server that restarted closed our idle connection: reading what it sent notices that
+	 * now rather than failing this request's first statement. */
+	if (db->conn && !db->broken && PQconsumeInput(db->conn) == 0)
+		db->broken = 1;
 	/* Connect outside the lock: connecting to a server that is away takes time. */
 	if (!fleetdb_ok(db) && (rc = do_connect(db, why, whylen)) != FLEETDB_OK) {
 		fleetpool_put(p, db);

@@ -380,13 +380,19 @@ ingest_request(struct fleetpool *pool, const char *authorization, const char *id
 	}
 	rc = report_verify(jws, strlen(jws), b.jwk, &rep, why, sizeof(why));
 	if (rc != REPORT_OK) {
-		if (rc == REPORT_E_UNKNOWN_KEY)
+		char kid[64] = "";
+		json_t *unverified = NULL;
+		if (rc == REPORT_E_UNKNOWN_KEY &&
+		    report_unverified_payload(jws, strlen(jws), &unverified, kid, why, sizeof(why)) ==
+		        REPORT_OK)
 			snprintf(msg, sizeof(msg),
-			         "report refused: %s, the key registered for bench %s (this token is "
-			         "%s's): is it another bench's report?",
-			         why, b.bench_id, b.bench_id);
+			         "report refused: it is signed by key %s, but this token is bench %s's, "
+			         "whose key is %s: "
+			         "another bench's report, or a bench whose key changed (register it again)",
+			         kid, b.bench_id, b.kid);
 		else
 			snprintf(msg, sizeof(msg), "report refused: %s", why);
+		json_decref(unverified);
 		log_warnx("bench %s: refused (422): %s", b.bench_id, msg);
 		ingest_error(ans, 422, msg);
 		goto out;

@@ -364,21 +364,23 @@ server_start(const struct fleetconf *cfg, struct fleetpool *pool, struct server 
 	}
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* The logger first (libmicrohttpd logs the options after it through it); a pool only for
+	 * more than one thread (it warns otherwise). */
 	if (cfg->tls_cert[0])
-		s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-		                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		                        s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_THREAD_POOL_SIZE,
+		                        (unsigned)(cfg->threads > 1 ? cfg->threads : 0),
 		                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 		                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-		                        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_EXTERNAL_LOGGER,
-		                        mhd_log, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
-		                        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+		                        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_HTTPS_MEM_CERT,
+		                        s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
 	else
-		s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-		                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		                        s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_THREAD_POOL_SIZE,
+		                        (unsigned)(cfg->threads > 1 ? cfg->threads : 0),
 		                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 		                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-		                        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_EXTERNAL_LOGGER,
-		                        mhd_log, s, MHD_OPTION_END);
+		                        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
 	if (s->d == NULL) {
 		snprintf(why, whylen, "cannot start the HTTP server on %s%s", cfg->listen,
 		         cfg->tls_cert[0] ? " (is tls_cert/tls_key a PEM certificate and its key?)" : "");
