@@ -8,46 +8,63 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * One pass over the window: each case counts once with code NULL (the week's cases) and once per
+ * code it has, so one GROUP BY gives both. Ordered the way analytics_trends merges them: a
+ * model's week totals (code NULL) before its codes, weeks in order.
+ */
 static const char SQL_TRENDS[] =
-    "WITH c AS ("
-    "  SELECT product_type, model, date_trunc('week', opened_at AT TIME ZONE 'UTC') AS wk, codes"
-    "  FROM cases"
-    "  WHERE opened_at <= $1::timestamptz"
-    "    AND opened_at >= (date_trunc('week', $1::timestamptz AT TIME ZONE 'UTC')"
-    "                      - ($2::integer - 1) * interval '1 week') AT TIME ZONE 'UTC'"
-    "    AND ($3::text IS NULL OR model = $3 OR product_type = $3)),"
-    " tot AS (SELECT product_type, model, wk, count(*) AS n FROM c GROUP BY 1, 2, 3),"
-    " hit AS (SELECT product_type, model, wk, code, count(*) AS k"
-    "         FROM c CROSS JOIN LATERAL unnest(c.codes) AS code"
-    "         WHERE $4::text IS NULL OR code = $4 GROUP BY 1, 2, 3, 4),"
-    " mc AS (SELECT DISTINCT product_type, model, code FROM hit"
-    "        UNION SELECT DISTINCT product_type, model, $4::text FROM tot WHERE $4::text IS NOT NULL)"
-    " SELECT t.product_type, t.model, mc.code, to_char(t.wk, 'IYYY-\"W\"IW'), t.n, COALESCE(h.k, 0)"
-    " FROM tot t JOIN mc ON mc.product_type = t.product_type AND mc.model = t.model"
-    " LEFT JOIN hit h ON h.product_type = t.product_type AND h.model = t.model AND h.wk = t.wk"
-    "  AND h.code = mc.code"
-    " ORDER BY 1, 2, 3, t.wk";
+    "SELECT product_type, model, code, to_char(week, 'IYYY-\"W\"IW'), count(*)"
+    " FROM cases CROSS JOIN LATERAL unnest(array_append(codes, NULL::text)) AS code"
+    " WHERE opened_at <= $1::timestamptz"
+    "   AND opened_at >= (date_trunc('week', $1::timestamptz AT TIME ZONE 'UTC')"
+    "                     - ($2::integer - 1) * interval '1 week') AT TIME ZONE 'UTC'"
+    "   AND ($3::text IS NULL OR model = $3 OR product_type = $3)"
+    "   AND ($4::text IS NULL OR code IS NULL OR code = $4)"
+    " GROUP BY product_type, model, code, week"
+    " ORDER BY 1, 2, 3 NULLS FIRST, week";
 
+/* The same trick: per model, the totals (code NULL) first, then each code; recent = the last
+ * $2 days, baseline = the $3 days before them. */
 static const char SQL_ALERTS[] =
-    "WITH c AS ("
-    "  SELECT product_type, model, codes,"
-    "         opened_at > $1::timestamptz - $2::integer * interval '1 day' AS recent"
-    "  FROM cases"
-    "  WHERE opened_at > $1::timestamptz - ($2::integer + $3::integer) * interval '1 day'"
-    "    AND opened_at <= $1::timestamptz),"
-    " tot AS (SELECT product_type, model, count(*) FILTER (WHERE recent) AS n,"
-    "         count(*) FILTER (WHERE NOT recent) AS bn FROM c GROUP BY 1, 2),"
-    " hit AS (SELECT product_type, model, code, count(*) FILTER (WHERE recent) AS k,"
-    "         count(*) FILTER (WHERE NOT recent) AS bk"
-    "         FROM c CROSS JOIN LATERAL unnest(c.codes) AS code GROUP BY 1, 2, 3)"
-    " SELECT h.product_type, h.model, h.code, t.n, h.k, t.bn, h.bk"
-    " FROM hit h JOIN tot t ON t.product_type = h.product_type AND t.model = h.model"
-    " WHERE h.k >= $4::integer";
+    "SELECT product_type, model, code, count(*) FILTER (WHERE recent), count(*) FILTER (WHERE NOT recent)"
+    " FROM (SELECT product_type, model, codes,"
+    "              opened_at > $1::timestamptz - $2::integer * interval '1 day' AS recent"
+    "       FROM cases"
+    "       WHERE opened_at > $1::timestamptz - ($2::integer + $3::integer) * interval '1 day'"
+    "         AND opened_at <= $1::timestamptz) AS c"
+    " CROSS JOIN LATERAL unnest(array_append(c.codes, NULL::text)) AS code"
+    " GROUP BY 1, 2, 3"
+    " HAVING code IS NULL OR count(*) FILTER (WHERE recent) >= $4::integer"
+    " ORDER BY 1, 2, 3 NULLS FIRST";
 
 static json_t *
 model_or_null(const char *m)
 {
 	return m[0] ? json_string(m) : json_null();
+}
+
+/* One model's weeks (from the code-NULL rows) and their case counts. */
+struct weeks {
+	char (*week)[12];
+	long long *n;
+	size_t len;
+};
+
+static void
+emit_code(json_t *rows, const char *pt, const char *model, const char *code, const struct weeks *w,
+          const PGresult *r, int *i, int end)
+{
+	for (size_t j = 0; j < w->len; j++) {
+		long long k = 0;
+		if (*i < end && strcmp(PQgetvalue(r, *i, 3), w->week[j]) == 0)
+			k = atoll(PQgetvalue(r, (*i)++, 4));
+		json_array_append_new(rows, json_pack("{s:s, s:o, s:s, s:s, s:I, s:I, s:f}", "product_type",
+		                                      pt, "model", model_or_null(model), "code", code, "week",
+		                                      w->week[j], "cases", (json_int_t)w->n[j], "with_code",
+		                                      (json_int_t)k, "rate",
+		                                      w->n[j] > 0 ? (double)k / (double)w->n[j] : 0.0));
+	}
 }
 
 int
@@ -57,7 +74,7 @@ analytics_trends(struct fleetdb *db, const struct trends_opts *o, json_t **doc, 
 	const char *p[4];
 	PGresult *r;
 	json_t *rows;
-	int rc;
+	int rc, i = 0, nt;
 
 	*doc = NULL;
 	util_rfc3339(o->at, at, sizeof(at));
@@ -69,13 +86,33 @@ analytics_trends(struct fleetdb *db, const struct trends_opts *o, json_t **doc, 
 	if ((rc = fleetdb_exec(db, SQL_TRENDS, 4, p, &r, why, whylen)) != FLEETDB_OK)
 		return rc;
 	rows = json_array();
-	for (int i = 0; i < PQntuples(r); i++) {
-		long long n = atoll(PQgetvalue(r, i, 4)), k = atoll(PQgetvalue(r, i, 5));
-		json_array_append_new(
-		    rows, json_pack("{s:s, s:o, s:s, s:s, s:I, s:I, s:f}", "product_type",
-		                    PQgetvalue(r, i, 0), "model", model_or_null(PQgetvalue(r, i, 1)), "code",
-		                    PQgetvalue(r, i, 2), "week", PQgetvalue(r, i, 3), "cases", (json_int_t)n,
-		                    "with_code", (json_int_t)k, "rate", n > 0 ? (double)k / (double)n : 0.0));
+	nt = PQntuples(r);
+	while (i < nt) {
+		const char *pt = PQgetvalue(r, i, 0), *model = PQgetvalue(r, i, 1);
+		struct weeks w = {NULL, NULL, 0};
+		int end = i, any = 0;
+		while (end < nt && strcmp(PQgetvalue(r, end, 0), pt) == 0 &&
+		       strcmp(PQgetvalue(r, end, 1), model) == 0)
+			end++;
+		for (; i < end && PQgetisnull(r, i, 2); i++) {
+			w.week = xrealloc(w.week, (w.len + 1) * sizeof(*w.week));
+			w.n = xrealloc(w.n, (w.len + 1) * sizeof(*w.n));
+			util_strlcpy(w.week[w.len], PQgetvalue(r, i, 3), sizeof(w.week[0]));
+			w.n[w.len++] = atoll(PQgetvalue(r, i, 4));
+		}
+		while (i < end) {
+			const char *code = PQgetvalue(r, i, 2);
+			int start = i;
+			while (i < end && strcmp(PQgetvalue(r, i, 2), code) == 0)
+				i++;
+			emit_code(rows, pt, model, code, &w, r, &start, i);
+			any = 1;
+		}
+		if (!any && o->code) /* --code: the model's weeks even when none had it */
+			emit_code(rows, pt, model, o->code, &w, r, &i, i);
+		free(w.week);
+		free(w.n);
+		i = end;
 	}
 	PQclear(r);
 	*doc = json_pack("{s:b, s:s, s:i, s:o}", "ok", 1, "at", at, "weeks", o->weeks, "rows", rows);
@@ -99,6 +136,7 @@ analytics_alerts(struct fleetdb *db, time_t at, json_t **doc, char *why, size_t 
 	const char *p[4] = {ats, rd, bd, mh};
 	json_t **found = NULL, *rows;
 	size_t nfound = 0;
+	long tot_n = 0, tot_bn = 0;
 	PGresult *r;
 	int rc;
 
@@ -110,9 +148,20 @@ analytics_alerts(struct fleetdb *db, time_t at, json_t **doc, char *why, size_t 
 	if ((rc = fleetdb_exec(db, SQL_ALERTS, 4, p, &r, why, whylen)) != FLEETDB_OK)
 		return rc;
 	for (int i = 0; i < PQntuples(r); i++) {
-		long n = atol(PQgetvalue(r, i, 3)), k = atol(PQgetvalue(r, i, 4));
-		long bn = atol(PQgetvalue(r, i, 5)), bk = atol(PQgetvalue(r, i, 6));
+		long n = 0, bn = 0, k, bk;
 		double pv;
+		if (PQgetisnull(r, i, 2)) {
+			n = atol(PQgetvalue(r, i, 3));
+			bn = atol(PQgetvalue(r, i, 4));
+			tot_n = n;
+			tot_bn = bn;
+			continue;
+		}
+		/* Code rows follow their model's totals (ORDER BY ... NULLS FIRST). */
+		k = atol(PQgetvalue(r, i, 3));
+		bk = atol(PQgetvalue(r, i, 4));
+		n = tot_n;
+		bn = tot_bn;
 		if (!stats_is_alert(k, n, bk, bn, &pv))
 			continue;
 		found = xrealloc(found, (nfound + 1) * sizeof(*found));

@@ -26,8 +26,9 @@ struct fleetdb {
  *           stored report_id.
  * faults    the report's faults, in order.
  * cases     the latest revision of each case (a bench's visit of one device), what the
- *           analytics count: opened_at is the case's earliest report (its ISO week), the rest
- *           comes from the latest revision; codes are its distinct fault codes.
+ *           analytics count: opened_at is the case's earliest report, week the Monday of its
+ *           ISO week (UTC), the rest comes from the latest revision; codes are its distinct
+ *           fault codes.
  */
 static const char *const migrations[] = {
     /* 0 -> 1 */
@@ -70,6 +71,8 @@ static const char *const migrations[] = {
     "  model text NOT NULL,"
     "  outcome text NOT NULL,"
     "  codes text[] NOT NULL,"
+    "  week date NOT NULL GENERATED ALWAYS AS"
+    "    ((date_trunc('week', opened_at AT TIME ZONE 'UTC'))::date) STORED,"
     "  PRIMARY KEY (bench_id, case_id));"
     "CREATE INDEX cases_opened ON cases (opened_at);"
     "CREATE INDEX reports_case ON reports (bench_id, case_id);",
@@ -148,6 +151,12 @@ do_connect(struct fleetdb *db, char *why, size_t whylen)
 		return FLEETDB_E_UNAVAILABLE;
 	}
 	PQsetNoticeProcessor(db->conn, notice, NULL);
+	/* Our queries are short scans: compiling them (JIT) took longer than running them at 10^6
+	 * cases (tests/bench/fleet_bench.py). */
+	{
+		PGresult *r = PQexec(db->conn, "SET jit = off");
+		PQclear(r);
+	}
 	if (db->statement_timeout_ms > 0) {
 		char set[64];
 		PGresult *r;
