@@ -34,7 +34,7 @@ fleetconf_new(void)
 	c->api_token_file = xstrdup("");
 	c->max_connections = 256;
 	c->timeout_s = 30;
-	c->threads = 4;
+	c->threads = 16;
 	return c;
 }
 

@@ -11,7 +11,7 @@
  *                             clients only
  *           max_connections   1..10000, default 256: connections held at once
  *           timeout_seconds   1..600, default 30: idle connections and whole requests
- *           threads           1..64, default 4: request threads (each with its own database
+ *           threads           1..64, default 16: request threads (each with its own database
  *                             connection)
  *
  * Owns: every string in struct fleetconf; fleetconf_free releases them.

@@ -5,7 +5,7 @@ object. Runs inside a throw-away PostgreSQL 15 cluster (it starts one with tests
 when PGHOST is not set) with fsync and synchronous_commit ON, as a real server would.
 
   tests/bench/fleet_bench.py --bin BUILD/bin [--benches 20] [--cases 500] [--reports 1000000]
-                             [--runs 5] [--phase all|ingest|analytics] [--smoke]
+                             [--runs 5] [--threads N] [--phase all|ingest|analytics] [--smoke]
 
 (1) ingest: --benches benches registered with `benchfleet bench add`, each with its own Ed25519
     key; --cases signed reports per bench made from benchctl's own reports of four recorded
@@ -142,6 +142,35 @@ def client(port, items, start, q):
     q.put((t_first, time.time(), lat, bad))
 
 
+def cpu_s(pid, children=False):
+    """utime + stime of pid (and of its reaped children), and with children=True of its live
+    children too (PostgreSQL's backends are the postmaster's)."""
+    tck = os.sysconf("SC_CLK_TCK")
+
+    def one(p, reaped):
+        with open("/proc/%d/stat" % p) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return (int(v[11]) + int(v[12]) + (int(v[13]) + int(v[14]) if reaped else 0)) / tck
+
+    total = one(pid, True)
+    if children:
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open("/proc/%s/stat" % d) as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    if ppid == pid:
+                        total += one(int(d), False)
+                except (OSError, ValueError, IndexError):
+                    pass
+    return total
+
+
+def postmaster_pid():
+    with open(os.path.join(psql("SHOW data_directory")[0][0], "postmaster.pid")) as f:
+        return int(f.readline())
+
+
 def vmhwm_mb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -195,10 +224,13 @@ def ingest(work, conf, res):
         for p in procs:
             p.start()
         time.sleep(0.5)
+        pm = postmaster_pid()
+        cpu0, pg0 = cpu_s(srv.pid), cpu_s(pm, children=True)
         start.set()
         results = [q.get(timeout=3600) for _ in procs]
         for p in procs:
             p.join()
+        cpu1, pg1 = cpu_s(srv.pid), cpu_s(pm, children=True)
         mem = vmhwm_mb(srv.pid)
     finally:
         srv.send_signal(signal.SIGTERM)
@@ -216,7 +248,9 @@ def ingest(work, conf, res):
     res["ingest"] = {"benches": A.benches, "cases_each": A.cases, "reports": total, "wall_s": round(wall, 3),
                      "per_s": round(total / wall, 1), "p50_ms": round(1000 * lat[len(lat) // 2], 2),
                      "p95_ms": round(1000 * lat[int(len(lat) * 0.95)], 2), "max_ms": round(1000 * lat[-1], 2),
-                     "body_kb": round(size / 1024, 1), "benchfleet_vmhwm_mb": round(mem, 1)}
+                     "body_kb": round(size / 1024, 1), "benchfleet_vmhwm_mb": round(mem, 1),
+                     "benchfleet_cpu_ms_per_report": round(1000 * (cpu1 - cpu0) / total, 3),
+                     "postgres_cpu_ms_per_report": round(1000 * (pg1 - pg0) / total, 3)}
 
 
 MODELS = [("iPhone%d,%d" % (10 + i // 3, 1 + i % 3), "Model %02d" % i) for i in range(30)]
@@ -294,6 +328,7 @@ def main():
     p.add_argument("--cases", type=int, default=500)
     p.add_argument("--reports", type=int, default=1000000)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0, help="benchfleet's [http] threads (default: its own)")
     p.add_argument("--phase", choices=("all", "ingest", "analytics"), default="all")
     p.add_argument("--smoke", action="store_true")
     A = p.parse_args()
@@ -306,11 +341,11 @@ def main():
     work = tempfile.mkdtemp(prefix="fleet-bench-")
     conf = os.path.join(work, "fleet.conf")
     with open(conf, "w") as f:
-        f.write("[http]\nlisten = 127.0.0.1:0\n")
+        f.write("[http]\nlisten = 127.0.0.1:0\n" + ("threads = %d\n" % A.threads if A.threads else ""))
     res = {}
     try:
         # A real server keeps what it said it stored: pg_virtualenv turns fsync off.
-        psql("ALTER SYSTEM SET fsync = on")
+        psql("ALTER SYSTEM SET fsync = %s" % ("off" if os.environ.get("FLEET_BENCH_FSYNC_OFF") else "on"))
         psql("ALTER SYSTEM SET synchronous_commit = on")
         psql("SELECT pg_reload_conf()")
         fleet("bench", "list", conf=conf)  # migrate
@@ -318,9 +353,9 @@ def main():
             ingest(work, conf, res)
             i = res["ingest"]
             say("ingest: %d reports from %d benches at once in %.2f s: %.0f/s; latency p50 %.1f ms, p95 %.1f ms, "
-                "max %.1f ms; benchfleet VmHWM %.1f MB" % (i["reports"], i["benches"], i["wall_s"], i["per_s"],
-                                                           i["p50_ms"], i["p95_ms"], i["max_ms"],
-                                                           i["benchfleet_vmhwm_mb"]))
+                "max %.1f ms; benchfleet VmHWM %.1f MB; CPU per report: benchfleet %.2f ms, PostgreSQL %.2f ms"
+                % (i["reports"], i["benches"], i["wall_s"], i["per_s"], i["p50_ms"], i["p95_ms"], i["max_ms"],
+                   i["benchfleet_vmhwm_mb"], i["benchfleet_cpu_ms_per_report"], i["postgres_cpu_ms_per_report"]))
         if A.phase != "ingest":
             analytics(conf, res)
             for k, v in res["analytics"].items():

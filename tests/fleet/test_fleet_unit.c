@@ -39,7 +39,7 @@ test_config(void **state)
 	assert_string_equal(c->conninfo, "");
 	assert_int_equal(c->max_connections, 256);
 	assert_int_equal(c->timeout_s, 30);
-	assert_int_equal(c->threads, 4);
+	assert_int_equal(c->threads, 16);
 	fleetconf_free(c);
 
 	assert_int_equal(
