@@ -17,6 +17,9 @@ the real benchd and idevice-emu) against the cluster tests/fleet/with_pg starts.
              model none; GET /api/trends|alerts equal the command line; the API's access rules
   schema     migrations (concurrent, idempotent), a newer schema refused, an unreachable
              database, --check-config, bad command lines
+  targets    benchd with both targets, [upload] (a booking receiver) and [fleet] (benchfleet over
+             HTTPS), emulated iPhones, benchfleet killed mid-delivery and back later, a revision
+             made meanwhile: every final report delivered once to each target
   limits     slow and idle clients dropped, the connection limit, bodies over the cap (413)
 
 Exit 0 pass, 1 fail, 77 skipped (with the reason).
@@ -908,7 +911,101 @@ def t_limits(work):
     fleet.stop()
 
 
-TESTS = {"ingest": t_ingest, "refusals": t_refusals, "benchd": t_benchd, "api": t_api, "schema": t_schema,
+def t_targets(work):
+    """benchd's two targets: [upload] (a generic booking receiver) and [fleet] (benchfleet over
+    HTTPS), each with its own outbox rows. benchfleet is killed mid-delivery and comes back a
+    little later; meanwhile a ticket linked to a delivered case makes revision 2. Every final
+    report reaches each target once."""
+    tb.A = argparse.Namespace(bin=A.bin)
+    ca, cert, key = tb.make_ca_and_cert(work)
+    fleet = Fleet(work, tls=(cert, key))
+    fleet.tls_ca = ca
+    fleet.start()
+    rx = tb.Receiver(work, token="booking-token")
+    bench = tb.Bench(work, name="shop", upload_url=rx.url, token_file=tb.write_token(work, "booking-token\n"))
+    fleet_token = os.path.join(work, "fleet.token")
+    with open(bench.conf) as f:
+        conf = f.read().replace("retry_max_seconds = 4", "retry_max_seconds = 2")
+    with open(bench.conf, "w") as f:
+        f.write(conf + "\n[fleet]\nurl = https://127.0.0.1:%d\ntoken_file = %s\nca_file = %s\n" %
+                (fleet.port, fleet_token, ca))
+    bk = BenchKey(work, "bench-test", state=bench.state)
+    fleet.register(bk)
+    with open(fleet_token, "w") as f:
+        f.write(bk.token + "\n")
+    profiles = tb.clone_profiles(work, 7, names=("worn-battery-11", "healthy-15pro", "thermal-loop-12", "smc-14"))
+    emu = tb.Emu(work, profiles[:4])
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    bench.start()
+
+    def by_target():
+        out = {"upload": {}, "fleet": {}}
+        for i in bench.outbox()["items"]:
+            out[i["target"]][i["report_id"]] = i
+        return out
+
+    wait_for("two reports in the fleet", lambda: count("reports") >= 2, 60, 0.05)
+    fleet.proc.p.kill()  # an outage: benchfleet gone without a word, mid-delivery
+    fleet.proc.p.wait()
+    log("benchfleet killed after %d reports" % count("reports"))
+    for udid, pdir in profiles[4:]:
+        check(emu.cmd("attach " + pdir).startswith("ok"), "emulator attach")
+    wait_for("the booking receiver to have all 7", lambda: len(rx.accepted()) == 7, 90, 0.2)
+    # A ticket for a case already delivered (to the booking system at least): revision 2.
+    udid0 = profiles[0][0]
+    rc, out, err = bench.ctl("link", udid0, "T-900", json_out=True)
+    check(rc == 0 and out["revision"] == 2 and out["final"], "benchctl link: %d %s %s" % (rc, out, err))
+    rev2 = out["report_id"]
+    wait_for("benchd's fleet uploads to fail while benchfleet is away",
+             lambda: any(i["attempts"] >= 1 and i["state"] == "pending" for i in by_target()["fleet"].values()), 30, 0.2)
+    time.sleep(2)
+    port = fleet.port
+    with open(fleet.conf) as f:
+        conf = f.read().replace("listen = 127.0.0.1:0", "listen = 127.0.0.1:%d" % port)
+    with open(fleet.conf, "w") as f:
+        f.write(conf)
+    fleet.start()  # back where the bench expects it
+    check(fleet.port == port, "benchfleet came back on port %d, not %d" % (fleet.port, port))
+
+    def settled():
+        t = by_target()
+        ok = all(len(t[n]) == 8 and all(i["state"] == "delivered" for i in t[n].values()) for n in t)
+        return ok and t
+
+    t = wait_for("every final report delivered to both targets", settled, 90, 0.3)
+    check(set(t["upload"]) == set(t["fleet"]) and rev2 in t["fleet"], "the targets got different reports")
+    check(rx.accepted() == set(t["upload"]), "the booking receiver's cases differ from the outbox")
+    per_key = {}
+    for r in rx.requests():
+        per_key[r["key"]] = per_key.get(r["key"], 0) + 1
+    check(all(n == 1 for n in per_key.values()), "a report was posted twice to the booking receiver: %s" % per_key)
+    rows = psql("SELECT report_id, jws FROM reports")
+    check({r[0] for r in rows} == set(t["fleet"]) and len(rows) == 8, "the fleet has %s" % [r[0] for r in rows])
+    for rid, jws in rows:
+        with open(os.path.join(bench.state, "reports", rid + ".jws.json")) as f:
+            check(f.read().strip() == jws, "report %s not stored byte for byte" % rid)
+    retried = [i for i in t["fleet"].values() if i["attempts"] > 1]
+    check(retried, "no fleet upload crossed the outage")
+    # The case counts once, at its latest revision, with the ticket; revision 1 stays as evidence.
+    cid = payload_of(rows[[r[0] for r in rows].index(rev2)][1])["case"]["case_id"]
+    check(psql("SELECT revision, report_id FROM cases WHERE case_id = '%s'" % cid) == [["2", rev2]],
+          "case %s: %s" % (cid, psql("SELECT revision, report_id FROM cases WHERE case_id = '%s'" % cid)))
+    check(psql("SELECT count(*), max(ticket) FROM reports WHERE case_id = '%s'" % cid) == [["2", "T-900"]],
+          "the case's two revisions")
+    check(count("cases") == 7, "%d cases in the fleet, want 7 (one per phone)" % count("cases"))
+    rc, st, err = bench.ctl("status", json_out=True)
+    targets = {x["target"]: x for x in st["targets"]}
+    check(targets["fleet"]["delivered"] == 8 and targets["upload"]["delivered"] == 8 and
+          targets["fleet"]["url"].startswith("https://"), "benchctl status targets %s" % st["targets"])
+    log("8 final reports (7 phones, one case revised) delivered once to each target; %d fleet uploads "
+        "crossed the outage" % len(retried))
+    bench.stop()
+    emu.stop()
+    rx.stop()
+    fleet.stop()
+
+
+TESTS = {"targets": t_targets, "ingest": t_ingest, "refusals": t_refusals, "benchd": t_benchd, "api": t_api, "schema": t_schema,
          "limits": t_limits}
 
 
