@@ -20,7 +20,9 @@ when PGHOST is not set) with fsync and synchronous_commit ON, as a real server w
     arrive; no JWS text kept in those generated rows,
     which the analytics never read), ANALYZE, then `benchfleet trends --json` (8 weeks),
     `trends --weeks 52 --json` and `alerts --json` as whole commands, --runs times each: median.
-    Table and index sizes from PostgreSQL.
+    Table and index sizes from PostgreSQL. The generated data is steady (each code at one rate
+    for every model, all year), so `alerts --at` at --fa-points weekly points measures the false
+    alarms of the whole path: alerts / (model, code) pairs with at least 5 recent cases.
 
 --smoke: 2 benches x 20 cases, 10,000 generated reports, 1 run: checks the instruments, says
 nothing about speed. Figures need a Release build:
@@ -243,6 +245,9 @@ def ingest(work, conf, res):
     stored = int(psql("SELECT count(*) FROM reports")[0][0])
     if stored != total:
         raise Fail("%d reports stored, %d sent" % (stored, total))
+    psql("CHECKPOINT")
+    per = psql("SELECT pg_total_relation_size('reports') / count(*), pg_total_relation_size('faults') / count(*),"
+               " pg_total_relation_size('cases') / count(*) FROM reports")[0]
     lat = sorted(x for r in results for x in r[2])
     wall = max(r[1] for r in results) - min(r[0] for r in results)
     res["ingest"] = {"benches": A.benches, "cases_each": A.cases, "reports": total, "wall_s": round(wall, 3),
@@ -250,7 +255,8 @@ def ingest(work, conf, res):
                      "p95_ms": round(1000 * lat[int(len(lat) * 0.95)], 2), "max_ms": round(1000 * lat[-1], 2),
                      "body_kb": round(size / 1024, 1), "benchfleet_vmhwm_mb": round(mem, 1),
                      "benchfleet_cpu_ms_per_report": round(1000 * (cpu1 - cpu0) / total, 3),
-                     "postgres_cpu_ms_per_report": round(1000 * (pg1 - pg0) / total, 3)}
+                     "postgres_cpu_ms_per_report": round(1000 * (pg1 - pg0) / total, 3),
+                     "stored_bytes_per_report": {"reports": int(per[0]), "faults": int(per[1]), "cases": int(per[2])}}
 
 
 MODELS = [("iPhone%d,%d" % (10 + i // 3, 1 + i % 3), "Model %02d" % i) for i in range(30)]
@@ -272,7 +278,7 @@ def generate(n):
       INSERT INTO codes VALUES %s;
       CREATE TEMP TABLE gen AS
         SELECT 'gen-' || g AS id, 'fleet-bench-' || lpad((g %% %d)::text, 2, '0') AS bench,
-               now() - random() * interval '364 days' AS at, m.pt, m.name,
+               now() - random() * %d * interval '1 day' AS at, m.pt, m.name,
                ARRAY(SELECT code FROM codes WHERE random() < p + 0 * g ORDER BY code) AS codes
         FROM generate_series(1, %d) g JOIN m ON m.i = g %% 30;
       -- Stored in the order they arrive, as benchfleet stores them (the table grows in time).
@@ -290,7 +296,7 @@ def generate(n):
         SELECT bench, id, id, 1, at, at, pt, name, CASE WHEN cardinality(codes) > 0 THEN 'fail' ELSE 'pass' END,
                codes FROM gen;
       ANALYZE;
-    """ % (A.benches, models, codes, A.benches, n))
+    """ % (A.benches, models, codes, A.benches, A.days, n))
     return time.time() - t0
 
 
@@ -317,6 +323,21 @@ def analytics(conf, res):
                        ("alerts", ("alerts", "--json"))):
         med, rows = timed(args, conf)
         out[name] = {"median_s": round(med, 3), "rows": rows}
+    # The generated data is steady (each code at one rate, for every model, all year): every
+    # alert on it is a false alarm. Evaluate at weekly points back in time.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    alarms = pairs = 0
+    for k in range(A.fa_points):
+        at = (now - datetime.timedelta(days=7 * k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if k * 7 + 63 > A.days:
+            break
+        alarms += len(json.loads(fleet("alerts", "--at", at, "--json", conf=conf))["rows"])
+        pairs += int(psql(
+            "SELECT count(*) FROM (SELECT 1 FROM cases, unnest(codes) c WHERE opened_at > '%s'::timestamptz - "
+            "interval '7 days' AND opened_at <= '%s' GROUP BY product_type, model, c HAVING count(*) >= 5) x"
+            % (at, at))[0][0])
+    out["steady_alerts"] = {"evaluations": pairs, "alerts": alarms,
+                            "false_alarm_rate": round(alarms / pairs, 5) if pairs else None}
     res["analytics"] = out
 
 
@@ -328,6 +349,8 @@ def main():
     p.add_argument("--cases", type=int, default=500)
     p.add_argument("--reports", type=int, default=1000000)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--days", type=int, default=364, help="the generated cases span this many days")
+    p.add_argument("--fa-points", type=int, default=20, help="alert evaluations for the false-alarm figure")
     p.add_argument("--threads", type=int, default=0, help="benchfleet's [http] threads (default: its own)")
     p.add_argument("--phase", choices=("all", "ingest", "analytics"), default="all")
     p.add_argument("--smoke", action="store_true")
@@ -336,7 +359,7 @@ def main():
         os.execv(os.path.join(TOP, "tests", "fleet", "with_pg"),
                  [os.path.join(TOP, "tests", "fleet", "with_pg"), sys.executable] + sys.argv)
     if A.smoke:
-        A.benches, A.cases, A.reports, A.runs = 2, 20, 10000, 1
+        A.benches, A.cases, A.reports, A.runs, A.fa_points = 2, 20, 10000, 1, 2
     A.bin = os.path.abspath(A.bin)
     work = tempfile.mkdtemp(prefix="fleet-bench-")
     conf = os.path.join(work, "fleet.conf")
@@ -356,6 +379,7 @@ def main():
                 "max %.1f ms; benchfleet VmHWM %.1f MB; CPU per report: benchfleet %.2f ms, PostgreSQL %.2f ms"
                 % (i["reports"], i["benches"], i["wall_s"], i["per_s"], i["p50_ms"], i["p95_ms"], i["max_ms"],
                    i["benchfleet_vmhwm_mb"], i["benchfleet_cpu_ms_per_report"], i["postgres_cpu_ms_per_report"]))
+            say("stored per report (bytes, tables with their indexes and TOAST): %s" % i["stored_bytes_per_report"])
         if A.phase != "ingest":
             analytics(conf, res)
             for k, v in res["analytics"].items():
@@ -363,6 +387,9 @@ def main():
                     say("%-22s %.3f s (median of %d, %d rows) at %d reports" % (k, v["median_s"], A.runs, v["rows"],
                                                                               res["analytics"]["reports"]))
             say("sizes: %s" % res["analytics"]["sizes_mb"])
+            fa = res["analytics"]["steady_alerts"]
+            say("steady data: %d alerts in %d (model, code) evaluations with >= 5 recent cases (%s)"
+                % (fa["alerts"], fa["evaluations"], fa["false_alarm_rate"]))
     except Fail as e:
         say("FAIL: %s" % e)
         return 1
