@@ -164,6 +164,7 @@ analytics_alerts(struct fleetdb *db, time_t at, json_t **doc, char *why, size_t 
 		bn = tot_bn;
 		if (!stats_is_alert(k, n, bk, bn, &pv))
 			continue;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		found = xrealloc(found, (nfound + 1) * sizeof(*found));
 		found[nfound++] = json_pack(
 		    "{s:s, s:o, s:s, s:I, s:I, s:f, s:I, s:I, s:f, s:f}", "product_type", PQgetvalue(r, i, 0),
@@ -174,7 +175,7 @@ analytics_alerts(struct fleetdb *db, time_t at, json_t **doc, char *why, size_t 
 	}
 	PQclear(r);
 	if (nfound > 1)
-		qsort(found, nfound, sizeof(*found), by_p);
+		qsort(found, nfound, sizeof(*found), by_p); /* NOLINT(bugprone-sizeof-expression) */
 	rows = json_array();
 	for (size_t i = 0; i < nfound; i++)
 		json_array_append_new(rows, found[i]);

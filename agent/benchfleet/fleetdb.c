@@ -387,6 +387,7 @@ fleetpool_new(const char *conninfo, int size, int statement_timeout_ms)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->size = size > 0 ? size : 1;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	p->slot = xcalloc((size_t)p->size, sizeof(*p->slot));
 	p->busy = xcalloc((size_t)p->size, sizeof(*p->busy));
 	p->conninfo = xstrdup(conninfo ? conninfo : "");

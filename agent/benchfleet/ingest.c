@@ -347,7 +347,7 @@ ingest_request(struct fleetpool *pool, const char *authorization, const char *id
 		ingest_error(ans, 400, "no Idempotency-Key header: it must be the report's report_id");
 		goto out;
 	}
-	if ((rc = fleetpool_get(pool, &db, why, sizeof(why))) != FLEETDB_OK) {
+	if (fleetpool_get(pool, &db, why, sizeof(why)) != FLEETDB_OK) {
 		log_warnx("database unavailable (503): %s", why);
 		ingest_error(ans, 503, "the fleet database is unavailable: try again later");
 		goto out;

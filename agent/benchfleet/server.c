@@ -160,7 +160,7 @@ handle_api(struct server *s, struct MHD_Connection *c, enum route route)
 		if (o.code && !o.code[0])
 			o.code = NULL;
 	}
-	if ((rc = fleetpool_get(s->pool, &db, why, sizeof(why))) != FLEETDB_OK) {
+	if (fleetpool_get(s->pool, &db, why, sizeof(why)) != FLEETDB_OK) {
 		log_warnx("api: %s", why);
 		return reply_error(c, 503, "the fleet database is unavailable: try again later", NULL);
 	}
@@ -298,6 +298,7 @@ listen_socket(const struct fleetconf *cfg, int *family, int *port, char *why, si
 	socklen_t sl = sizeof(ss);
 
 	memset(&hints, 0, sizeof(hints));
+	memset(&ss, 0, sizeof(ss));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
