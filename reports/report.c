@@ -1,11 +1,14 @@
 /*
  * report: building the benchd.report/1 object (DESIGN.md 4.6) from a snapshot and the engine's
  * result. The readings are copied from the snapshot's normalised fields (never its raw plists or
- * syslog lines: the exact snapshot is kept beside the report and pinned by snapshot_sha256).
+ * syslog lines: the exact snapshot is kept beside the report and pinned by snapshot_sha256),
+ * then the trees' derived readings (reading(): battery_forecast, ...) under names the snapshot's
+ * do not use. inputs.history records the battery history the trees read (DESIGN 4.9), so a
+ * replay gives the same faults.
  */
 #include "report.h"
 
-#include "internal.h"
+#include "hash.h"
 #include "util.h"
 
 #include <openssl/rand.h>
@@ -126,7 +129,7 @@ report_build_at(const struct report_input *in, const struct bench_key *k, const 
 	json_t *r, *dev;
 	const char *software = "benchd " BENCHD_VERSION;
 
-	if (sha256_hex(in->snapshot_bytes, in->snapshot_len, sha) < 0)
+	if (hash_sha256_hex(in->snapshot_bytes, in->snapshot_len, sha) < 0)
 		return NULL;
 	util_rfc3339(created_at, ts, sizeof(ts));
 	dev = json_object_get(in->snapshot, "device");
@@ -138,7 +141,20 @@ report_build_at(const struct report_input *in, const struct bench_key *k, const 
 	                    json_pack("{s:s, s:s, s:s}", "id", in->bench_id ? in->bench_id : "bench-01",
 	                              "key_id", bench_key_id(k), "software", software));
 	json_object_set_new(r, "device", json_is_object(dev) ? json_deep_copy(dev) : json_object());
-	json_object_set_new(r, "readings", readings_of(in->snapshot));
+	{
+		json_t *rd = readings_of(in->snapshot), *v;
+		const char *name;
+		json_object_foreach((json_t *)in->readings, name, v)
+		{
+			if (json_object_get(rd, name) == NULL)
+				json_object_set_new(rd, name, json_deep_copy(v));
+		}
+		json_object_set_new(r, "readings", rd);
+	}
+	json_object_set_new(
+	    r, "inputs",
+	    json_pack("{s:o}", "history",
+	              json_is_array(in->history) ? json_deep_copy(in->history) : json_array()));
 	json_object_set_new(r, "faults", copy_or(in->faults, json_array()));
 	json_object_set_new(r, "trace", copy_or(in->trace, json_array()));
 	json_object_set_new(r, "trees", copy_or(in->trees, json_array()));
@@ -148,9 +164,56 @@ report_build_at(const struct report_input *in, const struct bench_key *k, const 
 	json_object_set_new(r, "errors", copy_or(in->engine_errors, json_array()));
 	json_object_set_new(r, "incomplete", copy_or(in->incomplete, json_array()));
 	json_object_set_new(r, "snapshot_sha256", json_string(sha));
-	json_object_set_new(r, "case",
-	                    json_pack("{s:o}", "ticket",
-	                              in->ticket && in->ticket[0] ? json_string(in->ticket) : json_null()));
+	json_object_set_new(r, "case", report_case_object(in));
+	return r;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+json_t *
+report_case_object(const struct report_input *in)
+{
+	int has_case = in->case_id && in->case_id[0];
+
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "case_id", str_or_null(in->case_id), "ticket",
+	                 str_or_null(in->ticket), "revision",
+	                 has_case && in->revision > 0 ? json_integer(in->revision) : json_null(),
+	                 "supersedes", str_or_null(has_case ? in->supersedes : NULL), "lang",
+	                 str_or_null(in->lang));
+}
+
+json_t *
+report_revise(const json_t *prev, const struct report_input *in, const struct bench_key *k,
+              const char *report_id)
+{
+	char id[37], ts[32];
+	json_t *r, *bench;
+
+	if (!json_is_object(prev))
+		return NULL;
+	if (report_id == NULL) {
+		if (report_uuid4(id) < 0)
+			return NULL;
+		report_id = id;
+	}
+	util_rfc3339(time(NULL), ts, sizeof(ts));
+	r = json_deep_copy(prev);
+	json_object_set_new(r, "report_id", json_string(report_id));
+	json_object_set_new(r, "created_at", json_string(ts));
+	bench = json_object_get(r, "bench");
+	if (!json_is_object(bench)) {
+		bench = json_object();
+		json_object_set_new(r, "bench", bench);
+	}
+	if (in->bench_id)
+		json_object_set_new(bench, "id", json_string(in->bench_id));
+	json_object_set_new(bench, "key_id", json_string(bench_key_id(k)));
+	json_object_set_new(bench, "software", json_string("benchd " BENCHD_VERSION));
+	json_object_set_new(r, "case", report_case_object(in));
 	return r;
 }
 
