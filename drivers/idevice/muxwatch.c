@@ -6,7 +6,8 @@
  * reads it, PROTOCOL.md 2), send Listen, take Result then Attached/Detached/Paired events
  * (PROTOCOL.md 1). When the connection ends or breaks, the socket is closed, every device it
  * had announced is reported removed, and the thread reconnects after a pause that doubles from
- * 100 ms to 10 s (back to 100 ms once a connection has held for 5 s).
+ * 100 ms to 10 s (back to 100 ms once a connection has held for 5 s, to 1 s after one that
+ * answered Listen and ended sooner).
  *
  * usbmuxd's bytes are bounded: a packet is 16..1 MiB, XML only, at most 64 arrays and dicts
  * before libplist sees it; a serial number that is not a plausible UDID is ignored.
@@ -41,6 +42,7 @@
 #define BACKOFF_MIN_MS     100
 #define BACKOFF_MAX_MS     10000
 #define HEALTHY_MS         5000
+#define BACKOFF_SHORT_MS   1000
 
 struct dev {
 	uint32_t id;
@@ -461,8 +463,9 @@ watch_main(void *arg)
 				on_message(p);
 				plist_free(p);
 			}
-			if (util_now_ms() - up_at >= HEALTHY_MS)
-				backoff = BACKOFF_MIN_MS;
+			/* A usbmuxd that answered Listen is a real one (restarted, most likely): look
+			 * for it again soon; one that dropped us within 5 s pauses us from 1 s on. */
+			backoff = util_now_ms() - up_at >= HEALTHY_MS ? BACKOFF_MIN_MS : BACKOFF_SHORT_MS;
 			if (r == 0)
 				snprintf(why, sizeof(why), "usbmuxd closed the connection");
 		}
