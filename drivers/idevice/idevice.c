@@ -570,9 +570,15 @@ diag_close(struct diag *d)
 	d->c = NULL;
 }
 
+/* diag_request's answer when the device said no (a Status other than Success): for the battery
+ * gauge that means "no such entry, ask the next"; every other IDEV_E_PROTOCOL is bytes we
+ * refused (unreadable, not a dictionary, nested too deep), which must never read as "no gauge". */
+#define DIAG_REFUSED 1
+
 /*
- * One request -> the reply's Diagnostics dict as JSON (*out), or an error with a reason.
- * key_in_reply: the sub-dictionary to unwrap when present (e.g. "IORegistry", "GasGauge").
+ * One request -> the reply's Diagnostics dict as JSON (*out), or an error with a reason:
+ * DIAG_REFUSED or an idev_err. key_in_reply: the sub-dictionary to unwrap when present (e.g.
+ * "IORegistry", "GasGauge").
  */
 static int
 diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *key_in_reply,
@@ -624,7 +630,7 @@ diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *ke
 				*c = '?';
 		setwhy(why, whylen, "device answered %s during %s", shown, during);
 		plist_free(reply);
-		return IDEV_E_PROTOCOL;
+		return DIAG_REFUSED;
 	}
 	diagd = plist_dict_get_item(reply, "Diagnostics");
 	if (diagd == NULL || plist_get_node_type(diagd) != PLIST_DICT) {
@@ -676,8 +682,8 @@ probe_battery(struct idev_session *s, struct diag *d, const json_t *battery_doma
 		json_t *j = NULL;
 		r = diag_request(s, d, req, "IORegistry", "the battery read", &j, why, sizeof(why));
 		plist_free(req);
-		if (r != IDEV_OK && r != IDEV_E_PROTOCOL)
-			break; /* connection gone: no fallback will answer */
+		if (r != IDEV_OK && r != DIAG_REFUSED)
+			break; /* connection gone, or bytes refused: no fallback can be trusted */
 		if (r == IDEV_OK) {
 			json_object_set(ioreg, sources[i], j);
 			if (json_object_size(j) > 0) {
@@ -688,7 +694,7 @@ probe_battery(struct idev_session *s, struct diag *d, const json_t *battery_doma
 			json_decref(j);
 		}
 	}
-	if (entry == NULL && r != IDEV_OK && r != IDEV_E_PROTOCOL) {
+	if (entry == NULL && r != IDEV_OK && r != DIAG_REFUSED) {
 		add_error(s, IDEV_PROBE_BATTERY, why);
 		return;
 	}
@@ -883,10 +889,11 @@ crash_late(struct crash_walk *w)
 static void
 skip_note(struct crash_walk *w, const char *name, const char *reason)
 {
-	json_t *e = json_object();
+	json_t *e;
 
 	if (json_array_size(w->skipped) >= 200)
 		return;
+	e = json_object();
 	json_object_set_new(e, "name", norm_string(name, strlen(name), 512, NULL));
 	json_object_set_new(e, "reason", json_string(reason));
 	json_array_append_new(w->skipped, e);
@@ -923,11 +930,29 @@ crash_walk_dir(struct idev_session *s, afc_client_t afc, const char *dir, int de
 	if (w->lost || cancelled(s) || crash_late(w))
 		return;
 	e = afc_read_directory(afc, dir, &list);
+	if (e == AFC_E_SUCCESS && list == NULL) {
+		/* a real listing holds "." and ".." at least: libimobiledevice 1.3.0 says success
+		 * with no list when a reply's lengths were lies (a 4 GiB entire_length) */
+		if (depth == 0) {
+			w->lost = 1;
+			snprintf(w->why, sizeof(w->why),
+			         "crash reports: the device sent a listing that cannot be read (its "
+			         "lengths are wrong); none were read");
+		} else {
+			skip_note(w, dir, "folder listing cannot be read");
+		}
+		return;
+	}
 	if (e != AFC_E_SUCCESS) {
 		if (afc_lost(e)) {
 			w->lost = 1;
 			why_failed(s, "the crash report listing", e == AFC_E_OP_TIMEOUT, w->why,
 			           sizeof(w->why));
+		} else if (depth == 0) {
+			/* the top folder unreadable is no crash report read, not "no crash reports" */
+			w->lost = 1;
+			snprintf(w->why, sizeof(w->why),
+			         "crash reports: the device refused to list them (AFC error %d)", (int)e);
 		} else {
 			skip_note(w, dir, "folder could not be listed");
 		}
