@@ -279,7 +279,7 @@ afc_read_dir(struct afc_conn *c, const char *rel)
 	struct dirent *de;
 	struct buf b;
 	char **names = NULL;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, i;
 	DIR *dir;
 	int s, rc = 0;
 
@@ -296,7 +296,10 @@ afc_read_dir(struct afc_conn *c, const char *rel)
 			continue;
 		child = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		if (!afc_is_removed(c->d->udid, child)) {
-			names = xrealloc(names, (n + 1) * sizeof(*names));
+			if (n == cap) { /* doubling: 30,000 entries must not cost 30,000 copies */
+				cap = cap ? 2 * cap : 64;
+				names = xrealloc(names, cap * sizeof(*names));
+			}
 			names[n++] = xstrdup(de->d_name);
 		}
 		free(child);
