@@ -31,7 +31,9 @@ struct sess {
 	int again;        /* a Paired event came while running */
 	int needs_trust;  /* the last session could not read it: untrusted or pairing pending */
 	char stage[96];   /* the last progress step */
-	char result[128]; /* how the last session ended ("fail: 2 faults", "unplugged while ...") */
+	/* how the last session ended ("fail: 2 faults", "failed: the phone did not finish within 14 s:
+	 * stopped while connecting; unplug it, the bench goes on"): room for a whole reason */
+	char result[400];
 	/* What the last session learned (for the live table): "" until then. */
 	char product_type[32], model_name[64], serial[64], case_id[40], ticket[72], report_id[40];
 	time_t since;
@@ -425,7 +427,7 @@ session_main(void *arg)
 
 	pthread_mutex_lock(&m->mu);
 	m->running--;
-	snprintf(s->result, sizeof(s->result), "%s%s%.100s", strcmp(state, "done") == 0 ? "" : state,
+	snprintf(s->result, sizeof(s->result), "%s%s%.380s", strcmp(state, "done") == 0 ? "" : state,
 	         strcmp(state, "done") == 0 ? "" : ": ", reason);
 	if (s->unplugged && s->replugged && !m->stopping) {
 		/* plugged back while this session ended (device_added): a new session */
