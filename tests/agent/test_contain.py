@@ -16,6 +16,14 @@
                   it says so (log and status) and picks usbmuxd up when it comes
   mux-garbage     a usbmuxd answering Listen with garbage: benchd reconnects with a growing pause
                   (a handful of connections in 12 s, not hundreds) and its descriptors stay put
+  hostile         every hostile phone of the issue plugged into one benchd beside three healthy
+                  ones (session deadline 12 s + 2 s of syslog): the AFC this_length >
+                  entire_length overflow, diagnostics nested 5,000 deep, a lockdown GetValue
+                  nested 100,000 deep, a byte a second at each of the six stages, 2 GiB lengths
+                  at lockdown, diagnostics and AFC, half a TLS record then silence, 30,000 slow
+                  crash entries. benchd lives and answers throughout, the healthy phones get their
+                  reports, every hostile session ends within its deadline with a one-line reason
+                  (or a report that names what could not be read), no reader is left running
 Uses the helpers of test_benchd.py. Exit 0 pass, 1 fail.
 """
 
@@ -308,8 +316,162 @@ def t_mux_garbage(work):
     b.stop()
 
 
+def mutate(pdir, behaviour=None, edit=None):
+    import plistlib
+    pl = os.path.join(pdir, "device.plist")
+    with open(pl, "rb") as f:
+        d = plistlib.load(f)
+    if behaviour:
+        d.setdefault("Behaviour", {}).update(behaviour)
+    if edit:
+        edit(pdir, d)
+    with open(pl, "wb") as f:
+        plistlib.dump(d, f)
+
+
+def many_slow_crashes(pdir, d):
+    c = os.path.join(pdir, "crashes")
+    body = b'{"bug_type":"298","timestamp":"2026-11-21 08:00:00.00 +0100"}\n{"product":"iPhone13,2"}\n'
+    for k in range(30000):
+        with open(os.path.join(c, "JetsamEvent-2026-11-21-%06d.ips" % k), "wb") as f:
+            f.write(body)
+
+
+# name: (profile, Behaviour, edit, what the session's reason or its report must say)
+HOSTILE = [
+    ("afc-overflow", "thermal-loop-12", {"AfcReadOverflow": True}, None,
+     ("crashed the reader", "while reading crash reports", "unplug it, the bench goes on")),
+    ("diagnostics-nest", "worn-battery-11", {"DiagnosticsNest": 5000}, None,
+     ("nested deeper than 256 levels",)),
+    ("getvalue-nest", "worn-battery-11", {"GetValueNest": 100000}, None, ("nested deeper than 256 levels",)),
+    ("huge-lockdown", "worn-battery-11", {"HugeLength": "lockdown"}, None, ("connecting",)),
+    ("huge-diagnostics", "worn-battery-11", {"HugeLength": "diagnostics"}, None, ("battery",)),
+    ("huge-afc", "thermal-loop-12", {"HugeLength": "afc"}, None, ("listing that cannot be read",)),
+    ("tls-half", "worn-battery-11", {"TlsHalfRecord": True}, None, ("device information",)),
+    ("slow-crashes", "thermal-loop-12", {"LatencyMs": 3}, many_slow_crashes, ("too slow",)),
+] + [("trickle-" + st, "thermal-loop-12", {"Trickle": st, "TrickleMs": 1000}, None, words)
+     for st, words in (("lockdown", ("connecting",)), ("tls", ("connecting",)), ("diagnostics", ("battery",)),
+                       ("syslog", ()), ("mover", ()), ("afc", ("crash report",)))]
+
+
+def readers_of(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read()
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                cmd = f.read().split(b"\0")[0]
+        except OSError:
+            continue
+        if int(st[st.rindex(")") + 2:].split()[1]) == pid and cmd.endswith(b"benchd-reader"):
+            out.append(int(p))
+    return out
+
+
+def rfc3339(t):
+    import calendar
+    return calendar.timegm(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def t_hostile(work):
+    healthy = T.clone_profiles(work, 3, names=("worn-battery-11", "healthy-15pro", "thermal-loop-12"))
+    hostile = {}
+    for i, (name, base, beh, edit, words) in enumerate(HOSTILE):
+        src = os.path.join(T.PROFILES, base)
+        dst = os.path.join(work, "profiles", "h%02d-%s" % (i, name))
+        shutil.copytree(src, dst)
+        udid = "00008030-%012X%04X" % (0xBAD0, i)
+
+        def set_udid(pdir, d, udid=udid, edit=edit):
+            d["Lockdown"]["Root"]["UniqueDeviceID"] = udid
+            if edit:
+                edit(pdir, d)
+        mutate(dst, beh, set_udid)
+        hostile[udid] = (name, dst, words)
+    deadline = 12 + 2
+    b = T.Bench(work, extra="session_timeout_seconds = 12")
+    syslog_conf(b, 2)
+    emu = T.Emu(work, [])
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    b.start()
+    pid = b.proc.p.pid
+    ans = emu_lines(emu, ["attach " + d for _, d, _ in hostile.values()] + ["attach " + d for _, d in healthy])
+    check(all(a.startswith("ok") for a in ans), "attach: %s" % ans)
+    t0 = time.time()
+
+    def ended(udid):
+        return [x for x in sessions_of(b, udid) if x["state"] != "running"]
+
+    def healthy_done():
+        check(b.proc.alive(), "benchd died:\n" + b.proc.text()[-4000:])
+        return all(ended(u) for u, _ in healthy)
+
+    wait_for("the healthy phones' reports", healthy_done, 60, 0.25)
+    log("healthy phones done %.1f s after the plug" % (time.time() - t0))
+    # benchd answers while the hostile sessions still run
+    t1 = time.time()
+    rc, st, err = b.ctl("status", json_out=True)
+    check(rc == 0 and time.time() - t1 < 3, "status while hostile sessions run: %d %s" % (rc, err))
+    for u, _ in healthy:
+        s = ended(u)[0]
+        check(s["state"] == "done" and s["report_id"], "healthy %s: %s (%s)" % (u, s["state"], s["reason"]))
+
+    def all_ended():
+        check(b.proc.alive(), "benchd died:\n" + b.proc.text()[-4000:])
+        return all(ended(u) for u in hostile)
+
+    wait_for("every hostile session to end", all_ended, deadline + 30, 0.25)
+    log("every session ended %.1f s after the plug" % (time.time() - t0))
+    rc, out, _ = b.ctl("sessions", "--limit", "1000", json_out=True)
+    live = {x["device"]: x for x in out["live"]}
+    for udid, (name, _, words) in sorted(hostile.items(), key=lambda x: x[1][0]):
+        s = ended(udid)[0]
+        took = rfc3339(s["ended_at"]) - rfc3339(s["started_at"])
+        why = s["reason"] or ""
+        said = why
+        if s["report_id"]:
+            # the report names what could not be read (the snapshot's errors, the report's
+            # incomplete reasons)
+            r = subprocess.run([os.path.join(T.A.bin, "benchctl"), "--state-dir", b.state, "report", "show",
+                                s["report_id"], "--format", "json"], capture_output=True, text=True, timeout=30)
+            check(r.returncode == 0, "%s: report show: %s" % (name, r.stderr))
+            rep = json.loads(r.stdout)
+            said = why + " | " + json.dumps(rep.get("incomplete", [])) + json.dumps(
+                rep.get("readings", {}).get("errors", []))
+        log("%-18s %-8s %3d s  %s" % (name, s["state"], took, said[:300]))
+        check(took <= deadline + 2, "%s: the session took %d s, past its deadline of %d s" % (name, took, deadline))
+        check(why and "\n" not in why, "%s: no one-line reason: %r" % (name, why))
+        check(live[udid]["result"] in (why, s["state"] + ": " + why),
+              "%s: benchctl sessions shows %r, the store %r" % (name, live[udid]["result"], why))
+        for w in words:
+            check(w in said, "%s: %r does not say %r" % (name, said, w))
+        if s["state"] != "done":
+            check(s["state"] == "failed" and why.endswith("unplug it, the bench goes on"),
+                  "%s: state %s: %r" % (name, s["state"], why))
+        elif not words:  # a stage the report can do without: not held, a report all the same
+            check(s["report_id"], "%s: no report" % name)
+    check(not readers_of(pid), "readers left running: %s" % readers_of(pid))
+    rc, out, err = b.ctl("sessions")
+    check(rc == 0, "benchctl sessions: %s" % err)
+    for udid, (name, _, _) in hostile.items():
+        check(udid in out, "benchctl sessions does not list %s" % name)
+    rc = b.proc.stop()
+    # the overflowing reader's own sanitizer report is passed on as "reader:" lines (that is the
+    # containment working); benchd itself must have none
+    own = "\n".join(l for l in b.proc.text().splitlines()
+                     if ": reader: " not in l and "crashed the reader: " not in l)
+    check(not any(m in own for m in ("AddressSanitizer", "LeakSanitizer", "runtime error")),
+          "sanitizer report in benchd's own log:\n" + own[-4000:])
+    check(rc == 0, "benchd exited %s at SIGTERM" % rc)
+    emu.proc.stop()
+
+
 TESTS = {"replug": t_replug, "control-flood": t_control_flood, "state-perms": t_state_perms,
-         "mux-restart": t_mux_restart, "mux-garbage": t_mux_garbage}
+         "mux-restart": t_mux_restart, "mux-garbage": t_mux_garbage,
+         "hostile": t_hostile}
 
 
 def main():
