@@ -347,7 +347,7 @@ test_probes_and_list(void **state)
 	assert_int_equal(engine_list(DIAG_TREES, &l, why, sizeof(why)), ENGINE_OK);
 	assert_int_equal(json_array_size(l), 5);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "name")), "battery");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "version")), "1.0");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "version")), "1.1");
 	json_decref(l);
 }
 
