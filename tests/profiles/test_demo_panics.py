@@ -67,8 +67,10 @@ def run_at(clock, tmp):
     if clock:
         env.update(FAKE_ENV)
     log = open(os.path.join(work, "emu.log"), "w")
+    # its own process group: faketime runs the emulator as a child and does not pass SIGTERM on,
+    # so the group is what gets stopped
     emu = subprocess.Popen(pre + [EMU, "--socket", sock] + [os.path.join(PROFILES, p) for p in PHONES],
-                           stdout=log, stderr=subprocess.STDOUT, env=env)
+                           stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.time() + 30
         while not os.path.exists(sock):
@@ -113,13 +115,34 @@ def run_at(clock, tmp):
                 check(n < 3 or "PAN-001" in faults, "%s %s: the %s's '%d kernel panics' comes with PAN-001" %
                       (label, profile, fmt, n))
     finally:
-        emu.send_signal(signal.SIGTERM)
-        try:
-            emu.wait(15)
-        except subprocess.TimeoutExpired:
-            emu.kill()
-            emu.wait()
+        stop_group(emu)
         log.close()
+
+
+def stop_group(p):
+    """SIGTERM to the process group (faketime and the emulator under it), then wait for every
+    member to be gone; SIGKILL what is left after 20 s."""
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            os.killpg(p.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+    check(False, "the emulator (pid group %d) did not stop on SIGTERM within 20 s" % p.pid)
 
 
 def main():
