@@ -1,6 +1,6 @@
 /*
- * reports internals: base64url (RFC 4648 section 5, no padding, strict), SHA-256 in hex, and the
- * localised labels of the renderers. Not for use outside reports/.
+ * reports internals: base64url (RFC 4648 section 5, no padding, strict). SHA-256 in hex is
+ * agent/common/hash.h. Not for use outside reports/.
  */
 #ifndef BENCHD_REPORTS_INTERNAL_H
 #define BENCHD_REPORTS_INTERNAL_H
@@ -15,8 +15,5 @@ char *b64url_encode(const void *p, size_t n);
  * Returns 0 and a malloc'd buffer (NUL-terminated, not counted) or -1.
  */
 int b64url_decode(const char *s, size_t slen, unsigned char **out, size_t *outlen);
-
-/* SHA-256 of n bytes as 64 lowercase hex characters plus NUL into hex[65]. Returns 0 or -1. */
-int sha256_hex(const void *p, size_t n, char hex[65]);
 
 #endif

@@ -158,8 +158,15 @@ jws_parse(const char *jws, size_t len, struct jws_parts *p, char *why, size_t wh
 	}
 	p->root = json_loadb(jws, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (p->root == NULL) {
-		if (jerr.position >= (int)len || strstr(jerr.text, "end of file") != NULL ||
-		    strstr(jerr.text, "premature") != NULL)
+		/* Truncated only when it starts as a report does and the JSON ends before it closes;
+		 * any other bytes are not JSON, however short. */
+		size_t lead = 0;
+		while (lead < len &&
+		       (jws[lead] == ' ' || jws[lead] == '\t' || jws[lead] == '\n' || jws[lead] == '\r'))
+			lead++;
+		if (lead < len && jws[lead] == '{' &&
+		    (jerr.position >= (int)len || strstr(jerr.text, "end of file") != NULL ||
+		     strstr(jerr.text, "premature") != NULL))
 			snprintf(why, whylen, "truncated: the JSON ends early (%s)", jerr.text);
 		else
 			snprintf(why, whylen, "not JSON: %s at line %d column %d", jerr.text, jerr.line,

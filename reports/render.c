@@ -1,18 +1,15 @@
 /*
- * render: a report as text (the technician's terminal), HTML (the customer's printable page,
- * self-contained: inline CSS and SVG, no external asset) or pretty JSON. Labels come from i18n.c,
- * fault titles, actions and customer text from the catalogue in the chosen language; technical
- * evidence is shown as recorded. Every string from the report is escaped for its medium: HTML
- * escaping in the page, control characters made visible on the terminal.
+ * render: a report as text, HTML or pretty JSON, in the technician's or the customer's view
+ * (render_int.h says which file holds what). This file holds what both views share: the output
+ * buffer and its escaping, the table of rows and its two formatters, the lookups in the report
+ * and the catalogue, and report_render_ex itself. The catalogue is handed in by the caller.
  */
-#include "report.h"
+#include "render_int.h"
 
-#include "buf.h"
-#include "engine.h"
 #include "i18n.h"
 #include "util.h"
 
-#include <limits.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,22 +19,17 @@
 #define RENDER_MAX    (64u << 20)
 #define CATALOGUE_MAX (8u << 20)
 
-struct out {
-	struct buf b;
-	int html;
-	int failed;
-};
+/* ---- output ------------------------------------------------------------------------------ */
 
-static void
-put(struct out *o, const char *s)
+void
+out_put(struct out *o, const char *s)
 {
 	if (buf_addstr(&o->b, s) < 0)
 		o->failed = 1;
 }
 
-static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-putf(struct out *o, const char *fmt, ...)
+void
+out_putf(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
@@ -50,13 +42,12 @@ putf(struct out *o, const char *fmt, ...)
 		o->failed = 1;
 		return;
 	}
-	put(o, s);
+	out_put(o, s);
 	free(s);
 }
 
-/* A string from the report: HTML-escaped, or with control characters made visible. */
-static void
-esc(struct out *o, const char *s)
+void
+out_esc(struct out *o, const char *s)
 {
 	char tmp[16];
 
@@ -93,51 +84,46 @@ esc(struct out *o, const char *s)
 		} else if (c == 0xC2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9F) {
 			/* C1 controls (U+0080..U+009F, e.g. CSI) act as escapes on some terminals. */
 			snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned char)s[1]);
-			put(o, tmp);
+			out_put(o, tmp);
 			s++;
 			continue;
 		}
 		if (rep != NULL) {
-			put(o, rep);
+			out_put(o, rep);
 		} else if (buf_add(&o->b, s, 1) < 0) {
 			o->failed = 1;
 		}
 	}
 }
 
-static const char *
-str(const json_t *obj, const char *key)
+void
+out_el(struct out *o, const char *open, const char *s, const char *close)
 {
-	return json_string_value(json_object_get(obj, key));
+	out_put(o, open);
+	out_esc(o, s);
+	out_put(o, close);
 }
 
-/* A localised string from the catalogue: an object {en,it,fr,zh} or a plain string. */
-static const char *
-loc(const json_t *v, const char *lang)
-{
-	const char *s;
+/* ---- lookups ----------------------------------------------------------------------------- */
 
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (!json_is_object(v))
-		return NULL;
-	s = str(v, lang);
-	return s != NULL ? s : str(v, "en");
+const char *
+rx_label(const struct rctx *x, const char *key)
+{
+	return i18n_label(x->lang, key);
 }
 
-/* Replace the two %s of a label with a and b (labels are data, not format strings). */
-static char *
-fill2(const char *fmt, const char *a, const char *b)
+char *
+rx_fill(const char *fmt, const char *a, const char *b, const char *c)
 {
 	struct buf x;
 	const char *p = fmt, *q;
-	const char *args[2] = {a, b};
+	const char *args[3] = {a, b, c};
 	int i = 0, bad = 0;
 
-	buf_init(&x, 4096);
+	buf_init(&x, 1u << 20);
 	while ((q = strstr(p, "%s")) != NULL) {
 		bad |= buf_add(&x, p, (size_t)(q - p)) < 0;
-		bad |= buf_addstr(&x, i < 2 ? args[i] : "") < 0;
+		bad |= buf_addstr(&x, i < 3 && args[i] != NULL ? args[i] : "") < 0;
 		i++;
 		p = q + 2;
 	}
@@ -149,59 +135,49 @@ fill2(const char *fmt, const char *a, const char *b)
 	return buf_take(&x, NULL);
 }
 
-static const char *
-lbl(const char *lang, const char *key)
+const char *
+rx_str(const json_t *obj, const char *key)
 {
-	return i18n_label(lang, key);
+	return json_string_value(json_object_get(obj, key));
 }
 
-static int
-sev_rank(const char *sev)
+int
+rx_num(const json_t *obj, const char *key, double *out)
 {
-	static const char *const order[] = {"critical", "major", "minor", "info"};
+	json_t *v = json_object_get(obj, key);
 
-	for (int i = 0; i < 4; i++)
-		if (sev != NULL && strcmp(sev, order[i]) == 0)
-			return i;
-	return 4;
+	if (!json_is_number(v) || !isfinite(json_number_value(v)))
+		return 0;
+	*out = json_number_value(v);
+	return 1;
 }
 
-static const char *
-sev_label(const char *lang, const char *sev)
+const char *
+rx_loc(const json_t *v, const char *lang)
 {
-	char key[32];
-	int r = sev_rank(sev);
+	const char *s;
 
-	if (r == 4)
-		return sev != NULL ? sev : "?";
-	snprintf(key, sizeof(key), "sev_%s", sev);
-	return lbl(lang, key);
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (!json_is_object(v))
+		return NULL;
+	s = rx_str(v, lang);
+	return s != NULL ? s : rx_str(v, "en");
 }
 
-/* Faults sorted by severity (critical first), stable. Returns a new array of borrowed items. */
-static const json_t **
-sorted_faults(const json_t *faults, size_t *n)
+void
+rx_cap_first(char *s)
 {
-	size_t cnt = json_array_size(faults), k = 0;
-	const json_t **v =
-	    xcalloc(cnt + 1, sizeof(*v)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
+	unsigned char *u = (unsigned char *)s;
 
-	for (int rank = 0; rank <= 4; rank++) {
-		size_t i;
-		json_t *f;
-		json_array_foreach(faults, i, f)
-		{
-			if (sev_rank(str(f, "severity")) == rank)
-				v[k++] = f;
-		}
-	}
-	*n = k;
-	return v;
+	if (u[0] >= 'a' && u[0] <= 'z')
+		u[0] = (unsigned char)(u[0] - 'a' + 'A');
+	else if (u[0] == 0xC3 && u[1] >= 0xA0 && u[1] <= 0xBE && u[1] != 0xB7)
+		u[1] = (unsigned char)(u[1] - 0x20); /* à..þ to À..Þ, not ÷ */
 }
 
-/* Scalars as text; objects and arrays as compact JSON. */
-static char *
-value_text(const json_t *v)
+char *
+rx_value_text(const json_t *v)
 {
 	if (json_is_string(v))
 		return xstrdup(json_string_value(v));
@@ -221,845 +197,458 @@ value_text(const json_t *v)
 	return r;
 }
 
-static void
-evidence(struct out *o, const json_t *ev)
+const char *
+rx_outcome(const json_t *r)
 {
-	const char *k;
-	json_t *v;
-	int first = 1;
+	const char *s = rx_str(r, "outcome");
 
-	if (!json_is_object(ev)) {
-		char *s = value_text(ev);
-		esc(o, s);
-		free(s);
-		return;
-	}
-	json_object_foreach((json_t *)ev, k, v)
-	{
-		char *s = value_text(v);
-		if (!first)
-			put(o, ", ");
-		esc(o, k);
-		put(o, "=");
-		esc(o, s);
-		free(s);
-		first = 0;
-	}
+	if (s != NULL && (strcmp(s, "pass") == 0 || strcmp(s, "fail") == 0))
+		return s;
+	return "incomplete";
 }
 
-static const char *
-outcome_label(const char *lang, const char *outcome)
+const char *
+rx_outcome_label(const struct rctx *x)
 {
-	if (outcome != NULL && strcmp(outcome, "pass") == 0)
-		return lbl(lang, "outcome_pass");
-	if (outcome != NULL && strcmp(outcome, "fail") == 0)
-		return lbl(lang, "outcome_fail");
-	return lbl(lang, "outcome_incomplete");
+	const char *s = rx_outcome(x->r);
+
+	return rx_label(x, strcmp(s, "pass") == 0   ? "outcome_pass"
+	                   : strcmp(s, "fail") == 0 ? "outcome_fail"
+	                                            : "outcome_incomplete");
+}
+
+const char *
+rx_device_name(const struct rctx *x)
+{
+	const json_t *dev = json_object_get(x->r, "device");
+	const char *n = rx_str(dev, "model_name");
+
+	if (n == NULL || *n == '\0')
+		n = rx_str(dev, "product_type");
+	return n != NULL && *n != '\0' ? n : NULL;
+}
+
+int
+rx_localtime(const struct rctx *x, time_t t, struct tm *tm)
+{
+	if (x->op->utc)
+		return gmtime_r(&t, tm) != NULL ? 0 : -1;
+	return localtime_r(&t, tm) != NULL ? 0 : -1;
+}
+
+void
+rx_time(const struct rctx *x, const char *rfc3339, char *out, size_t outlen)
+{
+	time_t t;
+	struct tm tm;
+
+	if (rfc3339 == NULL) {
+		util_strlcpy(out, "", outlen);
+		return;
+	}
+	if (util_parse_rfc3339(rfc3339, &t) < 0 || rx_localtime(x, t, &tm) < 0) {
+		util_strlcpy(out, rfc3339, outlen);
+		return;
+	}
+	i18n_datetime(x->lang, &tm, x->op->utc ? "UTC" : tm.tm_zone, out, outlen);
+}
+
+/* ---- faults ------------------------------------------------------------------------------ */
+
+int
+rx_sev_rank(const char *sev)
+{
+	static const char *const order[] = {"critical", "major", "minor", "info"};
+
+	for (int i = 0; i < 4; i++)
+		if (sev != NULL && strcmp(sev, order[i]) == 0)
+			return i;
+	return 4;
+}
+
+const json_t **
+rx_sorted_faults(const json_t *r, size_t *n)
+{
+	const json_t *faults = json_object_get(r, "faults");
+	size_t cnt = json_array_size(faults), k = 0;
+	const json_t **v =
+	    xcalloc(cnt + 1, sizeof(*v)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
+
+	for (int rank = 0; rank <= 4; rank++) {
+		size_t i;
+		json_t *f;
+		json_array_foreach(faults, i, f)
+		{
+			const char *sev = rx_str(f, "severity");
+			if (json_is_object(f) && rx_sev_rank(sev) == rank)
+				v[k++] = f;
+		}
+	}
+	*n = k;
+	return v;
 }
 
 static int
-num(const json_t *obj, const char *key, double *out)
+in_list(const json_t *list, const char *s)
 {
-	json_t *v = json_object_get(obj, key);
+	size_t i;
+	const json_t *v;
 
-	if (!json_is_number(v))
+	if (s == NULL)
 		return 0;
-	*out = json_number_value(v);
-	return 1;
-}
-
-static char *
-gb(double bytes)
-{
-	return xasprintf("%.1f GB", bytes / 1e9);
-}
-
-/* Catalogue entries for the report's faults. */
-struct cat {
-	json_t *root;
-	const json_t *codes;
-};
-
-static void
-cat_load(struct cat *c, const char *path)
-{
-	char *data = NULL;
-	size_t len = 0;
-
-	memset(c, 0, sizeof(*c));
-	if (path == NULL || util_read_file(path, CATALOGUE_MAX, &data, &len) < 0)
-		return;
-	c->root = json_loadb(data, len, 0, NULL);
-	free(data);
-	c->codes = json_object_get(c->root, "codes");
-}
-
-struct fault_text {
-	const char *code, *sev, *title, *part, *action, *customer;
-};
-
-static void
-fault_text(const struct cat *c, const json_t *f, const char *lang, struct fault_text *t)
-{
-	const json_t *e;
-
-	t->code = str(f, "code");
-	e = t->code != NULL ? json_object_get(c->codes, t->code) : NULL;
-	t->sev = str(f, "severity");
-	t->title = loc(json_object_get(e, "title"), lang);
-	if (t->title == NULL)
-		t->title = loc(json_object_get(f, "title"), lang);
-	/* The fault's own part (a tree may name a per-model one: PAN-020, TG0B on an 11 Pro), else the
-	 * catalogue's; then shown in the page's language from the catalogue's parts glossary when it
-	 * has that name. Faults and uploads keep the English string. */
-	t->part = loc(json_object_get(f, "part"), lang);
+	json_array_foreach(list, i, v)
 	{
-		const json_t *cp = json_object_get(e, "part"); /* a string, or {en, it, fr, zh} */
-		const char *cat_en = json_is_string(cp) ? json_string_value(cp) : loc(cp, "en");
-		if (t->part == NULL || (cat_en != NULL && strcmp(t->part, cat_en) == 0))
-			t->part = loc(cp, lang) != NULL ? loc(cp, lang) : t->part;
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return 1;
 	}
-	if (t->part != NULL) {
-		const char *tr = loc(json_object_get(json_object_get(c->root, "parts"), t->part), lang);
-		if (tr != NULL)
-			t->part = tr;
-	}
-	t->action = loc(json_object_get(e, "action"), lang);
-	t->customer = loc(json_object_get(e, "customer"), lang);
-	if (t->sev == NULL)
-		t->sev = str(e, "severity");
+	return 0;
 }
 
+/* One part name in the view's words: the customer's plain name, else the glossary's, else NULL. */
 static const char *
-device_name(const json_t *dev, const char *lang)
+part_name(const struct rctx *x, const char *key, int customer)
 {
-	const char *n = str(dev, "model_name");
+	const char *s = NULL;
 
-	if (n == NULL)
-		n = str(dev, "product_type");
-	return n != NULL ? n : lbl(lang, "unknown_device");
+	if (customer)
+		s = rx_loc(
+		    json_object_get(json_object_get(json_object_get(x->cat, "customer_parts"), "names"), key),
+		    x->lang);
+	if (s == NULL)
+		s = rx_loc(json_object_get(json_object_get(x->cat, "parts"), key), x->lang);
+	return s;
 }
-
-/* ---- text ---------------------------------------------------------------------------------- */
 
 static void
-text_readings(struct out *o, const json_t *rd, const char *lang)
+append(char *dst, size_t dstlen, const char *s)
 {
+	size_t n = strlen(dst);
+
+	if (n < dstlen)
+		util_strlcpy(dst + n, s, dstlen - n);
+}
+
+/* The part in the chosen language. A composite name the glossary does not hold ("battery or
+ * charge-port flex (...)", made by a tree) is translated piece by piece. */
+static void
+part_display(const struct rctx *x, const char *key, int customer, char *out, size_t outlen)
+{
+	const char *n = part_name(x, key, customer), *p, *q;
+
+	out[0] = '\0';
+	if (n != NULL || strstr(key, " or ") == NULL) {
+		util_strlcpy(out, n != NULL ? n : key, outlen);
+		return;
+	}
+	for (p = key;; p = q + 4) {
+		char piece[512];
+		q = strstr(p, " or ");
+		snprintf(piece, sizeof(piece), "%.*s", q != NULL ? (int)(q - p) : (int)strlen(p), p);
+		n = part_name(x, piece, customer);
+		if (p != key)
+			append(out, outlen, rx_label(x, "or"));
+		append(out, outlen, n != NULL ? n : piece);
+		if (q == NULL)
+			break;
+	}
+}
+
+void
+rx_fault_text(const struct rctx *x, const json_t *f, int customer, struct fault_text *t)
+{
+	const json_t *codes = json_object_get(x->cat, "codes"), *e, *fp, *cp;
+	const json_t *cparts = json_object_get(x->cat, "customer_parts");
+	const char *note = rx_str(f, "part_note");
+
+	memset(t, 0, sizeof(*t));
+	t->code = rx_str(f, "code");
+	e = t->code != NULL ? json_object_get(codes, t->code) : NULL;
+	t->sev = rx_str(f, "severity");
+	if (t->sev == NULL)
+		t->sev = rx_str(e, "severity");
+	t->title = rx_loc(json_object_get(e, "title"), x->lang);
+	if (t->title == NULL)
+		t->title = rx_loc(json_object_get(f, "title"), x->lang);
+	t->action = rx_loc(json_object_get(e, "action"), x->lang);
+	t->customer = rx_loc(json_object_get(e, "customer"), x->lang);
+
+	/* The fault's own part (a tree may name a per-model one), else the catalogue's; faults
+	 * and uploads keep the English string, the page shows it in its language. */
+	fp = json_object_get(f, "part");
+	cp = json_object_get(e, "part");
+	if (json_is_null(fp) || (fp == NULL && note != NULL)) {
+		/* "part": null with "part_note": no part to replace, and why. */
+		char key[300];
+		t->kind = PART_NONE;
+		if (note != NULL) {
+			snprintf(key, sizeof(key), "none (%s)", note);
+			const char *n = part_name(x, key, customer);
+			util_strlcpy(t->part, n != NULL ? n : note, sizeof(t->part));
+		}
+		return;
+	}
+	t->part_key = json_is_string(fp) ? json_string_value(fp) : rx_loc(fp, "en");
+	if (t->part_key == NULL)
+		t->part_key = json_is_string(cp) ? json_string_value(cp) : rx_loc(cp, "en");
+	if (t->part_key == NULL || *t->part_key == '\0') {
+		t->part_key = NULL;
+		t->kind = PART_NONE;
+		return;
+	}
+	if (json_is_object(fp) && rx_str(fp, x->lang) != NULL)
+		util_strlcpy(t->part, rx_str(fp, x->lang), sizeof(t->part));
+	else
+		part_display(x, t->part_key, customer, t->part, sizeof(t->part));
+	if (strncmp(t->part_key, "none", 4) == 0 || in_list(json_object_get(cparts, "no_part"), t->part_key))
+		t->kind = PART_NONE;
+	else if (in_list(json_object_get(cparts, "to_check_codes"), t->code) ||
+	         in_list(json_object_get(cparts, "to_check_parts"), t->part_key))
+		t->kind = PART_CHECK;
+	/* A placeholder names no part at all ("see the model table"): never shown as a cause. */
+	t->vague = in_list(json_object_get(cparts, "to_check_parts"), t->part_key);
+}
+
+/* ---- the table of rows ------------------------------------------------------------------- */
+
+void
+tbl_add(struct table *t, const char *label, unsigned flags, const char *value)
+{
+	if (value == NULL)
+		return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 8;
+		t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
+	}
+	t->v[t->n].label = xstrdup(label);
+	t->v[t->n].value = xstrdup(value);
+	t->v[t->n].flags = flags;
+	t->n++;
+}
+
+void
+tbl_addf(struct table *t, const char *label, unsigned flags, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	tbl_add(t, label, flags, s);
+	free(s);
+}
+
+void
+tbl_free(struct table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].label);
+		free(t->v[i].value);
+	}
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The lines of a ROW_LINES value, escaped, with before, between and after them. */
+static void
+each_line(struct out *o, const char *v, const char *before, const char *between, const char *after)
+{
+	const char *p = v, *q;
+	int first = 1;
+
+	for (;;) {
+		q = strchr(p, '\n');
+		char *line = xasprintf("%.*s", q != NULL ? (int)(q - p) : (int)strlen(p), p);
+		out_put(o, first ? before : between);
+		out_esc(o, line);
+		free(line);
+		first = 0;
+		if (q == NULL)
+			break;
+		p = q + 1;
+	}
+	out_put(o, after);
+}
+
+void
+tbl_write(struct out *o, const struct table *t, int indent)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct row *r = &t->v[i];
+		if (r->flags & ROW_ITEM) {
+			out_put(o, o->html ? "<tr><td colspan=\"2\">" : "");
+			if (!o->html)
+				out_putf(o, "%*s- ", indent, "");
+			out_esc(o, r->label);
+			if (*r->value != '\0') {
+				if (o->html)
+					out_put(o, " <code>");
+				else
+					out_putf(o, "\n%*s", indent + 2, "");
+				out_esc(o, r->value);
+				out_put(o, o->html ? "</code>" : "");
+			}
+			out_put(o, o->html ? "</td></tr>" : "\n");
+			continue;
+		}
+		if (o->html) {
+			out_el(o, "<tr><th>", r->label,
+			       (r->flags & ROW_TECH) ? "</th><td class=\"tech\">" : "</th><td>");
+			if (r->flags & ROW_LINES)
+				each_line(o, r->value, "", "<br/>", "");
+			else
+				out_esc(o, r->value);
+			out_put(o, "</td></tr>");
+			continue;
+		}
+		out_putf(o, "%*s", indent, "");
+		out_esc(o, r->label);
+		if (r->flags & ROW_LINES) {
+			char *before =
+			    xasprintf("%s\n%*s- ", o->colon_eol != NULL ? o->colon_eol : ":", indent + 2, "");
+			char *between = xasprintf("\n%*s- ", indent + 2, "");
+			each_line(o, r->value, before, between, "\n");
+			free(before);
+			free(between);
+		} else {
+			out_el(o, o->colon != NULL ? o->colon : ": ", r->value, "\n");
+		}
+	}
+	if (o->html)
+		out_put(o, "\n");
+}
+
+void
+rx_readings_table(const struct rctx *x, struct table *t)
+{
+	const json_t *rd = json_object_get(x->r, "readings");
 	const json_t *bat = json_object_get(rd, "battery"), *sto = json_object_get(rd, "storage");
 	const json_t *cr = json_object_get(rd, "crashes"), *sl = json_object_get(rd, "syslog");
 	const json_t *errs = json_object_get(rd, "errors"), *v;
-	double a, b;
+	double a, b, c;
 	size_t i;
 
-	putf(o, "\n%s\n", lbl(lang, "readings"));
 	if (json_is_object(bat)) {
-		if (num(bat, "health_pct", &a)) {
-			putf(o, "  %s: %.0f %%", lbl(lang, "health"), a);
-			if (num(bat, "nominal_capacity_mah", &a) && num(bat, "design_capacity_mah", &b))
-				putf(o, " (%.0f / %.0f mAh %s)", a, b, lbl(lang, "design"));
-			put(o, "\n");
-		} else {
-			putf(o, "  %s: %s\n", lbl(lang, "health"), lbl(lang, "no_reading"));
-		}
-		if (num(bat, "cycle_count", &a))
-			putf(o, "  %s: %.0f\n", lbl(lang, "cycles"), a);
-		if (num(bat, "temperature_c", &a))
-			putf(o, "  %s: %.1f °C\n", lbl(lang, "temperature"), a);
+		if (!rx_num(bat, "health_pct", &a))
+			tbl_add(t, rx_label(x, "health"), 0, rx_label(x, "no_reading"));
+		else if (rx_num(bat, "nominal_capacity_mah", &b) && rx_num(bat, "design_capacity_mah", &c))
+			tbl_addf(t, rx_label(x, "health"), 0, "%.0f %% (%.0f / %.0f mAh %s)", a, b, c,
+			         rx_label(x, "design"));
+		else
+			tbl_addf(t, rx_label(x, "health"), 0, "%.0f %%", a);
+		if (rx_num(bat, "cycle_count", &a))
+			tbl_addf(t, rx_label(x, "cycles"), 0, "%.0f", a);
+		if (rx_num(bat, "temperature_c", &a))
+			tbl_addf(t, rx_label(x, "temperature"), 0, "%.1f °C", a);
 	}
-	if (json_is_object(sto) && num(sto, "total_bytes", &a) && num(sto, "available_bytes", &b) && a > 0) {
-		char *f = xasprintf("%.1f GB (%.0f %%)", b / 1e9, b / a * 100.0), *t = gb(a);
-		char *s = fill2(lbl(lang, "storage_fmt"), f, t);
-		putf(o, "  %s: %s\n", lbl(lang, "storage"), s);
+	if (rx_num(sto, "total_bytes", &a) && rx_num(sto, "available_bytes", &b) && a > 0) {
+		char *f = xasprintf("%.1f GB (%.0f %%)", b / 1e9, b / a * 100.0),
+		     *tot = xasprintf("%.1f GB", a / 1e9);
+		char *s = rx_fill(rx_label(x, "storage_fmt"), f, tot, NULL);
+		tbl_add(t, rx_label(x, "storage"), 0, s);
 		free(f);
-		free(t);
+		free(tot);
 		free(s);
 	}
-	if (json_is_object(cr) && num(cr, "count", &a)) {
-		double c = 0;
-		b = 0;
-		num(cr, "panics", &b);
-		num(cr, "force_resets", &c);
-		putf(o, "  %s: %.0f (%.0f %s, %.0f %s)\n", lbl(lang, "crashes"), a, b, lbl(lang, "panics"), c,
-		     lbl(lang, "resets"));
+	if (rx_num(cr, "count", &a)) {
+		b = c = 0;
+		rx_num(cr, "panics", &b);
+		rx_num(cr, "force_resets", &c);
+		tbl_addf(t, rx_label(x, "crashes"), 0, "%.0f (%.0f %s, %.0f %s)", a, b, rx_label(x, "panics"),
+		         c, rx_label(x, "resets"));
 	}
-	if (json_is_object(sl) && json_array_size(json_object_get(sl, "signatures")) > 0) {
-		putf(o, "  %s:", lbl(lang, "signatures"));
+	if (json_array_size(json_object_get(sl, "signatures")) > 0) {
+		struct buf s;
+		buf_init(&s, 1u << 20);
 		json_array_foreach(json_object_get(sl, "signatures"), i, v)
 		{
-			put(o, i ? ", " : " ");
-			esc(o, str(v, "id"));
-			if (num(v, "count", &a))
-				putf(o, " ×%.0f", a);
+			int bad = buf_addstr(&s, i ? ", " : "") < 0 ||
+			          buf_addstr(&s, rx_str(v, "id") ? rx_str(v, "id") : "?") < 0;
+			if (!bad && rx_num(v, "count", &a))
+				bad = buf_printf(&s, " ×%.0f", a) < 0;
+			(void)bad; /* capped: the row is cut, never overrun */
 		}
-		put(o, "\n");
+		tbl_add(t, rx_label(x, "signatures"), ROW_TECH, s.data);
+		buf_free(&s);
 	}
 	if (json_array_size(errs) > 0) {
-		putf(o, "  %s:\n", lbl(lang, "probe_errors"));
+		struct buf s;
+		buf_init(&s, 1u << 20);
 		json_array_foreach(errs, i, v)
 		{
-			put(o, "    - ");
-			esc(o, str(v, "probe"));
-			put(o, ": ");
-			esc(o, str(v, "reason"));
-			put(o, "\n");
+			if (buf_printf(&s, "%s%s: %s", i ? "\n" : "",
+			               rx_str(v, "probe") ? rx_str(v, "probe") : "?",
+			               rx_str(v, "reason") ? rx_str(v, "reason") : "?") < 0)
+				break;
 		}
+		tbl_add(t, rx_label(x, "probe_errors"), ROW_LINES, s.data);
+		buf_free(&s);
 	}
-}
-
-static void
-render_text(struct out *o, const json_t *r, const struct report_render_opts *op, const struct cat *c)
-{
-	const char *lang = op->lang;
-	const json_t *dev = json_object_get(r, "device"), *bench = json_object_get(r, "bench"), *v;
-	const json_t **faults;
-	size_t nf, i;
-	const char *s;
-
-	if (!op->verified) {
-		put(o, "!! ");
-		put(o, lbl(lang, "warning"));
-		if (op->verify_reason != NULL) {
-			put(o, " (");
-			esc(o, op->verify_reason);
-			put(o, ")");
-		}
-		put(o, "\n\n");
-	}
-	putf(o, "%s ", lbl(lang, "title"));
-	esc(o, str(r, "report_id"));
-	put(o, "\n");
-	putf(o, "  %s: ", lbl(lang, "created"));
-	esc(o, str(r, "created_at"));
-	putf(o, "  %s: ", lbl(lang, "bench"));
-	esc(o, str(bench, "id"));
-	if ((s = str(json_object_get(r, "case"), "ticket")) != NULL) {
-		putf(o, "  %s: ", lbl(lang, "ticket"));
-		esc(o, s);
-	}
-	put(o, "\n");
-	putf(o, "  %s: %s (%s ", lbl(lang, "signature"),
-	     op->verified ? lbl(lang, "verified") : lbl(lang, "not_verified"), lbl(lang, "key_id"));
-	esc(o, op->kid != NULL ? op->kid : str(bench, "key_id"));
-	put(o, ")\n\n");
-
-	putf(o, "%s: ", lbl(lang, "device"));
-	esc(o, device_name(dev, lang));
-	if ((s = str(dev, "product_type")) != NULL && str(dev, "model_name") != NULL) {
-		put(o, " (");
-		esc(o, s);
-		put(o, ")");
-	}
-	put(o, "\n");
-	if ((s = str(dev, "serial")) != NULL) {
-		putf(o, "  %s: ", lbl(lang, "serial"));
-		esc(o, s);
-		put(o, "\n");
-	}
-	if ((s = str(dev, "ios_version")) != NULL) {
-		putf(o, "  %s: ", lbl(lang, "ios"));
-		esc(o, s);
-		if ((s = str(dev, "build_version")) != NULL) {
-			put(o, " (");
-			esc(o, s);
-			put(o, ")");
-		}
-		put(o, "\n");
-	}
-	if ((s = str(dev, "udid")) != NULL || (s = str(dev, "ecid")) != NULL) {
-		put(o, "  UDID/ECID: ");
-		esc(o, s);
-		put(o, "\n");
-	}
-	if ((s = str(dev, "mode")) != NULL && strcmp(s, "normal") != 0) {
-		putf(o, "  %s: ", lbl(lang, "mode"));
-		esc(o, s);
-		put(o, "\n");
-	}
-	s = str(r, "outcome");
-	putf(o, "%s: ", lbl(lang, "result"));
-	esc(o, s != NULL ? s : "incomplete");
-	putf(o, " (%s)\n", outcome_label(lang, s));
-
-	faults = sorted_faults(json_object_get(r, "faults"), &nf);
-	putf(o, "\n%s (%zu)\n", lbl(lang, "faults"), nf);
-	if (nf == 0)
-		putf(o, "  %s\n", lbl(lang, "no_faults"));
-	for (i = 0; i < nf; i++) {
-		struct fault_text t;
-		fault_text(c, faults[i], lang, &t);
-		putf(o, "  %zu. [%s] ", i + 1, sev_label(lang, t.sev));
-		esc(o, t.code);
-		put(o, " ");
-		esc(o, t.title);
-		put(o, "\n");
-		if (t.part != NULL) {
-			putf(o, "     %s: ", lbl(lang, "part"));
-			esc(o, t.part);
-			put(o, "\n");
-		}
-		if (t.action != NULL) {
-			putf(o, "     %s: ", lbl(lang, "action"));
-			esc(o, t.action);
-			put(o, "\n");
-		}
-		if ((v = json_object_get(faults[i], "evidence")) != NULL) {
-			putf(o, "     %s: ", lbl(lang, "evidence"));
-			evidence(o, v);
-			put(o, "\n");
-		}
-		if (str(faults[i], "tree") != NULL) {
-			putf(o, "     (%s ", lbl(lang, "found_by"));
-			esc(o, str(faults[i], "tree"));
-			put(o, "/");
-			esc(o, str(faults[i], "node"));
-			put(o, ")\n");
-		}
-	}
-	free(faults);
-
-	v = json_object_get(r, "questions");
-	if (json_array_size(v) > 0) {
-		const json_t *q;
-		putf(o, "\n%s\n", lbl(lang, "questions"));
-		json_array_foreach(v, i, q)
-		{
-			put(o, "  - ");
-			esc(o, loc(json_object_get(q, "text"), lang));
-			putf(o, "\n    %s --answer ", lbl(lang, "answer_with"));
-			esc(o, str(q, "key"));
-			put(o, "=");
-			const json_t *ch = json_object_get(q, "choices");
-			if (json_array_size(ch) > 0) {
-				size_t j;
-				const json_t *cv;
-				json_array_foreach(ch, j, cv)
-				{
-					char *t = value_text(json_is_object(cv) ? json_object_get(cv, "value")
-					                                        : cv);
-					if (j)
-						put(o, "|");
-					esc(o, t);
-					free(t);
-				}
-			} else {
-				put(o, "VALUE");
-			}
-			put(o, "\n");
-		}
-	}
-	v = json_object_get(r, "answers");
-	if (json_object_size(v) > 0) {
-		const char *ak;
-		json_t *av;
-		int first = 1;
-		putf(o, "\n%s:", lbl(lang, "answers"));
-		json_object_foreach((json_t *)v, ak, av)
-		{
-			put(o, first ? " " : ", ");
-			esc(o, ak);
-			put(o, "=");
-			esc(o, json_string_value(av));
-			first = 0;
-		}
-		put(o, "\n");
-	}
-	v = json_object_get(r, "incomplete");
-	if (json_array_size(v) > 0) {
-		const json_t *q;
-		putf(o, "\n%s\n", lbl(lang, "incomplete_why"));
-		json_array_foreach(v, i, q)
-		{
-			put(o, "  - ");
-			esc(o, str(q, "tree"));
-			put(o, ": ");
-			esc(o, str(q, "reason"));
-			put(o, "\n");
-		}
-	}
-	text_readings(o, json_object_get(r, "readings"), lang);
-
-	v = json_object_get(r, "errors");
-	if (json_array_size(v) > 0) {
-		const json_t *e;
-		putf(o, "\n%s\n", lbl(lang, "tree_errors"));
-		json_array_foreach(v, i, e)
-		{
-			put(o, "  - ");
-			esc(o, str(e, "tree"));
-			put(o, ": ");
-			esc(o, str(e, "reason"));
-			put(o, "\n");
-		}
-	}
-	putf(o, "\n%s:", lbl(lang, "trees"));
-	v = json_object_get(r, "trees");
-	if (json_array_size(v) == 0)
-		putf(o, " %s", lbl(lang, "none"));
-	{
-		const json_t *t;
-		json_array_foreach(v, i, t)
-		{
-			char *ver = value_text(json_object_get(t, "version"));
-			const char *sha = str(t, "sha256");
-			put(o, i ? ", " : " ");
-			esc(o, str(t, "name"));
-			put(o, " ");
-			esc(o, ver);
-			if (sha != NULL) {
-				put(o, " (sha256 ");
-				char short_sha[13];
-				util_strlcpy(short_sha, sha, sizeof(short_sha));
-				esc(o, short_sha);
-				put(o, "…)");
-			}
-			free(ver);
-		}
-	}
-	putf(o, "; %zu %s\n", json_array_size(json_object_get(r, "trace")), lbl(lang, "nodes"));
-	putf(o, "%s: ", lbl(lang, "snapshot"));
-	esc(o, str(r, "snapshot_sha256"));
-	put(o, "\n");
 }
 
 /* ---- HTML ---------------------------------------------------------------------------------- */
 
-static const char css[] =
-    "body{font-family:system-ui,-apple-system,'Segoe UI','Noto Sans','Noto Sans CJK SC',sans-serif;"
-    "color:#1d1d1f;background:#f5f5f7;margin:0;padding:24px;line-height:1.45}"
-    "main{max-width:820px;margin:0 auto;background:#fff;border-radius:12px;padding:28px 32px;"
-    "box-shadow:0 1px 4px rgba(0,0,0,.08)}"
-    "h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.15em;margin:28px 0 10px;border-bottom:1px solid #ddd;"
-    "padding-bottom:4px}"
-    ".meta{color:#6e6e73;font-size:.9em}.meta span{margin-right:14px;display:inline-block}"
-    ".warn{background:#ffe5e5;border:2px solid #d70015;color:#a0000f;padding:12px 16px;border-radius:8px;"
-    "font-weight:600;margin-bottom:18px}"
-    ".outcome{display:inline-block;padding:6px 14px;border-radius:999px;font-weight:600;margin-top:6px}"
-    ".outcome.pass{background:#e3f6e8;color:#0a6b2c}.outcome.fail{background:#ffe8e5;color:#a3190a}"
-    ".outcome.incomplete{background:#fff4d6;color:#7a5400}"
-    ".device{display:flex;gap:24px;align-items:center;flex-wrap:wrap}"
-    "dl{margin:0;display:grid;grid-template-columns:max-content auto;gap:2px 14px}"
-    "dt{color:#6e6e73}dd{margin:0}"
-    ".fault{border:1px solid #e0e0e3;border-left:6px solid #8e8e93;border-radius:8px;padding:12px 16px;"
-    "margin:10px 0;break-inside:avoid}"
-    ".fault.critical{border-left-color:#d70015}.fault.major{border-left-color:#f56300}"
-    ".fault.minor{border-left-color:#c9a000}.fault.info{border-left-color:#0071e3}"
-    ".fault h3{margin:0 0 6px;font-size:1.05em}.code{font-family:ui-monospace,monospace;color:#6e6e73;"
-    "font-weight:400;margin-left:6px}"
-    ".sev{font-size:.8em;text-transform:uppercase;letter-spacing:.04em;color:#6e6e73}"
-    ".tech{font-family:ui-monospace,monospace;font-size:.82em;color:#424245;word-break:break-all}"
-    "table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 8px;border-bottom:1px "
-    "solid #eee;vertical-align:top}"
-    "code{font-family:ui-monospace,monospace;background:#f0f0f2;padding:1px 5px;border-radius:4px;"
-    "word-break:break-all}"
-    "footer{margin-top:28px;font-size:.85em;color:#6e6e73}"
-    "@media print{body{background:#fff;padding:0}main{box-shadow:none;max-width:none;padding:0}"
-    ".fault,.device,table{break-inside:avoid}a{color:inherit;text-decoration:none}"
-    "h2{break-after:avoid}}"
-    "@page{size:A4;margin:16mm}";
-
-static void
-gauge(struct out *o, const json_t *bat, const char *lang)
+void
+rx_html_head(const struct rctx *x, const char *css, const char *title)
 {
-	double pct;
-	int have = num(bat, "health_pct", &pct);
-	char val[16], *aria;
-	const char *color = "#8e8e93";
+	struct out *o = x->o;
+	const char *name = rx_device_name(x);
 
-	if (have) {
-		if (pct < 0)
-			pct = 0;
-		if (pct > 100)
-			pct = 100;
-		snprintf(val, sizeof(val), "%.0f%%", pct);
-		color = pct >= 80 ? "#34c759" : pct >= 70 ? "#ff9500" : "#ff3b30";
-	} else {
-		snprintf(val, sizeof(val), "—");
-	}
-	aria = fill2(lbl(lang, "gauge_label"), have ? val : lbl(lang, "no_reading"), "");
-	put(o, "<svg class=\"gauge\" xmlns=\"http://www.w3.org/2000/svg\" width=\"180\" height=\"110\" "
-	       "viewBox=\"0 0 180 110\" role=\"img\" aria-label=\"");
-	esc(o, aria);
-	free(aria);
-	put(o, "\">");
-	put(o,
-	    "<path d=\"M 20 90 A 70 70 0 0 1 160 90\" fill=\"none\" stroke=\"#e5e5ea\" stroke-width=\"16\" "
-	    "stroke-linecap=\"round\"/>");
-	if (have && pct > 0) {
-		double th = M_PI * (1.0 - pct / 100.0);
-		double x = 90.0 + 70.0 * cos(th), y = 90.0 - 70.0 * sin(th);
-		putf(o,
-		     "<path d=\"M 20 90 A 70 70 0 0 1 %.2f %.2f\" fill=\"none\" stroke=\"%s\" "
-		     "stroke-width=\"16\" stroke-linecap=\"round\"/>",
-		     x, y, color);
-	}
-	/* The 80 % line Apple uses for "service". */
-	{
-		double th = M_PI * 0.2;
-		putf(o,
-		     "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#1d1d1f\" "
-		     "stroke-width=\"2\"/>",
-		     90.0 + 58.0 * cos(th), 90.0 - 58.0 * sin(th), 90.0 + 82.0 * cos(th),
-		     90.0 - 82.0 * sin(th));
-	}
-	put(o, "<text x=\"90\" y=\"84\" text-anchor=\"middle\" font-size=\"28\" font-weight=\"700\" "
-	       "fill=\"#1d1d1f\">");
-	esc(o, val);
-	put(o, "</text><text x=\"90\" y=\"104\" text-anchor=\"middle\" font-size=\"11\" fill=\"#6e6e73\">");
-	esc(o, lbl(lang, "battery"));
-	put(o, "</text></svg>");
+	out_put(o, "<!DOCTYPE html>\n<html lang=\"");
+	out_esc(o, x->lang);
+	out_put(o, "\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+	           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
+	           "<meta name=\"generator\" content=\"benchd\"/>\n<title>");
+	out_esc(o, title);
+	out_el(o, " – ", name != NULL ? name : rx_label(x, "unknown_device"), "</title>\n<style>");
+	out_put(o, css);
+	out_put(o, "</style>\n</head>\n<body>\n<main>\n");
 }
 
-static void
-dl_row(struct out *o, const char *label, const char *value)
+/* ---- the entry points -------------------------------------------------------------------- */
+
+int
+report_catalogue_load(const char *path, json_t **out, char *why, size_t whylen)
 {
-	if (value == NULL)
-		return;
-	put(o, "<dt>");
-	esc(o, label);
-	put(o, "</dt><dd>");
-	esc(o, value);
-	put(o, "</dd>");
-}
+	char *data = NULL;
+	size_t len = 0;
+	json_error_t jerr;
+	json_t *root;
 
-static void
-html_readings(struct out *o, const json_t *rd, const char *lang)
-{
-	const json_t *bat = json_object_get(rd, "battery"), *sto = json_object_get(rd, "storage");
-	const json_t *cr = json_object_get(rd, "crashes"), *sl = json_object_get(rd, "syslog");
-	const json_t *errs = json_object_get(rd, "errors"), *v;
-	double a, b;
-	size_t i;
-
-	putf(o, "<h2>%s</h2><table>", lbl(lang, "readings"));
-	if (json_is_object(bat)) {
-		putf(o, "<tr><th>%s</th><td>", lbl(lang, "health"));
-		if (num(bat, "health_pct", &a)) {
-			putf(o, "%.0f %%", a);
-			if (num(bat, "nominal_capacity_mah", &a) && num(bat, "design_capacity_mah", &b))
-				putf(o, " (%.0f / %.0f mAh %s)", a, b, lbl(lang, "design"));
-		} else {
-			put(o, lbl(lang, "no_reading"));
-		}
-		put(o, "</td></tr>");
-		if (num(bat, "cycle_count", &a))
-			putf(o, "<tr><th>%s</th><td>%.0f</td></tr>", lbl(lang, "cycles"), a);
-		if (num(bat, "temperature_c", &a))
-			putf(o, "<tr><th>%s</th><td>%.1f °C</td></tr>", lbl(lang, "temperature"), a);
+	*out = NULL;
+	if (util_read_file(path, CATALOGUE_MAX, &data, &len) < 0) {
+		snprintf(why, whylen, "cannot read the fault catalogue %s: %s", path,
+		         errno == EFBIG ? "too big" : strerror(errno));
+		return REPORT_E_IO;
 	}
-	if (json_is_object(sto) && num(sto, "total_bytes", &a) && num(sto, "available_bytes", &b) && a > 0) {
-		char *f = xasprintf("%.1f GB (%.0f %%)", b / 1e9, b / a * 100.0), *t = gb(a);
-		char *s = fill2(lbl(lang, "storage_fmt"), f, t);
-		putf(o, "<tr><th>%s</th><td>", lbl(lang, "storage"));
-		esc(o, s);
-		put(o, "</td></tr>");
-		free(f);
-		free(t);
-		free(s);
+	root = json_loadb(data, len, 0, &jerr);
+	free(data);
+	if (!json_is_object(root) || !json_is_object(json_object_get(root, "codes"))) {
+		snprintf(why, whylen, "the fault catalogue %s is not a catalogue (%s)", path,
+		         root == NULL ? jerr.text : "no \"codes\" object");
+		json_decref(root);
+		return REPORT_E_MALFORMED;
 	}
-	if (json_is_object(cr) && num(cr, "count", &a)) {
-		double c = 0;
-		b = 0;
-		num(cr, "panics", &b);
-		num(cr, "force_resets", &c);
-		putf(o, "<tr><th>%s</th><td>%.0f (%.0f %s, %.0f %s)</td></tr>", lbl(lang, "crashes"), a, b,
-		     lbl(lang, "panics"), c, lbl(lang, "resets"));
-	}
-	if (json_is_object(sl) && json_array_size(json_object_get(sl, "signatures")) > 0) {
-		putf(o, "<tr><th>%s</th><td class=\"tech\">", lbl(lang, "signatures"));
-		json_array_foreach(json_object_get(sl, "signatures"), i, v)
-		{
-			if (i)
-				put(o, ", ");
-			esc(o, str(v, "id"));
-			if (num(v, "count", &a))
-				putf(o, " ×%.0f", a);
-		}
-		put(o, "</td></tr>");
-	}
-	if (json_array_size(errs) > 0) {
-		putf(o, "<tr><th>%s</th><td>", lbl(lang, "probe_errors"));
-		json_array_foreach(errs, i, v)
-		{
-			if (i)
-				put(o, "<br/>");
-			esc(o, str(v, "probe"));
-			put(o, ": ");
-			esc(o, str(v, "reason"));
-		}
-		put(o, "</td></tr>");
-	}
-	put(o, "</table>");
-}
-
-static void
-render_html(struct out *o, const json_t *r, const struct report_render_opts *op, const struct cat *c)
-{
-	const char *lang = op->lang;
-	const json_t *dev = json_object_get(r, "device"), *bench = json_object_get(r, "bench"), *v;
-	const json_t **faults;
-	const char *s, *outcome = str(r, "outcome");
-	size_t nf, i;
-
-	if (outcome == NULL || (strcmp(outcome, "pass") && strcmp(outcome, "fail")))
-		outcome = "incomplete";
-	put(o, "<!DOCTYPE html>\n<html lang=\"");
-	esc(o, lang);
-	put(o, "\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
-	       "<meta name=\"generator\" content=\"benchd\"/>\n<title>");
-	esc(o, lbl(lang, "title"));
-	put(o, " – ");
-	esc(o, device_name(dev, lang));
-	put(o, "</title>\n<style>");
-	put(o, css);
-	put(o, "</style>\n</head>\n<body>\n<main>\n");
-	if (!op->verified) {
-		put(o, "<div class=\"warn\" role=\"alert\">");
-		esc(o, lbl(lang, "warning"));
-		if (op->verify_reason != NULL) {
-			put(o, "<br/><span class=\"tech\">");
-			esc(o, op->verify_reason);
-			put(o, "</span>");
-		}
-		put(o, "</div>\n");
-	}
-	put(o, "<header>\n<h1>");
-	esc(o, lbl(lang, "title"));
-	put(o, "</h1>\n<div class=\"meta\"><span>");
-	esc(o, lbl(lang, "report_id"));
-	put(o, ": <code>");
-	esc(o, str(r, "report_id"));
-	put(o, "</code></span><span>");
-	esc(o, lbl(lang, "created"));
-	put(o, ": ");
-	esc(o, str(r, "created_at"));
-	put(o, "</span><span>");
-	esc(o, lbl(lang, "bench"));
-	put(o, ": ");
-	esc(o, str(bench, "id"));
-	put(o, "</span>");
-	if ((s = str(json_object_get(r, "case"), "ticket")) != NULL) {
-		put(o, "<span>");
-		esc(o, lbl(lang, "ticket"));
-		put(o, ": ");
-		esc(o, s);
-		put(o, "</span>");
-	}
-	put(o, "</div>\n</header>\n");
-
-	put(o, "<section class=\"device\">\n<div>\n<h2>");
-	esc(o, lbl(lang, "device"));
-	put(o, "</h2>\n<dl>");
-	dl_row(o, lbl(lang, "model"), device_name(dev, lang));
-	dl_row(o, lbl(lang, "product_type"), str(dev, "product_type"));
-	dl_row(o, lbl(lang, "serial"), str(dev, "serial"));
-	if ((s = str(dev, "ios_version")) != NULL) {
-		char *iv = str(dev, "build_version") ? xasprintf("%s (%s)", s, str(dev, "build_version"))
-		                                     : xstrdup(s);
-		dl_row(o, lbl(lang, "ios"), iv);
-		free(iv);
-	}
-	if ((s = str(dev, "mode")) != NULL && strcmp(s, "normal") != 0)
-		dl_row(o, lbl(lang, "mode"), s);
-	dl_row(o, lbl(lang, "captured"), str(json_object_get(r, "readings"), "captured_at"));
-	put(o, "</dl>\n<p><span class=\"outcome ");
-	put(o, outcome);
-	put(o, "\">");
-	esc(o, lbl(lang, "result"));
-	put(o, ": ");
-	esc(o, outcome_label(lang, outcome));
-	put(o, "</span></p>\n</div>\n<div>");
-	gauge(o, json_object_get(json_object_get(r, "readings"), "battery"), lang);
-	put(o, "</div>\n</section>\n");
-
-	faults = sorted_faults(json_object_get(r, "faults"), &nf);
-	put(o, "<section>\n<h2>");
-	esc(o, lbl(lang, "faults"));
-	putf(o, " (%zu)</h2>\n", nf);
-	if (nf == 0) {
-		put(o, "<p>");
-		esc(o, lbl(lang, "no_faults"));
-		put(o, "</p>\n");
-	}
-	for (i = 0; i < nf; i++) {
-		struct fault_text t;
-		fault_text(c, faults[i], lang, &t);
-		put(o, "<article class=\"fault ");
-		put(o, sev_rank(t.sev) < 4 ? t.sev : "info");
-		put(o, "\">\n<div class=\"sev\">");
-		esc(o, sev_label(lang, t.sev));
-		put(o, "</div>\n<h3>");
-		esc(o, t.title != NULL ? t.title : t.code);
-		put(o, "<span class=\"code\">");
-		esc(o, t.code);
-		put(o, "</span></h3>\n");
-		if (t.customer != NULL) {
-			put(o, "<p>");
-			esc(o, t.customer);
-			put(o, "</p>\n");
-		}
-		put(o, "<dl>");
-		dl_row(o, lbl(lang, "part"), t.part);
-		dl_row(o, lbl(lang, "action"), t.action);
-		if ((v = json_object_get(faults[i], "evidence")) != NULL) {
-			put(o, "<dt>");
-			esc(o, lbl(lang, "evidence"));
-			put(o, "</dt><dd class=\"tech\">");
-			evidence(o, v);
-			put(o, "</dd>");
-		}
-		put(o, "</dl>\n</article>\n");
-	}
-	free(faults);
-	put(o, "</section>\n");
-
-	v = json_object_get(r, "questions");
-	if (json_array_size(v) > 0) {
-		const json_t *q;
-		put(o, "<section>\n<h2>");
-		esc(o, lbl(lang, "questions"));
-		put(o, "</h2>\n<ul>");
-		json_array_foreach(v, i, q)
-		{
-			put(o, "<li>");
-			esc(o, loc(json_object_get(q, "text"), lang));
-			put(o, " <code>--answer ");
-			esc(o, str(q, "key"));
-			put(o, "=…</code></li>");
-		}
-		put(o, "</ul>\n</section>\n");
-	}
-	v = json_object_get(r, "incomplete");
-	if (json_array_size(v) > 0) {
-		const json_t *q;
-		put(o, "<section>\n<h2>");
-		esc(o, lbl(lang, "incomplete_why"));
-		put(o, "</h2>\n<ul>");
-		json_array_foreach(v, i, q)
-		{
-			put(o, "<li>");
-			esc(o, str(q, "reason"));
-			put(o, "</li>");
-		}
-		put(o, "</ul>\n</section>\n");
-	}
-	put(o, "<section>\n");
-	html_readings(o, json_object_get(r, "readings"), lang);
-	put(o, "</section>\n");
-
-	put(o, "<section>\n<h2>");
-	esc(o, lbl(lang, "technical"));
-	put(o, "</h2>\n<table>");
-	v = json_object_get(r, "errors");
-	if (json_array_size(v) > 0) {
-		const json_t *e;
-		put(o, "<tr><th>");
-		esc(o, lbl(lang, "tree_errors"));
-		put(o, "</th><td class=\"tech\">");
-		json_array_foreach(v, i, e)
-		{
-			if (i)
-				put(o, "<br/>");
-			esc(o, str(e, "tree"));
-			put(o, ": ");
-			esc(o, str(e, "reason"));
-		}
-		put(o, "</td></tr>");
-	}
-	if (json_object_size(json_object_get(r, "answers")) > 0) {
-		const char *ak;
-		json_t *av;
-		int first = 1;
-		put(o, "<tr><th>");
-		esc(o, lbl(lang, "answers"));
-		put(o, "</th><td class=\"tech\">");
-		json_object_foreach(json_object_get(r, "answers"), ak, av)
-		{
-			if (!first)
-				put(o, "<br/>");
-			esc(o, ak);
-			put(o, "=");
-			esc(o, json_string_value(av));
-			first = 0;
-		}
-		put(o, "</td></tr>");
-	}
-	put(o, "<tr><th>");
-	esc(o, lbl(lang, "trees"));
-	put(o, "</th><td class=\"tech\">");
-	{
-		const json_t *t;
-		json_array_foreach(json_object_get(r, "trees"), i, t)
-		{
-			char *ver = value_text(json_object_get(t, "version"));
-			if (i)
-				put(o, "<br/>");
-			esc(o, str(t, "name"));
-			put(o, " ");
-			esc(o, ver);
-			put(o, " sha256 ");
-			esc(o, str(t, "sha256"));
-			free(ver);
-		}
-		if (json_array_size(json_object_get(r, "trees")) == 0)
-			esc(o, lbl(lang, "none"));
-		putf(o, "<br/>%zu ", json_array_size(json_object_get(r, "trace")));
-		esc(o, lbl(lang, "nodes"));
-	}
-	put(o, "</td></tr><tr><th>");
-	esc(o, lbl(lang, "snapshot"));
-	put(o, "</th><td class=\"tech\">");
-	esc(o, str(r, "snapshot_sha256"));
-	put(o, "</td></tr><tr><th>");
-	esc(o, lbl(lang, "signature"));
-	put(o, "</th><td>");
-	esc(o, op->verified ? lbl(lang, "verified") : lbl(lang, "not_verified"));
-	put(o, " · Ed25519 · ");
-	esc(o, lbl(lang, "key_id"));
-	put(o, " <code>");
-	esc(o, op->kid != NULL ? op->kid : str(bench, "key_id"));
-	put(o, "</code></td></tr></table>\n</section>\n");
-
-	put(o, "<footer>\n<h2>");
-	esc(o, lbl(lang, "how_verify"));
-	put(o, "</h2>\n<p>");
-	esc(o, lbl(lang, "verify_text"));
-	put(o, "</p>\n<p><code>benchctl report verify ");
-	/* The file's name, not the bench's path to it: the customer verifies the copy they got. */
-	if (op->file != NULL && strrchr(op->file, '/') != NULL)
-		esc(o, strrchr(op->file, '/') + 1);
-	else
-		esc(o, op->file != NULL ? op->file : "REPORT.jws.json");
-	put(o, "</code></p>\n<p>");
-	esc(o, str(bench, "software"));
-	put(o, "</p>\n</footer>\n</main>\n</body>\n</html>\n");
-}
-
-const char *
-report_default_catalogue(void)
-{
-	static __thread char path[PATH_MAX];
-
-	/* The same directory the engine reads its trees and catalogue from. */
-	snprintf(path, sizeof(path), "%s/catalogue.json", engine_default_trees_dir());
-	return path;
+	*out = root;
+	return REPORT_OK;
 }
 
 int
 report_render_ex(const json_t *report, const struct report_render_opts *op, char **out, size_t *outlen,
                  char *why, size_t whylen)
 {
-	struct report_render_opts o2 = *op;
 	struct out o;
-	struct cat c;
+	struct rctx x;
+	json_t *owned = NULL;
+	int r;
 
 	if (!json_is_object(report)) {
 		snprintf(why, whylen, "the report is not a JSON object");
 		return REPORT_E_MALFORMED;
 	}
-	if (o2.lang == NULL || !i18n_known_lang(o2.lang))
-		o2.lang = "en";
 	memset(&o, 0, sizeof(o));
+	memset(&x, 0, sizeof(x));
 	buf_init(&o.b, RENDER_MAX);
 	if (op->fmt == REPORT_FMT_JSON) {
 		char *s = json_dumps(report, JSON_INDENT(2));
@@ -1068,17 +657,33 @@ report_render_ex(const json_t *report, const struct report_render_opts *op, char
 			buf_free(&o.b);
 			return REPORT_E_MALFORMED;
 		}
-		put(&o, s);
-		put(&o, "\n");
+		out_put(&o, s);
+		out_put(&o, "\n");
 		free(s);
 	} else {
-		cat_load(&c, o2.catalogue_path != NULL ? o2.catalogue_path : report_default_catalogue());
+		x.cat = op->catalogue;
+		if (x.cat == NULL && op->catalogue_path != NULL) {
+			if ((r = report_catalogue_load(op->catalogue_path, &owned, why, whylen)) !=
+			    REPORT_OK) {
+				buf_free(&o.b);
+				return r;
+			}
+			x.cat = owned;
+		}
+		x.o = &o;
+		x.r = report;
+		x.op = op;
+		x.lang = op->lang != NULL && i18n_known_lang(op->lang) ? op->lang : "en";
+		if (!op->utc)
+			tzset();
 		o.html = op->fmt == REPORT_FMT_HTML;
-		if (o.html)
-			render_html(&o, report, &o2, &c);
+		o.colon = i18n_label(x.lang, "colon");
+		o.colon_eol = i18n_label(x.lang, "colon_eol");
+		if (report_view_of(op) == REPORT_VIEW_CUSTOMER)
+			render_cust(&x);
 		else
-			render_text(&o, report, &o2, &c);
-		json_decref(c.root);
+			render_tech(&x);
+		json_decref(owned);
 	}
 	if (o.failed) {
 		buf_free(&o.b);
@@ -1089,12 +694,20 @@ report_render_ex(const json_t *report, const struct report_render_opts *op, char
 	return REPORT_OK;
 }
 
+enum report_view
+report_view_of(const struct report_render_opts *op)
+{
+	if (op->view != REPORT_VIEW_DEFAULT)
+		return op->view;
+	return op->fmt == REPORT_FMT_HTML ? REPORT_VIEW_CUSTOMER : REPORT_VIEW_TECHNICIAN;
+}
+
 int
 report_render(const json_t *report, enum report_format fmt, const char *lang, const char *catalogue_path,
               char **out, size_t *outlen, char *why, size_t whylen)
 {
 	struct report_render_opts o = {
-	    .fmt = fmt, .lang = lang, .catalogue_path = catalogue_path, .verified = 1, .kid = NULL};
+	    .fmt = fmt, .lang = lang, .catalogue_path = catalogue_path, .verified = 1};
 
 	return report_render_ex(report, &o, out, outlen, why, whylen);
 }

@@ -5,7 +5,7 @@
  */
 #include "report.h"
 
-#include "internal.h"
+#include "hash.h"
 #include "util.h"
 
 #include <openssl/rand.h>
@@ -126,7 +126,7 @@ report_build_at(const struct report_input *in, const struct bench_key *k, const 
 	json_t *r, *dev;
 	const char *software = "benchd " BENCHD_VERSION;
 
-	if (sha256_hex(in->snapshot_bytes, in->snapshot_len, sha) < 0)
+	if (hash_sha256_hex(in->snapshot_bytes, in->snapshot_len, sha) < 0)
 		return NULL;
 	util_rfc3339(created_at, ts, sizeof(ts));
 	dev = json_object_get(in->snapshot, "device");

@@ -1,7 +1,7 @@
 /*
  * report: the benchd.report/1 model (DESIGN.md 4.6), its JSON, signing as a JWS (flattened
- * JSON, EdDSA/Ed25519, RFC 7515/8037), verification and rendering (text, HTML, JSON) in
- * en/it/fr/zh from the fault catalogue.
+ * JSON, EdDSA/Ed25519, RFC 7515/8037), verification and rendering (text, HTML, JSON; the
+ * technician's and the customer's view) in en/it/fr/zh from a fault catalogue the caller gives.
  *
  * Ownership: every json_t and char* returned is the caller's.
  */
@@ -94,24 +94,53 @@ int report_unverified_payload(const char *jws, size_t len, json_t **report, char
                               size_t whylen);
 
 enum report_format { REPORT_FMT_TEXT, REPORT_FMT_HTML, REPORT_FMT_JSON };
-/* Render a (verified or not) report; catalogue_path NULL = default diag-trees/catalogue.json. */
-int report_render(const json_t *report, enum report_format fmt, const char *lang, const char *catalogue_path,
-                  char **out, size_t *outlen, char *why, size_t whylen);
 
-/* What the renderers say about the signature. */
+/*
+ * The two views of a report (DESIGN.md 4.8). JSON is the signed payload whatever the view.
+ *   technician  everything: evidence, trace size, trees and their hashes, the case (ticket, case
+ *               id, revision, what it supersedes), questions with their choices, why it is
+ *               incomplete, readings, battery history and forecast, the signature and how to
+ *               verify it.
+ *   customer    one printed A4 page in plain words: the shop, one sentence first ("Your iPhone 11
+ *               needs a new battery"), the parts to replace once, each finding in plain words
+ *               under its part, the battery gauge and trend with the forecast sentence, local
+ *               time, the ticket, the report id and a one-line note that it is signed. No
+ *               evidence, hashes, tree names, command lines or sources.
+ * REPORT_VIEW_DEFAULT is the technician view for text and the customer view for HTML.
+ */
+enum report_view { REPORT_VIEW_DEFAULT = 0, REPORT_VIEW_TECHNICIAN, REPORT_VIEW_CUSTOMER };
+
+/*
+ * Everything a renderer needs besides the report; the caller (benchctl, benchd's web page)
+ * decides all of it. Every pointer is borrowed for the call; zero is a sane default for each.
+ */
 struct report_render_opts {
 	enum report_format fmt;
-	const char *lang;           /* en, it, fr, zh (NULL: en) */
-	const char *catalogue_path; /* NULL: the default catalogue */
-	int verified;               /* 1: signature checked and good; 0: say it does not verify */
-	const char *verify_reason;  /* when !verified: why (shown in the warning) */
-	const char *kid;            /* the key id that verified it (or the header's) */
-	const char *file;           /* the report file name, for "how to verify" (may be NULL) */
+	enum report_view view;      /* REPORT_VIEW_DEFAULT: see above */
+	const char *lang;           /* en, it, fr, zh (NULL or unknown: en); every label, question,
+	                               part, reason, outcome and severity is shown in it */
+	const json_t *catalogue;    /* the fault catalogue (report_catalogue_load), or NULL */
+	const char *catalogue_path; /* read when catalogue is NULL (an unreadable one fails the render);
+	                               both NULL: no catalogue, the report's own English titles and parts */
+	int verified;               /* 1: the signature was checked and is good; 0: both views warn */
+	const char *verify_reason;  /* when !verified: why, for the technician view */
+	const char *kid;            /* the key id that verified it (else the report's bench.key_id) */
+	const char *file;           /* the report's file name, for "how to verify" (may be NULL) */
+	const char *shop_name;      /* [shop] name: the customer page's header (NULL or "": none) */
+	const char *shop_contact;   /* [shop] contact, under the name */
+	int utc;                    /* 1: times in UTC; 0: the process's local time zone (TZ, else
+	                               /etc/localtime), which is the bench's: the customer's time */
 };
+/* Render into *out (malloc'd, NUL-terminated, *outlen bytes). REPORT_E_IO or
+ * REPORT_E_MALFORMED with why when catalogue_path cannot be used or the output is too big. */
 int report_render_ex(const json_t *report, const struct report_render_opts *o, char **out, size_t *outlen,
                      char *why, size_t whylen);
-
-/* The default catalogue: catalogue.json in engine_default_trees_dir(). Thread-local static. */
-const char *report_default_catalogue(void);
+/* The same with the default view, verified, no shop, local time. */
+int report_render(const json_t *report, enum report_format fmt, const char *lang, const char *catalogue_path,
+                  char **out, size_t *outlen, char *why, size_t whylen);
+/* The view a render will use (REPORT_VIEW_DEFAULT resolved by the format). */
+enum report_view report_view_of(const struct report_render_opts *o);
+/* Load a fault catalogue (catalogue.json of a trees directory: the caller knows where it is). */
+int report_catalogue_load(const char *path, json_t **catalogue, char *why, size_t whylen);
 
 #endif

@@ -24,6 +24,7 @@ struct ctl {
 	char *state_dir;  /* resolved: --state-dir, $BENCHD_STATE_DIR, or the default (util.h) */
 	int json;         /* --json */
 	const char *lang; /* --lang en|it|fr|zh, default "en" */
+	int lang_given;   /* --lang was on the command line (it wins over a configuration's) */
 };
 
 /* Every command: argv[0] is the command name; options after it are the command's own. */

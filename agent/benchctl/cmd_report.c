@@ -1,19 +1,23 @@
 /*
  * benchctl report: look at and check signed reports (reports/report.h).
- *   report verify FILE [--key JWK_FILE]
- *   report show FILE [--format text|html|json] [--key JWK_FILE] [--trees-dir DIR] [--out FILE]
+ *   report verify FILE|ID|- [--key JWK_FILE]
+ *   report show FILE|ID|- [--view customer|technician] [--format text|html|json] [--key JWK_FILE]
+ *                         [--trees-dir DIR] [--config FILE] [--out FILE]
  * A report is checked against the bench's own key (<state-dir>/bench-key.pem) unless --key
  * gives the signer's public JWK (or a JWK set {"keys": [...]}: the one whose thumbprint is the
- * report's kid is used).
+ * report's kid is used). ID is a report id: <state-dir>/reports/<ID>.jws.json.
+ * With --json a failure is one line on stdout, {"ok":false,"error":"..."} (CONTRACTS 1).
  */
 #include "benchctl.h"
 
+#include "config.h"
 #include "engine.h"
 #include "report.h"
 #include "util.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,22 +29,55 @@
 static void
 report_usage(FILE *f)
 {
-	fprintf(f, "usage: benchctl report verify FILE [--key JWK_FILE]     (FILE \"-\": standard input)\n"
-	           "       benchctl report show FILE [--format text|html|json] [--key JWK_FILE]\n"
-	           "                               [--trees-dir DIR] [--out FILE]\n\n"
-	           "  verify   exit 0 only when FILE is a well-formed signed report (flattened JWS,\n"
-	           "           EdDSA/Ed25519) whose signature verifies with this bench's key or with\n"
-	           "           --key (a public JWK, or a JWK set); otherwise the reason on stderr and\n"
-	           "           exit 6\n"
-	           "  show     render the report: text for the terminal (default), a self-contained\n"
-	           "           printable HTML page for the customer, or the signed payload as JSON;\n"
-	           "           customer text comes from the fault catalogue in --lang (en, it, fr, zh).\n"
-	           "           The signature is always checked: a report that does not verify is still\n"
-	           "           shown, with a warning at the top of the output, and the command exits 6;\n"
-	           "           a file that is not a signed report at all is refused (exit 6).\n"
-	           "  --key JWK_FILE   verify with this public key instead of the bench's own\n"
-	           "  --trees-dir DIR  where catalogue.json is (default: the installed diag-trees)\n"
-	           "  --out FILE       write the rendering to FILE instead of standard output\n");
+	fprintf(
+	    f,
+	    "usage: benchctl report verify FILE|ID|- [--key JWK_FILE]\n"
+	    "       benchctl report show FILE|ID|- [--view customer|technician] [--format text|html|json]\n"
+	    "                         [--key JWK_FILE] [--trees-dir DIR] [--config FILE] [--out FILE]\n\n"
+	    "FILE is a signed report (.jws.json), ID a report id (the report in <state-dir>/reports),\n"
+	    "\"-\" standard input.\n"
+	    "  verify   exit 0 only when it is a well-formed signed report (flattened JWS,\n"
+	    "           EdDSA/Ed25519) whose signature verifies with this bench's key or with\n"
+	    "           --key (a public JWK, or a JWK set); otherwise the reason and exit 6\n"
+	    "  show     render it in --lang (en, it, fr, zh): as text (default), as a self-contained\n"
+	    "           printable HTML page, or the signed payload as JSON. Two views:\n"
+	    "             technician  everything: evidence, trees, the case, questions, how to verify\n"
+	    "                         (the default for text)\n"
+	    "             customer    one A4 page in plain words for the customer: the shop, what\n"
+	    "                         is wrong and the part to replace, the battery and its trend\n"
+	    "                         (the default for html)\n"
+	    "           The signature is always checked: a report that does not verify is still\n"
+	    "           shown, with a warning at the top, and the command exits 6; a file that is\n"
+	    "           not a signed report at all is refused (exit 6).\n"
+	    "  --key JWK_FILE   verify with this public key instead of the bench's own\n"
+	    "  --trees-dir DIR  where catalogue.json is (default: the installed diag-trees)\n"
+	    "  --config FILE    benchd's configuration: the shop's name and contact ([shop]) for the\n"
+	    "                   customer page, and its language ([bench] lang) unless --lang is given\n"
+	    "  --out FILE       write the rendering to FILE instead of standard output\n"
+	    "Times are shown in the local time zone (TZ). With --json a failure is one line\n"
+	    "{\"ok\":false,\"error\":...} on standard output.\n");
+}
+
+/* One line saying what went wrong: {"ok":false,"error":...} on stdout with --json, else stderr. */
+static void fail(const struct ctl *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+fail(const struct ctl *g, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (g->json) {
+		json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+		char *s = json_dumps(o, JSON_COMPACT);
+		printf("%s\n", s);
+		free(s);
+		json_decref(o);
+	} else {
+		fprintf(stderr, "benchctl: %s\n", msg);
+	}
 }
 
 /* The key(s) to verify with: the given JWK file, else the bench key's public JWK. */
@@ -155,13 +192,9 @@ struct checked {
 	int verified;
 	char kid[64];
 	char why[600];
+	char *path; /* the file read (a report id resolved to its file) */
 };
 
-/*
- * Read and check FILE. Returns BC_EXIT_OK (verified), BC_EXIT_INVALID with why (c->report set
- * when the payload could still be read), or BC_EXIT_FAIL/USAGE for a file or key that cannot be
- * used at all.
- */
 /* A report id as written by benchd: a UUID (36 characters of hex and dashes). */
 static int
 is_report_id(const char *s)
@@ -181,53 +214,79 @@ is_report_id(const char *s)
 	return 1;
 }
 
+/* Read FILE, ID or "-" into c->data. Returns BC_EXIT_OK or an exit code with c->why. */
 static int
-check_file(struct ctl *g, const char *file, const char *keyfile, struct checked *c)
+read_report(struct ctl *g, const char *file, struct checked *c)
 {
-	json_t *keys = NULL;
-	const json_t *jwk;
 	struct stat st;
-	int ec = BC_EXIT_INVALID, r;
 
-	memset(c, 0, sizeof(*c));
-	if (strcmp(file, "-") != 0 && stat(file, &st) < 0 && errno == ENOENT && is_report_id(file)) {
-		/* A report id: the report in this bench's state directory. */
-		char *p = xasprintf("%s/reports/%s.jws.json", g->state_dir, file);
-		int rc = stat(p, &st) == 0 ? check_file(g, p, keyfile, c) : -1;
-		free(p);
-		if (rc >= 0)
-			return rc;
-		errno = ENOENT;
-	}
 	if (strcmp(file, "-") == 0) {
-		if (read_stdin(&c->data, &c->len) < 0) {
-			if (errno == EFBIG) {
-				snprintf(c->why, sizeof(c->why),
-				         "the input is bigger than %u bytes: not a report", REPORT_MAX_JWS);
-				return BC_EXIT_INVALID;
-			}
-			snprintf(c->why, sizeof(c->why), "cannot read standard input: %s", strerror(errno));
+		if (read_stdin(&c->data, &c->len) == 0)
+			return BC_EXIT_OK;
+		if (errno == EFBIG) {
+			snprintf(c->why, sizeof(c->why), "the input is bigger than %u bytes: not a report",
+			         REPORT_MAX_JWS);
+			return BC_EXIT_INVALID;
+		}
+		snprintf(c->why, sizeof(c->why), "cannot read standard input: %s", strerror(errno));
+		return BC_EXIT_FAIL;
+	}
+	c->path = xstrdup(file);
+	if (stat(file, &st) < 0 && errno == ENOENT) {
+		if (!is_report_id(file)) {
+			snprintf(c->why, sizeof(c->why), "no such file");
 			return BC_EXIT_FAIL;
 		}
-	} else if (stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
-	           (unsigned long long)st.st_size > REPORT_MAX_JWS) {
+		/* A report id: the report in this bench's state directory. */
+		free(c->path);
+		c->path = xasprintf("%s/reports/%s.jws.json", g->state_dir, file);
+		if (stat(c->path, &st) < 0 && errno == ENOENT) {
+			snprintf(
+			    c->why, sizeof(c->why),
+			    "no report with this id in %s/reports (give the report's file, or the bench's "
+			    "state directory with --state-dir)",
+			    g->state_dir);
+			return BC_EXIT_FAIL;
+		}
+	}
+	if (stat(c->path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (unsigned long long)st.st_size > REPORT_MAX_JWS) {
 		snprintf(c->why, sizeof(c->why), "the file is bigger than %u bytes: not a report",
 		         REPORT_MAX_JWS);
 		return BC_EXIT_INVALID;
 	}
-	if (c->data == NULL && util_read_file(file, REPORT_MAX_JWS, &c->data, &c->len) < 0) {
+	if (util_read_file(c->path, REPORT_MAX_JWS, &c->data, &c->len) < 0) {
 		if (errno == EFBIG) {
 			snprintf(c->why, sizeof(c->why), "the file is bigger than %u bytes: not a report",
 			         REPORT_MAX_JWS);
 			return BC_EXIT_INVALID;
 		}
-		snprintf(c->why, sizeof(c->why), "cannot read: %s", strerror(errno));
+		snprintf(c->why, sizeof(c->why), "cannot read %s: %s", c->path, strerror(errno));
 		return BC_EXIT_FAIL;
 	}
+	return BC_EXIT_OK;
+}
+
+/*
+ * Read and check FILE. Returns BC_EXIT_OK (verified), BC_EXIT_INVALID with why (c->report set
+ * when the payload could still be read), or BC_EXIT_FAIL/USAGE for a file or key that cannot be
+ * used at all.
+ */
+static int
+check_file(struct ctl *g, const char *file, const char *keyfile, struct checked *c)
+{
+	json_t *keys = NULL, *verified = NULL;
+	const json_t *jwk;
+	int ec = BC_EXIT_INVALID, r;
+
+	memset(c, 0, sizeof(*c));
+	if ((ec = read_report(g, file, c)) != BC_EXIT_OK)
+		return ec;
 	/* The structure first: a malformed file is refused whatever the key. */
 	r = report_unverified_payload(c->data, c->len, &c->report, c->kid, c->why, sizeof(c->why));
 	if (r != REPORT_OK)
 		return BC_EXIT_INVALID;
+	ec = BC_EXIT_INVALID;
 	if (load_keys(g, keyfile, &keys, c->why, sizeof(c->why), &ec) < 0)
 		return ec;
 	jwk = pick_key(keys, c->kid);
@@ -236,7 +295,6 @@ check_file(struct ctl *g, const char *file, const char *keyfile, struct checked 
 		json_decref(keys);
 		return BC_EXIT_FAIL;
 	}
-	json_t *verified = NULL;
 	r = report_verify(c->data, c->len, jwk, &verified, c->why, sizeof(c->why));
 	json_decref(keys);
 	if (r != REPORT_OK)
@@ -251,157 +309,267 @@ static void
 checked_free(struct checked *c)
 {
 	free(c->data);
+	free(c->path);
 	json_decref(c->report);
+}
+
+/* Why a report does not verify, without repeating "the signature does not verify". */
+static const char *
+not_verified_detail(const char *why)
+{
+	static const char prefix[] = "the signature does not verify: ";
+
+	return strncmp(why, prefix, sizeof(prefix) - 1) == 0 ? why + sizeof(prefix) - 1 : why;
+}
+
+/* The options of report show and report verify: one parser, verify takes only --key. */
+struct report_args {
+	const char *file, *keyfile, *treesdir, *outfile, *config;
+	enum report_format fmt;
+	enum report_view view;
+};
+
+/* The index of arg among names (NULL-terminated), or -1. */
+static int
+pick(const char *arg, const char *const *names)
+{
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(arg, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int
+parse_args(struct ctl *g, const char *cmd, int show, int argc, char **argv, struct report_args *a)
+{
+	static const struct option opts[] = {
+	    {"key", required_argument, NULL, 'k'},    {"format", required_argument, NULL, 'f'},
+	    {"view", required_argument, NULL, 'v'},   {"trees-dir", required_argument, NULL, 't'},
+	    {"config", required_argument, NULL, 'c'}, {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	/* In the order of enum report_format and enum report_view (REPORT_VIEW_DEFAULT is no name). */
+	static const char *const formats[] = {"text", "html", "json", NULL};
+	static const char *const views[] = {"-", "technician", "customer", NULL};
+	int ch, i;
+
+	memset(a, 0, sizeof(*a));
+	a->fmt = g->json ? REPORT_FMT_JSON : REPORT_FMT_TEXT;
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":k:f:v:t:c:o:h", opts, NULL)) != -1) {
+		if (!show && ch != 'k' && ch != 'h' && ch != '?' && ch != ':') {
+			fail(g, "report verify takes only --key, not %s (see benchctl report --help)",
+			     argv[optind - 1]);
+			return BC_EXIT_USAGE;
+		}
+		switch (ch) {
+		case 'k':
+			a->keyfile = optarg;
+			break;
+		case 'f':
+			if ((i = pick(optarg, formats)) < 0) {
+				fail(g, "--format must be text, html or json, not '%s'", optarg);
+				return BC_EXIT_USAGE;
+			}
+			a->fmt = (enum report_format)i; /* the names are in the enum's order */
+			break;
+		case 'v':
+			if ((i = pick(optarg, views)) <= 0) {
+				fail(g, "--view must be customer or technician, not '%s'", optarg);
+				return BC_EXIT_USAGE;
+			}
+			a->view = (enum report_view)i;
+			break;
+		case 't':
+			a->treesdir = optarg;
+			break;
+		case 'c':
+			a->config = optarg;
+			break;
+		case 'o':
+			a->outfile = optarg;
+			break;
+		case 'h':
+			report_usage(stdout);
+			return -1;
+		case ':':
+			fail(g, "report %s: %s needs a value (see benchctl report --help)", cmd,
+			     argv[optind - 1]);
+			return BC_EXIT_USAGE;
+		default:
+			fail(g, "report %s: unknown option '%s' (see benchctl report --help)", cmd,
+			     argv[optind - 1]);
+			return BC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fail(g, "report %s takes one FILE, report id or - (see benchctl report --help)", cmd);
+		return BC_EXIT_USAGE;
+	}
+	a->file = argv[optind];
+	return BC_EXIT_OK;
 }
 
 static int
 report_verify_cmd(struct ctl *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"key", required_argument, NULL, 'k'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *keyfile = NULL, *file;
+	struct report_args a;
 	struct checked c;
-	int ch, ec;
+	int ec;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'k':
-			keyfile = optarg;
-			break;
-		case 'h':
-			report_usage(stdout);
-			return BC_EXIT_OK;
-		default:
-			report_usage(stderr);
-			return BC_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "benchctl: report verify takes one FILE (see benchctl report --help)\n");
-		return BC_EXIT_USAGE;
-	}
-	file = argv[optind];
-	ec = check_file(g, file, keyfile, &c);
-	if (g->json) {
-		json_t *o = json_pack("{s:s, s:b}", "file", file, "valid", ec == BC_EXIT_OK);
-		if (ec == BC_EXIT_OK) {
-			json_object_set(o, "report_id", json_object_get(c.report, "report_id"));
-			json_object_set(o, "outcome", json_object_get(c.report, "outcome"));
-			json_object_set_new(o, "kid", json_string(c.kid));
+	if ((ec = parse_args(g, "verify", 0, argc, argv, &a)) != BC_EXIT_OK)
+		return ec < 0 ? BC_EXIT_OK : ec;
+	ec = check_file(g, a.file, a.keyfile, &c);
+	if (ec == BC_EXIT_OK) {
+		const char *id = json_string_value(json_object_get(c.report, "report_id"));
+		if (g->json) {
+			json_t *o = json_pack("{s:b, s:s, s:b, s:O?, s:O?, s:s}", "ok", 1, "file", a.file,
+			                      "valid", 1, "report_id", json_object_get(c.report, "report_id"),
+			                      "outcome", json_object_get(c.report, "outcome"), "kid", c.kid);
+			char *s = json_dumps(o, JSON_COMPACT);
+			printf("%s\n", s);
+			free(s);
+			json_decref(o);
 		} else {
-			json_object_set_new(o, "reason", json_string(c.why));
+			printf("%s: valid: report %s signed by key %s\n", a.file, id != NULL ? id : "?",
+			       c.kid);
 		}
+	} else if (g->json) {
+		char msg[800];
+		snprintf(msg, sizeof(msg), "%s: %s%s", a.file,
+		         ec == BC_EXIT_INVALID ? "invalid report: " : "", c.why);
+		json_t *o = json_pack("{s:b, s:s, s:s, s:b, s:s}", "ok", 0, "error", msg, "file", a.file,
+		                      "valid", 0, "reason", c.why);
 		char *s = json_dumps(o, JSON_COMPACT);
 		printf("%s\n", s);
 		free(s);
 		json_decref(o);
-	}
-	if (ec == BC_EXIT_OK) {
-		if (!g->json)
-			printf("%s: valid: report %s signed by key %s\n", file,
-			       json_string_value(json_object_get(c.report, "report_id")), c.kid);
 	} else {
-		fprintf(stderr, "benchctl: %s: %s%s\n", file, ec == BC_EXIT_INVALID ? "invalid report: " : "",
-		        c.why);
+		fprintf(stderr, "benchctl: %s: %s%s\n", a.file,
+		        ec == BC_EXIT_INVALID ? "invalid report: " : "", c.why);
 	}
 	checked_free(&c);
 	return ec;
 }
 
+/* The catalogue the page's texts come from: --trees-dir's, else the installed trees'. An
+ * explicit --trees-dir must hold one; without it a missing catalogue is a warning and the
+ * report's own English texts are shown. */
+static int
+load_catalogue(struct ctl *g, const char *treesdir, json_t **cat)
+{
+	char *path = xasprintf("%s/catalogue.json", treesdir != NULL ? treesdir : engine_default_trees_dir());
+	char why[600];
+	int r = report_catalogue_load(path, cat, why, sizeof(why));
+
+	free(path);
+	if (r == REPORT_OK)
+		return BC_EXIT_OK;
+	if (treesdir != NULL) {
+		fail(g, "%s (--trees-dir names the diagnostic trees directory)", why);
+		return BC_EXIT_USAGE;
+	}
+	fprintf(stderr, "benchctl: warning: %s: showing the report's own English texts\n", why);
+	return BC_EXIT_OK;
+}
+
 static int
 report_show_cmd(struct ctl *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"key", required_argument, NULL, 'k'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"trees-dir", required_argument, NULL, 't'},
-	    {"out", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *keyfile = NULL, *file, *treesdir = NULL, *outfile = NULL;
-	enum report_format fmt = g->json ? REPORT_FMT_JSON : REPORT_FMT_TEXT;
+	struct report_args a;
 	struct report_render_opts ro;
+	struct config *cfg = NULL;
 	struct checked c;
-	char why[512], *out = NULL, *cat = NULL;
+	json_t *cat = NULL;
+	char why[600], *out = NULL;
+	const char *lang = g->lang;
 	size_t outlen = 0;
-	int ch, ec;
+	int ec, rc;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "k:f:t:o:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'k':
-			keyfile = optarg;
-			break;
-		case 'f':
-			if (strcmp(optarg, "text") == 0)
-				fmt = REPORT_FMT_TEXT;
-			else if (strcmp(optarg, "html") == 0)
-				fmt = REPORT_FMT_HTML;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = REPORT_FMT_JSON;
-			else {
-				fprintf(stderr, "benchctl: --format must be text, html or json, not '%s'\n",
-				        optarg);
-				return BC_EXIT_USAGE;
-			}
-			break;
-		case 't':
-			treesdir = optarg;
-			break;
-		case 'o':
-			outfile = optarg;
-			break;
-		case 'h':
-			report_usage(stdout);
-			return BC_EXIT_OK;
-		default:
-			report_usage(stderr);
+	if ((ec = parse_args(g, "show", 1, argc, argv, &a)) != BC_EXIT_OK)
+		return ec < 0 ? BC_EXIT_OK : ec;
+	if (a.config != NULL) {
+		if (config_load(a.config, &cfg, why, sizeof(why)) != CONFIG_OK) {
+			fail(g, "%s", why);
 			return BC_EXIT_USAGE;
 		}
+		if (!g->lang_given)
+			lang = cfg->lang;
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "benchctl: report show takes one FILE (see benchctl report --help)\n");
-		return BC_EXIT_USAGE;
-	}
-	file = argv[optind];
-	ec = check_file(g, file, keyfile, &c);
+	ec = check_file(g, a.file, a.keyfile, &c);
 	if (c.report == NULL) {
-		fprintf(stderr, "benchctl: %s: %s%s\n", file, ec == BC_EXIT_INVALID ? "invalid report: " : "",
-		        c.why);
+		fail(g, "%s: %s%s", a.file, ec == BC_EXIT_INVALID ? "invalid report: " : "", c.why);
 		checked_free(&c);
+		config_free(cfg);
 		return ec == BC_EXIT_OK ? BC_EXIT_FAIL : ec;
 	}
-	if (!c.verified)
-		fprintf(stderr, "benchctl: %s: WARNING: the signature does not verify: %s\n", file, c.why);
-	cat = xasprintf("%s/catalogue.json", treesdir != NULL ? treesdir : engine_default_trees_dir());
-	memset(&ro, 0, sizeof(ro));
-	ro.fmt = fmt;
-	ro.lang = g->lang;
-	ro.catalogue_path = cat;
-	ro.verified = c.verified;
-	ro.verify_reason = c.verified ? NULL : c.why;
-	ro.kid = c.kid;
-	ro.file = file;
-	if (report_render_ex(c.report, &ro, &out, &outlen, why, sizeof(why)) != REPORT_OK) {
-		fprintf(stderr, "benchctl: %s: cannot render: %s\n", file, why);
-		ec = BC_EXIT_FAIL;
-	} else if (outfile != NULL) {
-		if (util_write_file_atomic(outfile, out, outlen, 0644) < 0) {
-			fprintf(stderr, "benchctl: cannot write %s: %s\n", outfile, strerror(errno));
+	if (!c.verified && !g->json)
+		fprintf(stderr, "benchctl: %s: WARNING: the signature does not verify: %s\n", a.file,
+		        not_verified_detail(c.why));
+	if (a.fmt == REPORT_FMT_JSON && g->json) {
+		/* One compact line: the payload, or why it cannot be trusted beside it. */
+		char msg[700];
+		snprintf(msg, sizeof(msg), "the signature does not verify: %s", not_verified_detail(c.why));
+		json_t *o = c.verified
+		                ? json_incref(c.report)
+		                : json_pack("{s:b, s:s, s:O}", "ok", 0, "error", msg, "report", c.report);
+		out = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (out == NULL) {
+			fail(g, "%s: the report cannot be printed as JSON", a.file);
 			ec = BC_EXIT_FAIL;
+			goto done;
+		}
+		outlen = strlen(out);
+		out = xrealloc(out, outlen + 2);
+		out[outlen++] = '\n';
+		out[outlen] = '\0';
+	} else {
+		if (a.fmt != REPORT_FMT_JSON && (rc = load_catalogue(g, a.treesdir, &cat)) != BC_EXIT_OK) {
+			ec = rc;
+			goto done;
+		}
+		memset(&ro, 0, sizeof(ro));
+		ro.fmt = a.fmt;
+		ro.view = a.view;
+		ro.lang = lang;
+		ro.catalogue = cat;
+		ro.verified = c.verified;
+		ro.verify_reason = c.verified ? NULL : not_verified_detail(c.why);
+		ro.kid = c.kid;
+		ro.file = a.file;
+		ro.shop_name = cfg != NULL ? cfg->shop_name : NULL;
+		ro.shop_contact = cfg != NULL ? cfg->shop_contact : NULL;
+		if (report_render_ex(c.report, &ro, &out, &outlen, why, sizeof(why)) != REPORT_OK) {
+			fail(g, "%s: cannot render: %s", a.file, why);
+			ec = BC_EXIT_FAIL;
+			goto done;
+		}
+	}
+	if (a.outfile != NULL) {
+		if (util_write_file_atomic(a.outfile, out, outlen, 0644) < 0) {
+			fail(g, "cannot write %s: %s", a.outfile, strerror(errno));
+			ec = BC_EXIT_FAIL;
+		} else if (g->json) {
+			json_t *o = json_pack("{s:b, s:s, s:b}", "ok", c.verified, "out", a.outfile,
+			                      "verified", c.verified);
+			if (!c.verified)
+				json_object_set_new(o, "error", json_string(not_verified_detail(c.why)));
+			char *s = json_dumps(o, JSON_COMPACT);
+			printf("%s\n", s);
+			free(s);
+			json_decref(o);
 		}
 	} else if (fwrite(out, 1, outlen, stdout) != outlen || fflush(stdout) != 0) {
 		fprintf(stderr, "benchctl: cannot write the report to standard output: %s\n",
 		        strerror(errno));
 		ec = BC_EXIT_FAIL;
 	}
+done:
 	free(out);
-	free(cat);
+	json_decref(cat);
+	config_free(cfg);
 	checked_free(&c);
 	return ec;
 }
@@ -417,6 +585,6 @@ cmd_report(struct ctl *g, int argc, char **argv)
 		return report_verify_cmd(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return report_show_cmd(g, argc - 1, argv + 1);
-	fprintf(stderr, "benchctl: report: unknown subcommand '%s' (show or verify)\n", argv[1]);
+	fail(g, "report: unknown subcommand '%s' (show or verify)", argv[1]);
 	return BC_EXIT_USAGE;
 }

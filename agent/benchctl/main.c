@@ -24,7 +24,9 @@ static const struct command commands[] = {
      "    [--ticket ID] [--out FILE] [--syslog-seconds N] [--trees-dir DIR] [--config FILE]\n"
      "                               run trees, write a signed report"},
     {"report", cmd_report,
-     "report show FILE|ID [--format text|html|json] [--out FILE] | report verify FILE|ID|- [--key JWK]"},
+     "report show FILE|ID [--view customer|technician] [--format text|html|json] [--config FILE]\n"
+     "    [--out FILE] | report verify FILE|ID|- [--key JWK]\n"
+     "                               a signed report: the customer's page or everything; check it"},
     {"key", cmd_key, "key init [--force] | key export      the bench signing key"},
     {"trees", cmd_trees, "trees list | check | test | run --snapshot FILE   the diagnostic trees"},
     {"status", cmd_status, "status [--socket PATH | --config FILE]  ask the running benchd"},
@@ -46,7 +48,7 @@ usage(FILE *f)
 	           "  --state-dir DIR   state directory (env BENCHD_STATE_DIR; default /var/lib/benchd\n"
 	           "                    for root, $XDG_STATE_HOME/benchd otherwise)\n"
 	           "  --json            machine-readable output\n"
-	           "  --lang LANG       language of customer text: en, it, fr or zh\n"
+	           "  --lang LANG       language of reports and customer text: en, it, fr or zh\n"
 	           "  --version, --help\n"
 	           "\nexit codes: 0 ok, 1 failed, 2 usage, 3 no device/unplugged, 4 locked,\n"
 	           "            5 not trusted/pairing pending, 6 invalid report, 7 benchd not running\n");
@@ -77,12 +79,15 @@ main(int argc, char **argv)
 			}
 			if (a[2] == 's')
 				state_opt = argv[++i];
-			else
+			else {
 				g.lang = argv[++i];
+				g.lang_given = 1;
+			}
 		} else if (!dashdash && strncmp(a, "--state-dir=", 12) == 0) {
 			state_opt = a + 12;
 		} else if (!dashdash && strncmp(a, "--lang=", 7) == 0) {
 			g.lang = a + 7;
+			g.lang_given = 1;
 		} else if (!dashdash && nrest == 0 && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
 			usage(stdout);
 			free(rest);

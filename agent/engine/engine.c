@@ -13,6 +13,7 @@
 
 #include "sandbox.h"
 #include "sigscan.h"
+#include "hash.h"
 #include "log.h"
 #include "util.h"
 
@@ -21,7 +22,6 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,18 +238,6 @@ engine_free_list(char **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
-}
-
-static void
-sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		fatalx("engine: sha256 failed");
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* ---- time ---- */
@@ -910,7 +898,8 @@ engine_run_file(struct engine_ctx *c, const char *dir, const char *file, int dec
 		return -1;
 	}
 	if (sha)
-		sha256_hex(text, len, sha);
+		if (hash_sha256_hex(text, len, sha) < 0)
+			fatalx("engine: sha256 failed");
 	sb = sandbox_new(c->opts ? c->opts->mem_limit : 0, c->opts ? c->opts->instr_limit : 0);
 	if (sb == NULL)
 		fatalx("engine: cannot create a Lua state");

@@ -143,7 +143,53 @@ with TempDir() as tmp:
     rc, out, err = run(["report", "verify"], state)
     check(rc == 2, "verify without FILE is a usage error")
     rc, out, err = run(["report", "verify", os.path.join(tmp, "absent.json")], state)
-    check(rc == 1 and "No such file" in err, "verify of a missing file says so")
+    check(rc == 1 and err.strip().endswith("absent.json: no such file"), "verify of a missing file says so")
+    # Issue 18 item 4: an unknown report id is named as one, with where it was looked for.
+    rid = "11111111-2222-4333-8444-555555555555"
+    rc, out, err = run(["report", "verify", rid], state)
+    check(rc == 1 and err.strip() == "benchctl: %s: no report with this id in %s/reports (give the report's file, "
+          "or the bench's state directory with --state-dir)" % (rid, state), "verify of an unknown report id says so")
+    rc, out, err = run(["report", "show", rid], state)
+    check(rc == 1 and "no report with this id in %s/reports" % state in err, "show of an unknown report id says so")
+    # A file that is not JSON is called so, whatever its last byte; a cut report is truncated.
+    for name, data in (("words", b"hello world"), ("letter", b"x"), ("binary", b"\x89PNG\r\n\x1a\n\0\0"),
+                       ("nul", b"\0")):
+        f = os.path.join(tmp, name + ".txt")
+        open(f, "wb").write(data)
+        rc, out, err = run(["report", "verify", f], state)
+        check(rc == 6 and "not JSON" in err and "truncated" not in err,
+              "verify calls a %s file not JSON, not truncated (%s)" % (name, err.strip()))
+    f = os.path.join(tmp, "cut.json")
+    open(f, "wb").write(good[:40])
+    rc, out, err = run(["report", "verify", f], state)
+    check(rc == 6 and "truncated" in err, "verify calls a cut report truncated")
+    # Issue 18 item 5: --json failures are one line {"ok":false,"error":...} on stdout.
+    for args, what in ((["report", "verify", rid], "verify of an unknown id"),
+                       (["report", "show", rid], "show of an unknown id"),
+                       (["report", "show", os.path.join(tmp, "words.txt")], "show of a file that is not JSON"),
+                       (["report", "show", goodfile, "--format", "pdf"], "show --format pdf"),
+                       (["report", "show", goodfile, "--colour"], "an unknown option")):
+        rc, out, err = run(["--json"] + args, state)
+        try:
+            o = json.loads(out)
+        except ValueError:
+            o = {}
+        check(rc != 0 and out.count("\n") == 1 and o.get("ok") is False and o.get("error"),
+              "--json %s: one line ok false with the error (%s)" % (what, out.strip()))
+    rc, out, err = run(["--json", "report", "verify", goodfile], state)
+    check(rc == 0 and json.loads(out)["ok"] is True, "verify --json of a good report says ok true")
+    # One parser for both: an unknown option is one line, not the whole help.
+    rc, out, err = run(["report", "show", goodfile, "--colour"], state)
+    check(rc == 2 and err.strip() == "benchctl: report show: unknown option '--colour' (see benchctl report --help)",
+          "show with an unknown option: one line and where help is")
+    rc, out, err = run(["report", "verify", goodfile, "--format", "html"], state)
+    check(rc == 2 and len(err.strip().splitlines()) == 1 and "report verify takes only --key" in err,
+          "verify refuses the options of show, in one line")
+    rc, out, err = run(["report", "verify", goodfile, "--key"], state)
+    check(rc == 2 and "--key needs a value" in err, "an option without its value says so")
+    rc, out, err = run(["report", "--help"], state)
+    check(rc == 0 and "--view customer|technician" in out and "(the default for html)" in out,
+          "report --help names the views and the default for html")
     rc, out, err = run(["report", "verify", goodfile], os.path.join(tmp, "empty-state"))
     check(rc == 6 and "no key to verify with" in err and "--key" in err, "verify with no key says how to give one")
 
@@ -155,6 +201,8 @@ with TempDir() as tmp:
     rc, out, err = run(["report", "show", bad, "--trees-dir", FIXTURES], state)
     check(rc == 6 and out.startswith("!! Warning: the signature of this report does not verify") and
           "WARNING" in err, "show of an altered report renders with a warning and exits 6")
+    check(err.count("does not verify") == 1 and out.splitlines()[0].count("does not verify") == 1,
+          "the bad-signature warning says 'does not verify' once, on stderr and in the report")
     rc, out, err = run(["report", "show", bad, "--format", "html", "--trees-dir", FIXTURES], state)
     check(rc == 6 and 'class="warn"' in out, "show html of an altered report carries a visible warning")
     rc, out, err = run(["report", "show", os.path.join(tmp, "not-json.jws.json")], state)
@@ -167,7 +215,7 @@ with TempDir() as tmp:
     check(rc == 2, "--lang de is a usage error")
     htmlout = os.path.join(tmp, "out.html")
     rc, out, err = run(["report", "show", goodfile, "--format", "html", "--out", htmlout, "--lang", "zh"], state)
-    check(rc == 0 and out == "" and "诊断报告" in open(htmlout, encoding="utf-8").read(),
-          "show --out writes the page to a file")
+    check(rc == 0 and out == "" and "手机检测报告" in open(htmlout, encoding="utf-8").read(),
+          "show --out writes the (customer) page to a file")
 
 finish()

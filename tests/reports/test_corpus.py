@@ -72,6 +72,8 @@ with TempDir() as tmp:
             ok = False
             print(ex)
         check(ok, "%s: the %s page is well-formed" % (name, lang))
+        leaks = [w for w in ("DOMAIN.md", "iFixit", "sha256", "benchctl", "source=", "confidence=") if w in page]
+        check(not leaks, "%s: the %s customer page shows no internals (%s)" % (name, lang, leaks))
         if os.path.basename(name).startswith("recorded-"):
             args[3] = s["snapshot_path"]
             rc, out2, err = run(args, state)

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "i18n.h"
 #include "internal.h"
 #include "report.h"
 #include "util.h"
@@ -384,8 +385,16 @@ test_render_escaping(void **state)
 	char *out, why[256];
 	size_t len;
 
-	assert_int_equal(
-	    report_render(r, REPORT_FMT_HTML, "en", "/nonexistent", &out, &len, why, sizeof(why)), 0);
+	/* The customer page (HTML's default view) escapes what it shows of the report too. */
+	assert_int_equal(report_render(r, REPORT_FMT_HTML, "en", NULL, &out, &len, why, sizeof(why)), 0);
+	assert_null(strstr(out, "<script>"));
+	assert_null(strchr(out, '\x1b'));
+	assert_non_null(strstr(out, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_non_null(strstr(out, "&quot;quoted&quot; &#39;single&#39;")); /* no catalogue: the title */
+	free(out);
+	struct report_render_opts tech = {
+	    .fmt = REPORT_FMT_HTML, .view = REPORT_VIEW_TECHNICIAN, .lang = "en", .verified = 1};
+	assert_int_equal(report_render_ex(r, &tech, &out, &len, why, sizeof(why)), 0);
 	assert_null(strstr(out, "<script>"));
 	assert_null(strstr(out, "<v>"));
 	assert_null(strchr(out, '\x01'));
@@ -394,8 +403,7 @@ test_render_escaping(void **state)
 	assert_non_null(strstr(out, "b&amp;b"));
 	assert_non_null(strstr(out, "&quot;quoted&quot; &#39;single&#39;"));
 	free(out);
-	assert_int_equal(
-	    report_render(r, REPORT_FMT_TEXT, "zh", "/nonexistent", &out, &len, why, sizeof(why)), 0);
+	assert_int_equal(report_render(r, REPORT_FMT_TEXT, "zh", NULL, &out, &len, why, sizeof(why)), 0);
 	assert_null(strchr(out, '\x1b'));
 	assert_non_null(strstr(out, "a\\x1b[31mred\\u009b2J"));
 	assert_null(strstr(out, "\xc2\x9b"));
@@ -404,25 +412,81 @@ test_render_escaping(void **state)
 	json_decref(r);
 	/* Partial readings: a crash count without the panic split reads as zero panics. */
 	r = json_pack("{s:s, s:{s:{s:i}}}", "schema", "benchd.report/1", "readings", "crashes", "count", 3);
-	assert_int_equal(
-	    report_render(r, REPORT_FMT_TEXT, "en", "/nonexistent", &out, &len, why, sizeof(why)), 0);
+	assert_int_equal(report_render(r, REPORT_FMT_TEXT, "en", NULL, &out, &len, why, sizeof(why)), 0);
 	assert_non_null(strstr(out, "Crash reports: 3 (0 kernel panics, 0 forced restarts)"));
-	assert_non_null(strstr(out, "Device: Unknown device"));
+	assert_non_null(strstr(out, "Model: Unknown device"));
 	free(out);
-	assert_int_equal(
-	    report_render(r, REPORT_FMT_HTML, "it", "/nonexistent", &out, &len, why, sizeof(why)), 0);
+	tech.lang = "it";
+	assert_int_equal(report_render_ex(r, &tech, &out, &len, why, sizeof(why)), 0);
 	assert_non_null(strstr(out, "<td>3 (0 panic del kernel, 0 riavvii forzati)</td>"));
 	free(out);
+	/* The customer view of almost nothing: the phone, a sentence, no crash. */
+	assert_int_equal(report_render(r, REPORT_FMT_TEXT, "fr", NULL, &out, &len, why, sizeof(why)), 0);
+	tech.view = REPORT_VIEW_CUSTOMER;
+	free(out);
+	assert_int_equal(report_render_ex(r, &tech, &out, &len, why, sizeof(why)), 0);
+	assert_non_null(strstr(out, "Non abbiamo potuto completare il controllo del tuo telefono."));
+	free(out);
 	json_decref(r);
+}
+
+/* The renderer takes the catalogue from its caller; a path it cannot read fails the render. */
+static void
+test_render_catalogue_and_views(void **state)
+{
+	(void)state;
+	json_t *r =
+	    json_pack("{s:s, s:s, s:[{s:s, s:s, s:n, s:s}], s:{s:{s:f}}}", "schema", "benchd.report/1",
+	              "outcome", "fail", "faults", "code", "STO-001", "severity", "minor", "part",
+	              "part_note", "customer data", "readings", "battery", "health_pct", 91.0);
+	char *out = NULL, why[256];
+	size_t len;
+	struct report_render_opts o = {.fmt = REPORT_FMT_HTML,
+	                               .lang = "it",
+	                               .verified = 1,
+	                               .catalogue_path = "/nonexistent/catalogue.json"};
+
+	assert_int_equal(report_render_ex(r, &o, &out, &len, why, sizeof(why)), REPORT_E_IO);
+	assert_non_null(strstr(why, "/nonexistent/catalogue.json"));
+	assert_null(out);
+	/* A catalogue handed in, loaded: the customer view by default for HTML. */
+	json_t *cat = json_pack("{s:{s:{s:s, s:{s:s, s:s}}}, s:{s:{s:s, s:s}}}", "codes", "STO-001",
+	                        "severity", "minor", "customer", "en", "Your phone is almost full.", "it",
+	                        "Il telefono è quasi pieno.", "parts", "none (customer data)", "en",
+	                        "none (customer data)", "it", "nessuna (dati del cliente)");
+	o.catalogue_path = NULL;
+	o.catalogue = cat;
+	assert_int_equal(report_view_of(&o), REPORT_VIEW_CUSTOMER);
+	assert_int_equal(report_render_ex(r, &o, &out, &len, why, sizeof(why)), REPORT_OK);
+	assert_non_null(strstr(out, "Il telefono è quasi pieno."));
+	/* A null part with its note: no part to replace, advice. */
+	assert_null(strstr(out, "class=\"replace\""));
+	assert_non_null(strstr(out, "Da sapere"));
+	free(out);
+	o.view = REPORT_VIEW_TECHNICIAN;
+	o.fmt = REPORT_FMT_TEXT;
+	assert_int_equal(report_render_ex(r, &o, &out, &len, why, sizeof(why)), REPORT_OK);
+	assert_non_null(strstr(out, "Parte da sostituire: nessuna (dati del cliente)"));
+	free(out);
+	o.fmt = REPORT_FMT_HTML;
+	assert_int_equal(report_view_of(&o), REPORT_VIEW_TECHNICIAN);
+	json_decref(cat);
+	json_decref(r);
+	/* Every label has all four languages. */
+	assert_null(i18n_incomplete_label());
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_b64url),       cmocka_unit_test(test_rfc8037),
-	    cmocka_unit_test(test_report_model), cmocka_unit_test(test_sign_verify_tamper),
-	    cmocka_unit_test(test_key_files),    cmocka_unit_test(test_render_escaping),
+	    cmocka_unit_test(test_b64url),
+	    cmocka_unit_test(test_rfc8037),
+	    cmocka_unit_test(test_report_model),
+	    cmocka_unit_test(test_sign_verify_tamper),
+	    cmocka_unit_test(test_key_files),
+	    cmocka_unit_test(test_render_escaping),
+	    cmocka_unit_test(test_render_catalogue_and_views),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,13 +149,17 @@ with TempDir() as tmp:
     rp10 = json.loads(so10)["report_path"] if rc == 0 else None
     check(rc == 0, "run on the recorded iPhone 14 SMC snapshot (%s)" % se10.strip())
     # ... in the page's language, from the catalogue's parts glossary.
-    for lang, part in (("en", "charge-port assembly"), ("it", "gruppo porta di ricarica"),
-                       ("zh", "充电口组件")):
+    for lang, part, plain in (("en", "charge-port assembly", "Charging port"),
+                              ("it", "gruppo porta di ricarica", "Porta di ricarica"), ("zh", "充电口组件", "充电口")):
         for fmt in ("text", "html"):
-            rc, shown, _ = run(["--lang", lang, "report", "show", rp10, "--format", fmt], state)
+            rc, shown, _ = run(["--lang", lang, "report", "show", rp10, "--format", fmt, "--view", "technician"], state)
             check(rc == 0 and part in shown and "see the model table" not in shown and
                   "tabella dei modelli" not in shown,
                   "report show %s %s names PAN-020's per-model part (%s)" % (fmt, lang, part))
+            rc, shown, _ = run(["--lang", lang, "report", "show", rp10, "--format", fmt, "--view", "customer"], state)
+            check(rc == 0 and plain in shown and "see the model table" not in shown and
+                  "tabella dei modelli" not in shown,
+                  "the customer view %s %s names it in plain words (%s)" % (fmt, lang, plain))
     rc, shown, _ = run(["--lang", "fr", "report", "show", rp10, "--format", "text"], state)
     check(rc == 0 and "ensemble du port de charge" in shown,
           "report show text fr translates the part names")
