@@ -11,5 +11,7 @@ pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
+# The bench page and HTTP API (issue 14): libmicrohttpd, one thread per connection.
+pkg_check_modules(MICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
 pkg_check_modules(UMOCKDEV IMPORTED_TARGET umockdev-1.0)

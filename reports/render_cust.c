@@ -122,7 +122,7 @@ headline(const struct rctx *x, const struct cust *c)
 {
 	const char *outcome = rx_outcome(x->r), *name = rx_device_name(x);
 	const char *dev = name != NULL ? name : rx_label(x, "your_phone");
-	char n[16];
+	char n[24];
 
 	if (strcmp(outcome, "incomplete") == 0) {
 		int waiting = json_array_size(json_object_get(x->r, "questions")) > 0 &&

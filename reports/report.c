@@ -148,9 +148,56 @@ report_build_at(const struct report_input *in, const struct bench_key *k, const 
 	json_object_set_new(r, "errors", copy_or(in->engine_errors, json_array()));
 	json_object_set_new(r, "incomplete", copy_or(in->incomplete, json_array()));
 	json_object_set_new(r, "snapshot_sha256", json_string(sha));
-	json_object_set_new(r, "case",
-	                    json_pack("{s:o}", "ticket",
-	                              in->ticket && in->ticket[0] ? json_string(in->ticket) : json_null()));
+	json_object_set_new(r, "case", report_case_object(in));
+	return r;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+json_t *
+report_case_object(const struct report_input *in)
+{
+	int has_case = in->case_id && in->case_id[0];
+
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "case_id", str_or_null(in->case_id), "ticket",
+	                 str_or_null(in->ticket), "revision",
+	                 has_case && in->revision > 0 ? json_integer(in->revision) : json_null(),
+	                 "supersedes", str_or_null(has_case ? in->supersedes : NULL), "lang",
+	                 str_or_null(in->lang));
+}
+
+json_t *
+report_revise(const json_t *prev, const struct report_input *in, const struct bench_key *k,
+              const char *report_id)
+{
+	char id[37], ts[32];
+	json_t *r, *bench;
+
+	if (!json_is_object(prev))
+		return NULL;
+	if (report_id == NULL) {
+		if (report_uuid4(id) < 0)
+			return NULL;
+		report_id = id;
+	}
+	util_rfc3339(time(NULL), ts, sizeof(ts));
+	r = json_deep_copy(prev);
+	json_object_set_new(r, "report_id", json_string(report_id));
+	json_object_set_new(r, "created_at", json_string(ts));
+	bench = json_object_get(r, "bench");
+	if (!json_is_object(bench)) {
+		bench = json_object();
+		json_object_set_new(r, "bench", bench);
+	}
+	if (in->bench_id)
+		json_object_set_new(bench, "id", json_string(in->bench_id));
+	json_object_set_new(bench, "key_id", json_string(bench_key_id(k)));
+	json_object_set_new(bench, "software", json_string("benchd " BENCHD_VERSION));
+	json_object_set_new(r, "case", report_case_object(in));
 	return r;
 }
 

@@ -69,12 +69,29 @@ struct report_input {
 	const json_t *engine_errors; /* [{tree, reason}] */
 	const json_t *answers;       /* {key: value} the technician's answers, for replay */
 	const json_t *incomplete;    /* [{tree, reason}] other reasons the outcome is incomplete */
+	/* Added by issue 12 (cases, DESIGN 4.8), all optional: case_id NULL gives
+	 * case {case_id: null, ticket, revision: null, supersedes: null, lang: null}. */
+	const char *case_id;    /* the case (a UUID) this report is a revision of */
+	int revision;           /* 1, 2, ... */
+	const char *supersedes; /* the case's previous report id, NULL for the first */
+	const char *lang;       /* the customer's language kept on the case (a booking's), or NULL */
 };
 /* Build the report object (new report_id and created_at). */
 json_t *report_build(const struct report_input *in, const struct bench_key *k);
 /* The same with a given report_id and created_at (tests, golden files). */
 json_t *report_build_at(const struct report_input *in, const struct bench_key *k, const char *report_id,
                         time_t created_at);
+/*
+ * A new revision of a signed report with nothing but its case changed (benchctl link): the
+ * payload of prev copied, with a new report_id and created_at (now), this bench's key id and
+ * software, and case {case_id, ticket, revision, supersedes, lang} from in (only those members
+ * of in are used). The faults, trace, answers and snapshot_sha256 stay as they were.
+ */
+json_t *report_revise(const json_t *prev, const struct report_input *in, const struct bench_key *k,
+                      const char *report_id);
+/* The case object a report carries for in (see report_input). */
+json_t *report_case_object(const struct report_input *in);
+
 /* A random UUID v4 (OpenSSL RAND) into out[37]. Returns 0 or -1. */
 int report_uuid4(char out[37]);
 

@@ -7,6 +7,8 @@
 #ifndef BENCHD_BENCHCTL_H
 #define BENCHD_BENCHCTL_H
 
+#include <jansson.h>
+
 enum benchctl_exit {
 	BC_EXIT_OK = 0,        /* done (run: a signed report was written, whatever it found) */
 	BC_EXIT_FAIL = 1,      /* the command failed; stderr says why */
@@ -24,7 +26,8 @@ struct ctl {
 	char *state_dir;  /* resolved: --state-dir, $BENCHD_STATE_DIR, or the default (util.h) */
 	int json;         /* --json */
 	const char *lang; /* --lang en|it|fr|zh, default "en" */
-	int lang_given;   /* --lang was on the command line (it wins over a configuration's) */
+	int lang_given;   /* --lang was on the command line: it wins over a configuration's, and
+	                   * booking add keeps it as the customer's language */
 };
 
 /* Every command: argv[0] is the command name; options after it are the command's own. */
@@ -39,6 +42,35 @@ int cmd_trees(struct ctl *g, int argc, char **argv);    /* cmd_trees.c    (engin
 int cmd_status(struct ctl *g, int argc, char **argv);   /* cmd_daemon.c   (benchd) */
 int cmd_sessions(struct ctl *g, int argc, char **argv); /* cmd_daemon.c   (benchd) */
 int cmd_outbox(struct ctl *g, int argc, char **argv);   /* cmd_daemon.c   (benchd) */
+
+/* Cases, tickets, bookings, history, watch (DESIGN 4.8): cmd_cases.c (benchd's control socket) */
+int cmd_answer(struct ctl *g, int argc, char **argv);
+int cmd_link(struct ctl *g, int argc, char **argv);
+int cmd_finish(struct ctl *g, int argc, char **argv);
+int cmd_booking(struct ctl *g, int argc, char **argv);
+int cmd_history(struct ctl *g, int argc, char **argv);
+int cmd_watch(struct ctl *g, int argc, char **argv);
+int cmd_report_list(struct ctl *g, int argc, char **argv); /* benchctl report list */
+int cmd_upload(struct ctl *g, int argc, char **argv);      /* cmd_upload.c: upload check */
+
+/* The control socket: --socket PATH, else the [control] socket of --config FILE, else
+ * <state-dir>/control.sock. cmd_daemon.c */
+struct bc_conn {
+	const char *socket;
+	const char *config;
+};
+#define CTL_TIMEOUT_MS 10000
+char *benchctl_socket_path(struct ctl *g, const struct bc_conn *o, int *rc);
+/*
+ * Send req (stolen) to benchd. Returns BC_EXIT_OK with *resp an {"ok":true} answer, or an exit
+ * code: 7 no benchd, 2 a refusal for bad input (bad_request, not_found, too_large), 1 any other
+ * failure; then the reason is on stderr and, with --json, the refusal is on stdout.
+ */
+int benchctl_ask(struct ctl *g, const struct bc_conn *o, json_t *req, json_t **resp);
+/* A failure of ours: {"ok":false,"error"} on stdout with --json, the line on stderr. Returns code. */
+int benchctl_fail(struct ctl *g, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* One compact JSON line on stdout (CONTRACTS 1). */
+void benchctl_print_json(const json_t *v);
 
 /* The exit code for a device error (idev_err; 0 is BC_EXIT_OK). device.c */
 int benchctl_exit_for_device(int err);

@@ -1,7 +1,9 @@
 /*
  * benchctl status | sessions | outbox [retry ID | retry --held]: clients of the running benchd's control
  * socket (agent/benchd/ctlclient.h). The socket is --socket PATH, else the [control] socket of
- * --config FILE, else <state-dir>/control.sock. Exit 7 when nothing answers there.
+ * --config FILE, else <state-dir>/control.sock. Exit 7 when nothing answers there. benchctl_ask
+ * (benchctl.h) is the one way every daemon command asks: a refusal's code gives the exit code
+ * (2 bad request / not found, 1 otherwise), and with --json the answer is the output either way.
  */
 #include "benchctl.h"
 
@@ -11,16 +13,14 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define CTL_TIMEOUT_MS 10000
-
 struct dopts {
-	const char *socket;
-	const char *config;
+	struct bc_conn conn;
 	int limit;
 };
 
@@ -42,10 +42,10 @@ parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_a
 	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			o->socket = optarg;
+			o->conn.socket = optarg;
 			break;
 		case 'c':
-			o->config = optarg;
+			o->conn.config = optarg;
 			break;
 		case 'n':
 			o->limit = atoi(optarg);
@@ -69,8 +69,8 @@ parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_a
 	return BC_EXIT_OK;
 }
 
-static char *
-socket_path(struct ctl *g, const struct dopts *o, int *rc)
+char *
+benchctl_socket_path(struct ctl *g, const struct bc_conn *o, int *rc)
 {
 	struct config *cfg;
 	char err[512], *p;
@@ -80,7 +80,7 @@ socket_path(struct ctl *g, const struct dopts *o, int *rc)
 		return xstrdup(o->socket);
 	if (o->config) {
 		if (config_load(o->config, &cfg, err, sizeof(err)) != CONFIG_OK) {
-			fprintf(stderr, "benchctl: %s\n", err);
+			benchctl_fail(g, BC_EXIT_FAIL, "%s", err);
 			*rc = BC_EXIT_FAIL;
 			return NULL;
 		}
@@ -91,15 +91,55 @@ socket_path(struct ctl *g, const struct dopts *o, int *rc)
 	return xasprintf("%s/control.sock", g->state_dir);
 }
 
-/* Ask benchd; on success *resp is an {"ok":true,...} answer. Returns an exit code. */
+int
+benchctl_fail(struct ctl *g, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (g->json) {
+		json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+		benchctl_print_json(o);
+		json_decref(o);
+	}
+	fprintf(stderr, "benchctl: %s\n", msg);
+	return code;
+}
+
+void
+benchctl_print_json(const json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	if (s != NULL)
+		printf("%s\n", s);
+	free(s);
+	fflush(stdout);
+}
+
+/* The exit code of a refusal: its code (commands.h) says whose fault it is. */
 static int
-ask(struct ctl *g, const struct dopts *o, json_t *req, json_t **resp)
+exit_for_refusal(const json_t *resp)
+{
+	const char *code = json_string_value(json_object_get(resp, "code"));
+
+	if (code && (strcmp(code, "bad_request") == 0 || strcmp(code, "not_found") == 0 ||
+	             strcmp(code, "too_large") == 0))
+		return BC_EXIT_USAGE;
+	return BC_EXIT_FAIL;
+}
+
+int
+benchctl_ask(struct ctl *g, const struct bc_conn *o, json_t *req, json_t **resp)
 {
 	char why[512], *path;
 	int rc, r;
 
 	*resp = NULL;
-	path = socket_path(g, o, &rc);
+	path = benchctl_socket_path(g, o, &rc);
 	if (path == NULL) {
 		json_decref(req);
 		return rc;
@@ -107,41 +147,34 @@ ask(struct ctl *g, const struct dopts *o, json_t *req, json_t **resp)
 	r = ctl_request(path, req, resp, CTL_TIMEOUT_MS, why, sizeof(why));
 	json_decref(req);
 	if (r == CTL_E_NO_DAEMON) {
-		fprintf(stderr,
-		        "benchctl: benchd is not running (no answer on %s): start it with `benchd "
-		        "--state-dir %s` "
-		        "or `systemctl start benchd`\n",
-		        path, g->state_dir);
+		rc = benchctl_fail(
+		    g, BC_EXIT_NO_DAEMON,
+		    "benchd is not running (no answer on %s): start it with `benchd --state-dir %s` or "
+		    "`systemctl start benchd`",
+		    path, g->state_dir);
 		free(path);
-		return BC_EXIT_NO_DAEMON;
+		return rc;
 	}
 	if (r == CTL_E_ACCESS) {
-		fprintf(stderr, "benchctl: %s: permission denied: join the benchd group (or run as root)\n",
-		        path);
+		rc = benchctl_fail(g, BC_EXIT_FAIL,
+		                   "%s: permission denied: join the benchd group (or run as root)", path);
 		free(path);
-		return BC_EXIT_FAIL;
-	}
-	if (r != CTL_OK) {
-		fprintf(stderr, "benchctl: %s\n", why);
-		free(path);
-		return BC_EXIT_FAIL;
+		return rc;
 	}
 	free(path);
+	if (r != CTL_OK)
+		return benchctl_fail(g, BC_EXIT_FAIL, "%s", why);
 	if (!json_is_true(json_object_get(*resp, "ok"))) {
 		const char *e = json_string_value(json_object_get(*resp, "error"));
-		fprintf(stderr, "benchctl: benchd says: %s\n", e ? e : "request failed");
+		rc = exit_for_refusal(*resp);
+		if (g->json)
+			benchctl_print_json(*resp);
+		fprintf(stderr, "benchctl: %s\n", e ? e : "benchd refused the request");
 		json_decref(*resp);
 		*resp = NULL;
-		return BC_EXIT_FAIL;
+		return rc;
 	}
 	return BC_EXIT_OK;
-}
-
-static void
-print_json(const json_t *v)
-{
-	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
 }
 
 /*
@@ -156,10 +189,10 @@ query(struct ctl *g, const struct dopts *o, const char *cmd, json_t **resp)
 
 	if (o->limit)
 		json_object_set_new(req, "limit", json_integer(o->limit));
-	if ((rc = ask(g, o, req, resp)) != BC_EXIT_OK)
+	if ((rc = benchctl_ask(g, &o->conn, req, resp)) != BC_EXIT_OK)
 		return rc;
 	if (g->json) {
-		print_json(*resp);
+		benchctl_print_json(*resp);
 		json_decref(*resp);
 		*resp = NULL;
 	}
@@ -171,6 +204,18 @@ s_or(const json_t *o, const char *key, const char *def)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s && s[0] ? s : def;
+}
+
+/* Where a target delivers: "https://x/cases" for the generic receiver, "RepairShopr at URL". */
+static void
+target_dest(const json_t *t, const char *url, char *out, size_t outlen)
+{
+	const char *kind = s_or(t, "kind", "generic");
+
+	if (strcmp(kind, "generic") == 0)
+		snprintf(out, outlen, "%s/cases", url);
+	else
+		snprintf(out, outlen, "%s at %s", s_or(t, "system", kind), url);
 }
 
 static json_int_t
@@ -192,21 +237,13 @@ fmt_duration(json_int_t s, char *out, size_t outlen)
 		snprintf(out, outlen, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
 }
 
-static void
-fmt_time(json_int_t t, char *out, size_t outlen)
-{
-	if (t <= 0)
-		util_strlcpy(out, "-", outlen);
-	else
-		util_rfc3339((time_t)t, out, outlen);
-}
-
 int
 cmd_status(struct ctl *g, int argc, char **argv)
 {
 	struct dopts o;
-	json_t *resp, *s, *ob;
+	json_t *resp, *s, *ob, *t;
 	char up[32];
+	size_t i;
 	int rc, first;
 
 	if ((rc = parse_opts("status", argc, argv, &o, &first)) != BC_EXIT_OK)
@@ -231,17 +268,32 @@ cmd_status(struct ctl *g, int argc, char **argv)
 	       json_is_true(json_object_get(s, "usb_hotplug")) ? "on" : "off");
 	printf("devices:   %lld seen, %lld sessions, %lld reports stored\n", (long long)i_of(resp, "devices"),
 	       (long long)i_of(resp, "sessions_total"), (long long)i_of(resp, "reports"));
-	if (s_or(ob, "url", NULL))
-		printf("outbox:    %lld pending, %lld held, %lld delivered -> %s/cases (%s)\n",
-		       (long long)i_of(ob, "pending"), (long long)i_of(ob, "held"),
-		       (long long)i_of(ob, "delivered"), s_or(ob, "url", ""), s_or(ob, "activity", "?"));
-	else
+	printf("cases:     %lld open\n", (long long)i_of(resp, "cases_open"));
+	printf("waiting for the technician: %lld%s\n", (long long)i_of(resp, "waiting"),
+	       i_of(resp, "waiting") > 0 ? " (benchctl outbox says why)" : "");
+	if (json_array_size(json_object_get(resp, "targets")) == 0)
 		printf("outbox:    off: no [upload] url, reports are kept locally\n");
+	json_array_foreach(json_object_get(resp, "targets"), i, t)
+	{
+		char dest[512];
+		target_dest(t, s_or(t, "url", ""), dest, sizeof(dest));
+		printf("%-10s %lld pending, %lld held, %lld delivered -> %s (%s)\n",
+		       strcmp(s_or(t, "target", ""), "upload") == 0 ? "outbox:" : "fleet:",
+		       (long long)i_of(t, "pending"), (long long)i_of(t, "held"),
+		       (long long)i_of(t, "delivered"), dest, s_or(t, "activity", "?"));
+	}
 	if (i_of(ob, "held") > 0)
 		printf("           %lld held report%s need attention: benchctl outbox\n",
 		       (long long)i_of(ob, "held"), i_of(ob, "held") == 1 ? "" : "s");
 	json_decref(resp);
 	return BC_EXIT_OK;
+}
+
+/* "iPhone 11" or the product type, or "-". */
+static const char *
+model_of(const json_t *v)
+{
+	return s_or(v, "model_name", s_or(v, "product_type", "-"));
 }
 
 int
@@ -264,24 +316,26 @@ cmd_sessions(struct ctl *g, int argc, char **argv)
 	recent = json_object_get(resp, "recent");
 	printf("attached now: %zu\n", json_array_size(live));
 	if (json_array_size(live) > 0) {
-		printf("  %-40s %-9s %-10s %-20s %s\n", "DEVICE", "MODE", "STATE", "SINCE", "STEP / RESULT");
+		printf("  %-40s %-18s %-9s %-10s %-12s %-20s %s\n", "DEVICE", "MODEL", "MODE", "STATE",
+		       "TICKET", "SINCE", "STEP / RESULT");
 		json_array_foreach(live, i, v)
 		{
 			int running = strcmp(s_or(v, "state", ""), "running") == 0;
-			printf("  %-40s %-9s %-10s %-20s %s\n", s_or(v, "device", "?"), s_or(v, "mode", "?"),
-			       s_or(v, "state", "?"), s_or(v, "since", "?"),
+			printf("  %-40s %-18s %-9s %-10s %-12s %-20s %s\n", s_or(v, "device", "?"),
+			       model_of(v), s_or(v, "mode", "?"), s_or(v, "state", "?"),
+			       s_or(v, "ticket", "-"), s_or(v, "since", "?"),
 			       running ? s_or(v, "stage", "connecting") : s_or(v, "result", "-"));
 		}
 	}
 	printf("recent sessions: %zu\n", json_array_size(recent));
 	if (json_array_size(recent) > 0) {
-		printf("  %-6s %-40s %-20s %-9s %s\n", "ID", "DEVICE", "STARTED", "STATE", "RESULT");
+		printf("  %-6s %-40s %-18s %-12s %-20s %-9s %s\n", "ID", "DEVICE", "MODEL", "TICKET",
+		       "STARTED", "STATE", "RESULT");
 		json_array_foreach(recent, i, v)
 		{
-			char started[32];
-			fmt_time(i_of(v, "started_at"), started, sizeof(started));
-			printf("  %-6lld %-40s %-20s %-9s %s%s%s\n", (long long)i_of(v, "id"),
-			       s_or(v, "device", "?"), started, s_or(v, "state", "?"), s_or(v, "reason", "-"),
+			printf("  %-6lld %-40s %-18s %-12s %-20s %-9s %s%s%s\n", (long long)i_of(v, "id"),
+			       s_or(v, "device", "?"), model_of(v), s_or(v, "ticket", "-"),
+			       s_or(v, "started_at", "-"), s_or(v, "state", "?"), s_or(v, "reason", "-"),
 			       s_or(v, "report_id", NULL) ? "; report " : "", s_or(v, "report_id", ""));
 		}
 	}
@@ -293,7 +347,7 @@ int
 cmd_outbox(struct ctl *g, int argc, char **argv)
 {
 	struct dopts o;
-	json_t *resp, *items, *counts, *v, *req;
+	json_t *resp, *items, *counts, *v, *req, *waiting;
 	size_t i;
 	int rc, first;
 
@@ -310,10 +364,10 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 			req = json_pack("{s:s, s:b}", "cmd", "retry", "held", 1);
 		else
 			req = json_pack("{s:s, s:s}", "cmd", "retry", "report_id", argv[first + 1]);
-		if ((rc = ask(g, &o, req, &resp)) != BC_EXIT_OK)
+		if ((rc = benchctl_ask(g, &o.conn, req, &resp)) != BC_EXIT_OK)
 			return rc;
 		if (g->json)
-			print_json(resp);
+			benchctl_print_json(resp);
 		else if (held)
 			printf("%lld held report%s queued for upload now\n",
 			       (long long)i_of(resp, "requeued"), i_of(resp, "requeued") == 1 ? "" : "s");
@@ -332,18 +386,44 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 		return rc;
 	items = json_object_get(resp, "items");
 	counts = json_object_get(resp, "counts");
-	if (s_or(resp, "url", NULL) == NULL)
+	waiting = json_object_get(resp, "waiting");
+	if (json_array_size(json_object_get(resp, "targets")) == 0)
 		printf("uploads are off (no [upload] url): reports are kept locally\n");
-	else
-		printf("outbox -> %s/cases: %lld pending, %lld held, %lld delivered (%s)\n",
-		       s_or(resp, "url", ""), (long long)i_of(counts, "pending"),
-		       (long long)i_of(counts, "held"), (long long)i_of(counts, "delivered"),
-		       s_or(resp, "activity", "?"));
+	else {
+		char dest[512];
+		target_dest(json_array_get(json_object_get(resp, "targets"), 0), s_or(resp, "url", ""), dest,
+		            sizeof(dest));
+		printf("outbox -> %s: %lld pending, %lld held, %lld delivered (%s)\n", dest,
+		       (long long)i_of(counts, "pending"), (long long)i_of(counts, "held"),
+		       (long long)i_of(counts, "delivered"), s_or(resp, "activity", "?"));
+	}
+	if (json_array_size(waiting) > 0) {
+		printf("waiting for the technician: %zu (not uploaded until then)\n",
+		       json_array_size(waiting));
+		json_array_foreach(waiting, i, v)
+		{
+			printf("  %-36s %-18s rev %-3lld waiting: %s\n",
+			       s_or(v, "case_id", s_or(v, "report_id", "?")),
+			       s_or(v, "model_name", s_or(v, "serial", s_or(v, "device", "?"))),
+			       (long long)i_of(v, "revision"), s_or(v, "why", "?"));
+			if (strstr(s_or(v, "why", ""), "question"))
+				printf("  %-36s answer: benchctl answer %s KEY=VALUE, or send it as it is: "
+				       "benchctl finish %s\n",
+				       "", s_or(v, "case_id", s_or(v, "report_id", "?")),
+				       s_or(v, "case_id", s_or(v, "report_id", "?")));
+			else
+				printf(
+				    "  %-36s link a ticket: benchctl link %s TICKET, or benchctl finish %s\n",
+				    "", s_or(v, "case_id", s_or(v, "report_id", "?")),
+				    s_or(v, "case_id", s_or(v, "report_id", "?")));
+		}
+	}
 	if (json_array_size(items) > 0)
-		printf("  %-36s %-9s %5s %6s  %s\n", "REPORT", "STATE", "TRIES", "HTTP", "NEXT TRY / ANSWER");
+		printf("  %-36s %-6s %-4s %-9s %5s %6s  %s\n", "REPORT", "TARGET", "REV", "STATE", "TRIES",
+		       "HTTP", "NEXT TRY / ANSWER");
 	json_array_foreach(items, i, v)
 	{
-		char when[32], status[24];
+		char status[24], rev[8];
 		const char *state = s_or(v, "state", "?");
 		json_int_t st = i_of(v, "last_status");
 		const char *ans = s_or(v, "last_answer", "");
@@ -351,20 +431,34 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 			snprintf(status, sizeof(status), "%lld", (long long)st);
 		else
 			util_strlcpy(status, i_of(v, "attempts") > 0 ? "none" : "-", sizeof(status));
+		if (json_is_integer(json_object_get(v, "revision")))
+			snprintf(rev, sizeof(rev), "%lld", (long long)i_of(v, "revision"));
+		else
+			util_strlcpy(rev, "-", sizeof(rev));
 		if (strcmp(state, "pending") == 0) {
-			fmt_time(i_of(v, "next_try") / 1000, when, sizeof(when));
-			printf("  %-36s %-9s %5lld %6s  next try %s%s%.100s\n", s_or(v, "report_id", "?"),
-			       state, (long long)i_of(v, "attempts"), status, when, ans[0] ? "; last: " : "",
-			       ans);
+			printf("  %-36s %-6s %-4s %-9s %5lld %6s  next try %s%s%.100s\n",
+			       s_or(v, "report_id", "?"), s_or(v, "target", "?"), rev, state,
+			       (long long)i_of(v, "attempts"), status, s_or(v, "next_try", "-"),
+			       ans[0] ? "; last: " : "", ans);
 		} else if (strcmp(state, "held") == 0) {
-			printf("  %-36s %-9s %5lld %6s  refused: %.300s\n", s_or(v, "report_id", "?"), state,
+			printf("  %-36s %-6s %-4s %-9s %5lld %6s  refused: %.300s\n",
+			       s_or(v, "report_id", "?"), s_or(v, "target", "?"), rev, state,
 			       (long long)i_of(v, "attempts"), status, ans);
 			printf("  %-36s fix the cause, then: benchctl outbox retry %s\n", "",
 			       s_or(v, "report_id", "?"));
 		} else {
-			fmt_time(i_of(v, "updated_at") / 1000, when, sizeof(when));
-			printf("  %-36s %-9s %5lld %6s  %s\n", s_or(v, "report_id", "?"), state,
-			       (long long)i_of(v, "attempts"), status, when);
+			/* What the server made of it: the adapter's phase ("comment 5123 on ticket
+			 * 4711"), else the receiver's case id. */
+			const char *phase = s_or(v, "phase", NULL), *rid = s_or(v, "remote_id", NULL);
+			printf("  %-36s %-6s %-4s %-9s %5lld %6s  %s%s%s\n", s_or(v, "report_id", "?"),
+			       s_or(v, "target", "?"), rev, state, (long long)i_of(v, "attempts"), status,
+			       s_or(v, "updated_at", "-"),
+			       phase ? "; "
+			       : rid ? "; the server's case "
+			             : "",
+			       phase ? phase
+			       : rid ? rid
+			             : "");
 		}
 	}
 	json_decref(resp);

@@ -33,7 +33,8 @@ report_usage(FILE *f)
 	    f,
 	    "usage: benchctl report verify FILE|ID|- [--key JWK_FILE]\n"
 	    "       benchctl report show FILE|ID|- [--view customer|technician] [--format text|html|json]\n"
-	    "                         [--key JWK_FILE] [--trees-dir DIR] [--config FILE] [--out FILE]\n\n"
+	    "                         [--key JWK_FILE] [--trees-dir DIR] [--config FILE] [--out FILE]\n"
+	    "       benchctl report list [--device DEVICE] [--since DATE] [--limit N] [--json]\n\n"
 	    "FILE is a signed report (.jws.json), ID a report id (the report in <state-dir>/reports),\n"
 	    "\"-\" standard input.\n"
 	    "  verify   exit 0 only when it is a well-formed signed report (flattened JWS,\n"
@@ -585,6 +586,8 @@ cmd_report(struct ctl *g, int argc, char **argv)
 		return report_verify_cmd(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return report_show_cmd(g, argc - 1, argv + 1);
-	fail(g, "report: unknown subcommand '%s' (show or verify)", argv[1]);
+	if (strcmp(argv[1], "list") == 0)
+		return cmd_report_list(g, argc - 1, argv + 1);
+	fail(g, "report: unknown subcommand '%s' (show, verify or list)", argv[1]);
 	return BC_EXIT_USAGE;
 }

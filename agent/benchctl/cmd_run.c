@@ -37,7 +37,9 @@ run_usage(FILE *f)
 	    "replays the diagnosis offline and finds the same faults.\n\n"
 	    "  --tree NAME          run only this tree (repeatable; default: every tree)\n"
 	    "  --answer KEY=VALUE   answer a technician question a tree asks (repeatable); an\n"
-	    "                       unanswered question leaves the outcome incomplete and is listed\n"
+	    "                       unanswered question leaves the outcome incomplete and is listed;\n"
+	    "                       a key no tree asks of this device, or a value that is not one of\n"
+	    "                       the question's choices, is refused (exit 2, nothing written)\n"
 	    "  --ticket ID          the repair ticket the report belongs to (case.ticket)\n"
 	    "  --out FILE           also write the signed report to FILE\n"
 	    "  --syslog-seconds N   with --udid: capture the device log for N seconds (default 5)\n"
@@ -50,7 +52,8 @@ run_usage(FILE *f)
 	    "Prints a short summary (--json: a JSON object). Exit 0 when a signed report was written,\n"
 	    "whatever it found (a locked or untrusted device gives a report whose outcome is\n"
 	    "incomplete); 1 with the reason when none could be (unreadable snapshot, no trees, no key,\n"
-	    "disk); 2 bad command line; 3 no such device, or it was unplugged during the read.\n");
+	    "disk); 2 bad command line or a refused --answer; 3 no such device, or it was unplugged during "
+	    "the read.\n");
 }
 
 static int
@@ -338,7 +341,13 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		goto out;
 	}
 	po.state_dir = g->state_dir;
+	po.strict_answers = 1;
 	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
+	if (r == PIPELINE_E_ANSWER) {
+		fprintf(stderr, "benchctl: run: --answer refused: %s (nothing was written)\n", why);
+		ec = BC_EXIT_USAGE;
+		goto out;
+	}
 	if (r != PIPELINE_OK) {
 		const char *src = snapfile != NULL ? snapfile : udid;
 		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? src : "",

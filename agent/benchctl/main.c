@@ -26,14 +26,30 @@ static const struct command commands[] = {
     {"report", cmd_report,
      "report show FILE|ID [--view customer|technician] [--format text|html|json] [--config FILE]\n"
      "    [--out FILE] | report verify FILE|ID|- [--key JWK]\n"
-     "                               a signed report: the customer's page or everything; check it"},
+     "                               a signed report: the customer's page or everything; check it\n"
+     "  report list [--device DEVICE] [--since DATE] [--limit N]   reports benchd stored, newest first"},
     {"key", cmd_key, "key init [--force] | key export      the bench signing key"},
     {"trees", cmd_trees, "trees list | check | test | run --snapshot FILE   the diagnostic trees"},
     {"status", cmd_status, "status [--socket PATH | --config FILE]  ask the running benchd"},
     {"sessions", cmd_sessions, "sessions [--limit N]         device sessions of the running benchd"},
     {"outbox", cmd_outbox,
      "outbox [retry ID | retry --held] [--limit N]\n"
-     "                               the upload outbox of the running benchd"},
+     "                               the upload outbox of the running benchd, and the cases waiting\n"
+     "                               for the technician with why"},
+    {"upload", cmd_upload,
+     "upload check                 one authenticated read of the booking system benchd uploads to"},
+    {"watch", cmd_watch,
+     "watch                        follow the bench live, one line per change (Ctrl-C stops)"},
+    {"answer", cmd_answer,
+     "answer DEVICE KEY=VALUE...   answer a tree's question: a new revision of the case's report"},
+    {"link", cmd_link, "link DEVICE TICKET           put the case on a ticket (a new revision carries it)"},
+    {"finish", cmd_finish,
+     "finish DEVICE                send the case's latest report as it is (question open)"},
+    {"history", cmd_history,
+     "history DEVICE               every report of that device on this bench, oldest first"},
+    {"booking", cmd_booking,
+     "booking add (--serial S | --imei I | --udid U) --ticket T [--lang L] [--note TEXT]\n"
+     "  | booking list | booking remove ID   tickets waiting for their device"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -44,14 +60,29 @@ usage(FILE *f)
 	           "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
-	fprintf(f, "\nglobal options (anywhere before \"--\"):\n"
-	           "  --state-dir DIR   state directory (env BENCHD_STATE_DIR; default /var/lib/benchd\n"
-	           "                    for root, $XDG_STATE_HOME/benchd otherwise)\n"
-	           "  --json            machine-readable output\n"
-	           "  --lang LANG       language of reports and customer text: en, it, fr or zh\n"
-	           "  --version, --help\n"
-	           "\nexit codes: 0 ok, 1 failed, 2 usage, 3 no device/unplugged, 4 locked,\n"
-	           "            5 not trusted/pairing pending, 6 invalid report, 7 benchd not running\n");
+	fprintf(
+	    f,
+	    "\nglobal options (anywhere before \"--\"):\n"
+	    "  --state-dir DIR   state directory (env BENCHD_STATE_DIR; default /var/lib/benchd\n"
+	    "                    for root, $XDG_STATE_HOME/benchd otherwise)\n"
+	    "  --json            machine-readable output\n"
+	    "  --lang LANG       language of reports and customer text: en, it, fr or zh\n"
+	    "  --version, --help\n"
+	    "\nDEVICE (answer, link, finish, history, report list --device) is a UDID, a serial number, an\n"
+	    "ECID, a case id or a report id: whichever names exactly one case (its open one, else its\n"
+	    "latest). The commands from status on ask the running benchd (--socket PATH or --config\n"
+	    "FILE when its control socket is not <state-dir>/control.sock).\n"
+	    "\nworking a bench:\n"
+	    "  benchctl watch                          plug a phone in; follow its session and report\n"
+	    "  benchctl answer F2LZK0ABN72J tg0b_new_battery=yes    answer what a tree asks\n"
+	    "  benchctl link F2LZK0ABN72J T-1001       put the case on its repair ticket\n"
+	    "  benchctl finish F2LZK0ABN72J            send it as it is (a question left open)\n"
+	    "  benchctl outbox                         what is uploaded, and what waits and why\n"
+	    "  benchctl history F2LZK0ABN72J           its earlier visits, battery included\n"
+	    "  benchctl booking add --serial F2LZK0ABN72J --ticket T-1001 --lang it   before it comes\n"
+	    "\nexit codes: 0 ok, 1 failed, 2 usage or input refused (no such case, bad ticket, unknown\n"
+	    "            answer), 3 no device/unplugged, 4 locked, 5 not trusted/pairing pending,\n"
+	    "            6 invalid report, 7 benchd not running\n");
 }
 
 int
@@ -77,9 +108,9 @@ main(int argc, char **argv)
 				free(rest);
 				return BC_EXIT_USAGE;
 			}
-			if (a[2] == 's')
+			if (a[2] == 's') {
 				state_opt = argv[++i];
-			else {
+			} else {
 				g.lang = argv[++i];
 				g.lang_given = 1;
 			}
@@ -101,7 +132,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(g.lang, "en") && strcmp(g.lang, "it") && strcmp(g.lang, "fr") && strcmp(g.lang, "zh")) {
-		fprintf(stderr, "benchctl: --lang must be en, it, fr or zh, not '%s'\n", g.lang);
+		benchctl_fail(&g, BC_EXIT_USAGE, "--lang must be en, it, fr or zh, not '%s'", g.lang);
 		free(rest);
 		return BC_EXIT_USAGE;
 	}

@@ -17,10 +17,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define STREAM_OUT_MAX  (256u * 1024) /* bytes of events waiting for a slow streaming client */
+#define STREAM_OUT_FILL (64u * 1024)  /* take more events from the bus below this */
+
 struct client {
 	int fd;
 	char in[CTL_REQUEST_MAX + 1];
 	size_t len;
+	/* A streaming connection (subscribe): its subscriber and what is not sent yet. */
+	struct events_sub *sub;
+	char *out;
+	size_t outlen, outcap;
+	int closing; /* the subscriber closed: flush, then drop */
 };
 
 struct control {
@@ -80,8 +88,68 @@ error_answer(const char *msg)
 static void
 drop(struct control *c, int i)
 {
-	close(c->clients[i].fd);
+	struct client *cl = &c->clients[i];
+
+	close(cl->fd);
+	events_unsubscribe(cl->sub);
+	free(cl->out);
 	c->clients[i] = c->clients[--c->nclients];
+}
+
+/* Queue bytes for a streaming client; -1 when it is too far behind. */
+static int
+stream_add(struct client *cl, const char *p, size_t n)
+{
+	if (cl->outlen + n > STREAM_OUT_MAX)
+		return -1;
+	if (cl->outlen + n > cl->outcap) {
+		cl->outcap = cl->outlen + n > cl->outcap * 2 ? cl->outlen + n : cl->outcap * 2;
+		cl->out = xrealloc(cl->out, cl->outcap);
+	}
+	memcpy(cl->out + cl->outlen, p, n);
+	cl->outlen += n;
+	return 0;
+}
+
+/* Move events from the bus into the client's output; -1 to drop the client. */
+static int
+stream_fill(struct client *cl)
+{
+	struct events_msg m;
+	int r;
+
+	while (cl->outlen < STREAM_OUT_FILL && !cl->closing) {
+		r = events_next(cl->sub, 0, &m);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			cl->closing = 1;
+			break;
+		}
+		r = stream_add(cl, m.json, m.len);
+		if (r == 0)
+			r = stream_add(cl, "\n", 1);
+		events_msg_clear(&m);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Send what the socket takes now; -1 on a broken connection. */
+static int
+stream_flush(struct client *cl)
+{
+	while (cl->outlen > 0) {
+		ssize_t n = send(cl->fd, cl->out, cl->outlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		if (n <= 0)
+			return -1;
+		memmove(cl->out, cl->out + n, cl->outlen - (size_t)n);
+		cl->outlen -= (size_t)n;
+	}
+	return 0;
 }
 
 /* Handle every complete line in client i; returns -1 when the client must be dropped. */
@@ -96,23 +164,39 @@ serve_lines(struct control *c, int i)
 		json_error_t jerr;
 		json_t *req = json_loadb(cl->in, n, JSON_REJECT_DUPLICATES, &jerr), *resp;
 
+		struct events_sub *sub = NULL;
+
+		if (cl->sub != NULL) { /* a streaming connection: input is ignored */
+			json_decref(req);
+			memmove(cl->in, nl + 1, cl->len - n - 1);
+			cl->len -= n + 1;
+			continue;
+		}
 		if (!json_is_object(req))
 			resp = error_answer(
 			    "a request is one JSON object on one line, e.g. {\"cmd\":\"status\"}");
 		else
-			resp = c->fn(req, c->ctx);
+			resp = c->fn(req, c->ctx, &sub);
 		json_decref(req);
 		if (resp == NULL)
 			resp = error_answer("internal error");
 		if (send_line(cl->fd, resp) < 0) {
 			json_decref(resp);
+			events_unsubscribe(sub);
 			return -1;
 		}
 		json_decref(resp);
 		memmove(cl->in, nl + 1, cl->len - n - 1);
 		cl->len -= n + 1;
+		if (sub != NULL) {
+			cl->sub = sub;
+			cl->len = 0; /* whatever followed the subscribe line is ignored */
+			return 0;
+		}
 	}
-	if (cl->len >= CTL_REQUEST_MAX) {
+	if (cl->len >= CTL_REQUEST_MAX && cl->sub != NULL) {
+		cl->len = 0;
+	} else if (cl->len >= CTL_REQUEST_MAX) {
 		json_t *resp = error_answer("request line too long");
 		send_line(cl->fd, resp);
 		json_decref(resp);
@@ -125,7 +209,8 @@ static void *
 run(void *arg)
 {
 	struct control *c = arg;
-	struct pollfd p[CONTROL_MAX_CLIENTS + 2];
+	/* wake, listener, then two per client: its socket and its subscriber (or -1) */
+	struct pollfd p[2 + 2 * CONTROL_MAX_CLIENTS];
 
 	log_set_device(NULL);
 	for (;;) {
@@ -133,8 +218,15 @@ run(void *arg)
 		p[n++] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
 		p[n++] =
 		    (struct pollfd){.fd = c->lfd, .events = c->nclients < CONTROL_MAX_CLIENTS ? POLLIN : 0};
-		for (int i = 0; i < c->nclients; i++)
-			p[n++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
+		for (int i = 0; i < c->nclients; i++) {
+			struct client *cl = &c->clients[i];
+			p[n++] = (struct pollfd){.fd = cl->fd,
+			                         .events = (short)(POLLIN | (cl->outlen > 0 ? POLLOUT : 0))};
+			p[n++] = (struct pollfd){.fd = cl->sub && !cl->closing && cl->outlen < STREAM_OUT_FILL
+			                                   ? events_sub_fd(cl->sub)
+			                                   : -1,
+			                         .events = POLLIN};
+		}
 		if (poll(p, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -146,9 +238,28 @@ run(void *arg)
 		/* Clients first (indexes shift when one is dropped: walk backwards). */
 		for (int i = c->nclients - 1; i >= 0; i--) {
 			struct client *cl = &c->clients[i];
+			struct pollfd *ps = &p[2 + 2 * i], *pe = &p[3 + 2 * i];
 			ssize_t r;
-			if (!p[i + 2].revents)
+			if (cl->sub != NULL) {
+				if ((pe->revents && stream_fill(cl) < 0) ||
+				    ((ps->revents & POLLOUT) && stream_flush(cl) < 0) ||
+				    (ps->revents & (POLLERR | POLLHUP))) {
+					drop(c, i);
+					continue;
+				}
+				if (pe->revents && stream_flush(cl) < 0) {
+					drop(c, i);
+					continue;
+				}
+				if (cl->closing && cl->outlen == 0) {
+					drop(c, i);
+					continue;
+				}
+				if (!(ps->revents & POLLIN))
+					continue;
+			} else if (!ps->revents) {
 				continue;
+			}
 			r = recv(cl->fd, cl->in + cl->len, CTL_REQUEST_MAX - cl->len, 0);
 			if (r < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
@@ -163,8 +274,8 @@ run(void *arg)
 		if (p[1].revents & POLLIN) {
 			int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd >= 0) {
+				memset(&c->clients[c->nclients], 0, sizeof(c->clients[c->nclients]));
 				c->clients[c->nclients].fd = fd;
-				c->clients[c->nclients].len = 0;
 				c->nclients++;
 			}
 		}

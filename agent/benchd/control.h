@@ -1,7 +1,15 @@
 /*
  * control: benchd's control socket (server side). A UNIX stream socket, mode 0660, served by
  * one thread with poll(2): up to CONTROL_MAX_CLIENTS connections, each sending JSON-lines
- * requests (ctlclient.h) of at most CTL_REQUEST_MAX bytes; the handler builds each answer.
+ * requests (ctlclient.h) of at most CTL_REQUEST_MAX bytes; the handler builds each answer
+ * (benchd's handler is commands_call, commands.h).
+ *
+ * Streams: a handler that answers a request by opening an events subscription (subscribe,
+ * `benchctl watch`) sets *stream; the connection then carries one event per line until the
+ * client closes it (or the subscriber is dropped or benchd stops). A streaming connection is
+ * written without blocking the control thread: events wait in the subscriber's bounded queue
+ * while the client is slow, and a client too slow for that queue is dropped. Further request
+ * lines on a streaming connection are read and ignored.
  *
  * control_start refuses a path where another process answers (another benchd), removes a stale
  * socket file left by a crash, and never removes anything that is not a socket.
@@ -13,6 +21,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "events.h"
+
 #define CONTROL_MAX_CLIENTS 32
 
 enum control_err {
@@ -22,8 +32,9 @@ enum control_err {
 	CONTROL_E_SOCKET = -3, /* socket/bind/listen failed */
 };
 
-/* Called on the control thread for each request; returns a new answer object. */
-typedef json_t *(*control_handler)(const json_t *req, void *ctx);
+/* Called on the control thread for each request; returns a new answer object. A request that
+ * opens a stream also sets *stream (NULL otherwise): the connection owns it from then on. */
+typedef json_t *(*control_handler)(const json_t *req, void *ctx, struct events_sub **stream);
 
 struct control;
 int control_start(const char *path, control_handler fn, void *ctx, struct control **out, char *why,

@@ -148,3 +148,114 @@ out:
 	close(fd);
 	return r;
 }
+
+struct ctl_stream {
+	int fd;
+	struct buf in;
+};
+
+int
+ctl_stream_fd(const struct ctl_stream *st)
+{
+	return st->fd;
+}
+
+void
+ctl_stream_close(struct ctl_stream *st)
+{
+	if (st == NULL)
+		return;
+	close(st->fd);
+	buf_free(&st->in);
+	free(st);
+}
+
+int
+ctl_stream_next(struct ctl_stream *st, char **line, int timeout_ms)
+{
+	long long deadline = timeout_ms < 0 ? -1 : util_now_ms() + timeout_ms;
+
+	*line = NULL;
+	for (;;) {
+		char *nl = st->in.len ? memchr(st->in.data, '\n', st->in.len) : NULL;
+		struct pollfd p = {.fd = st->fd, .events = POLLIN};
+		char chunk[8192];
+		ssize_t n;
+		int pr;
+		if (nl != NULL) {
+			size_t l = (size_t)(nl - st->in.data);
+			*line = xmalloc(l + 1);
+			memcpy(*line, st->in.data, l);
+			(*line)[l] = '\0';
+			memmove(st->in.data, nl + 1, st->in.len - l - 1);
+			st->in.len -= l + 1;
+			st->in.data[st->in.len] = '\0';
+			return CTL_OK;
+		}
+		pr = poll(&p, 1, deadline < 0 ? -1 : remaining(deadline));
+		if (pr < 0 && errno == EINTR)
+			return 1;
+		if (pr == 0)
+			return 1;
+		n = recv(st->fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			return CTL_E_IO;
+		if (buf_add(&st->in, chunk, (size_t)n) != BUF_OK)
+			return CTL_E_PROTOCOL;
+	}
+}
+
+int
+ctl_stream_open(const char *path, const json_t *req, struct ctl_stream **out, json_t **resp, int timeout_ms,
+                char *why, size_t whylen)
+{
+	struct ctl_stream *st;
+	char *line = NULL;
+	size_t len;
+	int fd, r;
+	json_error_t jerr;
+
+	*out = NULL;
+	*resp = NULL;
+	if ((r = connect_unix(path, &fd, why, whylen)) != CTL_OK)
+		return r;
+	line = json_dumps(req, JSON_COMPACT);
+	if (line == NULL) {
+		close(fd);
+		snprintf(why, whylen, "cannot encode the request");
+		return CTL_E_PROTOCOL;
+	}
+	len = strlen(line);
+	line = xrealloc(line, len + 2);
+	line[len++] = '\n';
+	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		free(line);
+		close(fd);
+		return CTL_E_IO;
+	}
+	free(line);
+	st = xcalloc(1, sizeof(*st));
+	st->fd = fd;
+	buf_init(&st->in, CTL_LINE_MAX);
+	r = ctl_stream_next(st, &line, timeout_ms);
+	if (r != CTL_OK) {
+		snprintf(why, whylen, "%s: benchd %s", path,
+		         r == 1 ? "did not answer in time" : "closed the connection");
+		ctl_stream_close(st);
+		return CTL_E_IO;
+	}
+	*resp = json_loads(line, 0, &jerr);
+	free(line);
+	if (!json_is_object(*resp)) {
+		json_decref(*resp);
+		*resp = NULL;
+		snprintf(why, whylen, "%s: the answer is not a JSON object: %s", path, jerr.text);
+		ctl_stream_close(st);
+		return CTL_E_PROTOCOL;
+	}
+	*out = st;
+	return CTL_OK;
+}

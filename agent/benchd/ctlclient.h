@@ -30,4 +30,19 @@ int ctl_request(const char *path, const json_t *req, json_t **resp, int timeout_
 /* 1 when something accepts connections on path, 0 when not, CTL_E_ACCESS when we may not try. */
 int ctl_probe(const char *path);
 
+/*
+ * A stream (subscribe): send req, read the first answer line into *resp (within timeout_ms) and
+ * leave the connection open for the event lines that follow. On CTL_OK, *st is the open stream
+ * (even when *resp says "ok": false; close it then).
+ */
+struct ctl_stream;
+int ctl_stream_open(const char *path, const json_t *req, struct ctl_stream **st, json_t **resp,
+                    int timeout_ms, char *why, size_t whylen);
+/* The next line (malloc'd, without its newline) within timeout_ms (-1: for ever). Returns CTL_OK
+ * with *line, 1 when the time ran out, CTL_E_IO when benchd closed the stream. */
+int ctl_stream_next(struct ctl_stream *st, char **line, int timeout_ms);
+/* The file descriptor to poll, e.g. beside a signal pipe. */
+int ctl_stream_fd(const struct ctl_stream *st);
+void ctl_stream_close(struct ctl_stream *st);
+
 #endif

@@ -9,21 +9,26 @@
  * sessions and the control socket. SIGTERM/SIGINT drain the running sessions (drain_seconds)
  * and stop; the outbox keeps what is not delivered for the next start.
  */
+#include "adopt.h"
+#include "booking.h"
+#include "cases.h"
+#include "commands.h"
 #include "config.h"
 #include "control.h"
 #include "ctlclient.h"
+#include "events.h"
 #include "log.h"
 #include "outbox.h"
 #include "sessions.h"
 #include "store.h"
 #include "upload.h"
 #include "util.h"
+#include "web.h"
 
 #include "engine.h"
 #include "report.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -43,8 +48,14 @@ struct daemon {
 	char *state_dir;
 	char *sock;
 	struct store *st;
-	struct outbox *ob;
+	struct outbox *ob;    /* [upload] */
+	struct outbox *fleet; /* [fleet] */
+	struct cases *cases;
+	struct adopt *adopt;
 	struct sessions *sess;
+	struct events *ev;
+	struct commands *cmds;
+	struct web *web;
 	time_t started;
 	int lockfd;
 };
@@ -66,13 +77,42 @@ check_files(const struct config *cfg, char *why, size_t whylen)
 {
 	if (cfg->upload_url[0] && cfg->token_file[0]) {
 		char *tok;
-		if (upload_read_token(cfg->token_file, &tok, why, whylen) < 0)
+		if (booking_read_token(cfg->token_file, &tok, why, whylen) < 0)
 			return -1;
 		explicit_bzero(tok, strlen(tok));
 		free(tok);
 	}
+	if (cfg->web_listen[0] && cfg->web_token_file[0]) {
+		char *tok;
+		size_t n;
+		if (util_read_file(cfg->web_token_file, 4096, &tok, &n) < 0) {
+			snprintf(why, whylen, "[web] token_file %s: %s", cfg->web_token_file,
+			         errno == EFBIG ? "larger than 4 KiB" : strerror(errno));
+			return -1;
+		}
+		int empty = tok[strspn(tok, " \t\r\n")] == '\0';
+		explicit_bzero(tok, n);
+		if (empty) {
+			free(tok);
+			snprintf(why, whylen, "[web] token_file %s is empty: put the page's token in it",
+			         cfg->web_token_file);
+			return -1;
+		}
+		free(tok);
+	}
 	if (cfg->ca_file[0] && access(cfg->ca_file, R_OK) < 0) {
 		snprintf(why, whylen, "ca_file %s: %s", cfg->ca_file, strerror(errno));
+		return -1;
+	}
+	if (cfg->fleet_url[0] && cfg->fleet_token_file[0]) {
+		char *tok;
+		if (booking_read_token(cfg->fleet_token_file, &tok, why, whylen) < 0)
+			return -1;
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
+	}
+	if (cfg->fleet_ca_file[0] && access(cfg->fleet_ca_file, R_OK) < 0) {
+		snprintf(why, whylen, "[fleet] ca_file %s: %s", cfg->fleet_ca_file, strerror(errno));
 		return -1;
 	}
 	if (cfg->ntrees > 0) {
@@ -172,214 +212,53 @@ lock_state_dir(struct daemon *d, char *why, size_t whylen)
 	return 0;
 }
 
-/* Store one signed report file the store does not know yet (and queue it when uploading). */
-static int
-adopt_file(struct daemon *d, const char *path, const char *want_id)
-{
-	struct upload_meta meta;
-	struct store_report sr;
-	char why[512], *jws, *body;
-	size_t len, bodylen;
-	int r;
-
-	if (util_read_file(path, UPLOAD_JWS_MAX, &jws, &len) < 0) {
-		log_warn("adopt: cannot read %s", path);
-		return -1;
-	}
-	r = upload_build_body(jws, len, &body, &bodylen, &meta, why, sizeof(why));
-	free(jws);
-	if (r != UPLOAD_OK) {
-		log_warnx("adopt: %s is not a signed benchd report (%s): left alone", path, why);
-		return -1;
-	}
-	if (strcmp(meta.report_id, want_id) != 0) {
-		log_warnx("adopt: %s holds report %s, not %s: left alone", path, meta.report_id, want_id);
-		free(body);
-		return -1;
-	}
-	memset(&sr, 0, sizeof(sr));
-	sr.report_id = meta.report_id;
-	sr.device = meta.device[0] ? meta.device : NULL;
-	sr.outcome = meta.outcome;
-	sr.path = path;
-	sr.created_at = meta.created_at[0] ? meta.created_at : "unknown";
-	sr.body = d->cfg->upload_url[0] ? body : NULL;
-	sr.bodylen = bodylen;
-	r = store_report_add(d->st, &sr, why, sizeof(why));
-	free(body);
-	if (r != STORE_OK) {
-		log_warnx("adopt: %s", why);
-		return r == STORE_E_FULL || r == STORE_E_READONLY ? -2 : -1;
-	}
-	log_info("adopted report %s from %s%s", meta.report_id, path,
-	         sr.body ? " and queued it for upload" : "");
-	return 0;
-}
-
-/*
- * Every signed report in <state>/reports reaches the store (a report signed just before a
- * crash, or by `benchctl run` on this bench), and with an upload url, the outbox.
- */
-static int
-adopt_reports(struct daemon *d)
-{
-	char *dir = xasprintf("%s/reports", d->state_dir);
-	static const char suffix[] = ".jws.json";
-	struct dirent *e;
-	json_t *orphans;
-	DIR *dp;
-	int n = 0;
-
-	if ((dp = opendir(dir)) == NULL) {
-		log_warn("cannot read %s", dir);
-		free(dir);
-		return -1;
-	}
-	while ((e = readdir(dp)) != NULL) {
-		size_t nl = strlen(e->d_name);
-		char id[64], *path;
-		int known;
-		if (nl <= sizeof(suffix) - 1 || nl - (sizeof(suffix) - 1) >= sizeof(id) ||
-		    strcmp(e->d_name + nl - (sizeof(suffix) - 1), suffix) != 0 || e->d_name[0] == '.')
-			continue;
-		memcpy(id, e->d_name, nl - (sizeof(suffix) - 1));
-		id[nl - (sizeof(suffix) - 1)] = '\0';
-		known = store_report_known(d->st, id);
-		if (known != 0)
-			continue;
-		path = xasprintf("%s/%s", dir, e->d_name);
-		if (adopt_file(d, path, id) == 0)
-			n++;
-		free(path);
-	}
-	closedir(dp);
-	free(dir);
-	/* Reports kept locally before the upload url was set. */
-	if (d->cfg->upload_url[0] && store_reports_without_outbox(d->st, &orphans) == STORE_OK) {
-		size_t i;
-		json_t *o;
-		json_array_foreach(orphans, i, o)
-		{
-			const char *id = json_string_value(json_object_get(o, "report_id"));
-			const char *path = json_string_value(json_object_get(o, "path"));
-			struct upload_meta meta;
-			char why[512], *jws, *body;
-			size_t len, bodylen;
-			if (util_read_file(path, UPLOAD_JWS_MAX, &jws, &len) < 0) {
-				log_warn("outbox: report %s: cannot read %s", id, path);
-				continue;
-			}
-			if (upload_build_body(jws, len, &body, &bodylen, &meta, why, sizeof(why)) ==
-			    UPLOAD_OK) {
-				if (store_outbox_add(d->st, id, body, bodylen, why, sizeof(why)) == STORE_OK)
-					log_info("outbox: queued stored report %s for upload", id);
-				else
-					log_warnx("outbox: %s", why);
-				free(body);
-			} else {
-				log_warnx("outbox: report %s (%s): %s", id, path, why);
-			}
-			free(jws);
-		}
-		json_decref(orphans);
-	}
-	return n;
-}
-
-static int
-clamp_limit(const json_t *req, int def)
-{
-	json_int_t n = json_integer_value(json_object_get(req, "limit"));
-	if (n <= 0)
-		return def;
-	return n > 1000 ? 1000 : (int)n;
-}
-
+/* The control socket's handler: every command is commands_call's (commands.h). */
 static json_t *
-handle(const json_t *req, void *ctx)
+handle(const json_t *req, void *ctx, struct events_sub **stream)
 {
 	struct daemon *d = ctx;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	json_t *resp, *v;
-	char started[32], act[128];
+	json_t *answer;
 
-	if (cmd == NULL)
-		return json_pack("{s:b, s:s}", "ok", 0, "error", "no \"cmd\" in the request");
-	if (strcmp(cmd, "status") == 0) {
-		util_rfc3339(d->started, started, sizeof(started));
-		outbox_activity(d->ob, act, sizeof(act));
-		if (store_counts(d->st, &v) != STORE_OK) {
-			json_decref(v);
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
-		}
-		resp = json_pack("{s:b, s:s, s:I, s:s, s:s, s:s, s:I, s:s, s:o}", "ok", 1, "version",
-		                 BENCHD_VERSION, "pid", (json_int_t)getpid(), "bench_id", d->cfg->bench_id,
-		                 "state_dir", d->state_dir, "started_at", started, "uptime_s",
-		                 (json_int_t)(time(NULL) - d->started), "control", d->sock, "sessions",
-		                 sessions_counts(d->sess));
-		json_object_set_new(json_object_get(v, "outbox"), "activity", json_string(act));
-		json_object_set_new(json_object_get(v, "outbox"), "url", json_string(d->cfg->upload_url));
-		json_object_update(resp, v);
-		json_decref(v);
-		return resp;
+	if (cmd != NULL && strcmp(cmd, "subscribe") == 0) {
+		*stream = commands_subscribe(d->cmds, req, &answer);
+		return answer;
 	}
-	if (strcmp(cmd, "sessions") == 0) {
-		json_t *recent;
-		if (store_sessions_list(d->st, clamp_limit(req, 50), &recent) != STORE_OK) {
-			json_decref(recent);
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
-		}
-		return json_pack("{s:b, s:o, s:o, s:o}", "ok", 1, "counts", sessions_counts(d->sess), "live",
-		                 sessions_live(d->sess), "recent", recent);
+	return commands_call(d->cmds, req);
+}
+
+/* Start the bench page ([web] listen; empty: off) and say where it is. A page that cannot
+ * start (port taken, files missing) is logged and left off. */
+static void
+start_web(struct daemon *d, char *why, size_t whylen)
+{
+	struct web_opts wo;
+	char *path;
+
+	if (d->cfg->web_listen[0] == '\0') {
+		log_info("web: the bench page is off ([web] listen is empty)");
+		return;
 	}
-	if (strcmp(cmd, "outbox") == 0) {
-		json_t *items, *counts;
-		if (store_outbox_list(d->st, clamp_limit(req, 200), &items) != STORE_OK ||
-		    store_counts(d->st, &counts) != STORE_OK) {
-			json_decref(items);
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "cannot read the store");
-		}
-		outbox_activity(d->ob, act, sizeof(act));
-		resp = json_pack("{s:b, s:s, s:s, s:O, s:o}", "ok", 1, "url", d->cfg->upload_url, "activity",
-		                 act, "counts", json_object_get(counts, "outbox"), "items", items);
-		json_decref(counts);
-		return resp;
+	memset(&wo, 0, sizeof(wo));
+	wo.cfg = d->cfg;
+	wo.state_dir = d->state_dir;
+	wo.cmds = d->cmds;
+	if (web_start(&wo, &d->web, why, whylen) != WEB_OK) {
+		/* Diagnosis and uploads go on without the page; the log says why it is off. */
+		log_errorx("web: %s: the bench page is off (benchd goes on without it)", why);
+		return;
 	}
-	if (strcmp(cmd, "retry") == 0) {
-		const char *id = json_string_value(json_object_get(req, "report_id"));
-		int r;
-		if (d->ob == NULL)
-			return json_pack(
-			    "{s:b, s:s}", "ok", 0, "error",
-			    "uploads are off: set [upload] url in the configuration and restart benchd");
-		if (json_is_true(json_object_get(req, "held"))) {
-			r = store_outbox_retry_held(d->st);
-			if (r < 0)
-				return json_pack("{s:b, s:s}", "ok", 0, "error", store_strerror(r));
-			log_info(
-			    "outbox: %d held report%s queued for upload now (benchctl outbox retry --held)",
-			    r, r == 1 ? "" : "s");
-			outbox_retry_now(d->ob);
-			return json_pack("{s:b, s:i}", "ok", 1, "requeued", r);
-		}
-		if (id == NULL || id[0] == '\0')
-			return json_pack("{s:b, s:s}", "ok", 0, "error",
-			                 "retry needs a report_id (or \"held\": true)");
-		r = store_outbox_retry(d->st, id);
-		if (r == STORE_E_NOT_FOUND)
-			return json_pack("{s:b, s:s}", "ok", 0, "error",
-			                 "no report with that id in the outbox");
-		if (r == STORE_E_STATE)
-			return json_pack("{s:b, s:s}", "ok", 0, "error", "that report was already delivered");
-		if (r != STORE_OK)
-			return json_pack("{s:b, s:s}", "ok", 0, "error", store_strerror(r));
-		log_info("outbox: %s queued for upload now (benchctl outbox retry)", id);
-		outbox_retry_now(d->ob);
-		return json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "report_id", id, "state", "pending",
-		                 "requeued", 1);
+	/* Where the page is, for scripts and tests (a configured port 0 is the kernel's pick). */
+	path = xasprintf("%s/web.url", d->state_dir);
+	{
+		char *line = xasprintf("%s\n", web_url(d->web));
+		if (util_write_file_atomic(path, line, strlen(line), 0640) < 0)
+			log_warn("web: cannot write %s", path);
+		free(line);
 	}
-	return json_pack("{s:b, s:s}", "ok", 0, "error",
-	                 "unknown cmd (known: status, sessions, outbox, retry)");
+	free(path);
+	log_info("web: the bench page is on %s%s", web_url(d->web),
+	         d->cfg->web_token_file[0] ? " (token required)" : "");
 }
 
 /* During the drain: has SIGTERM/SIGINT come again? (The signals stay blocked; take one.) */
@@ -514,6 +393,7 @@ main(int argc, char **argv)
 
 	umask(0027); /* state files: benchd and its group only */
 	d.started = time(NULL);
+	d.ev = events_new();
 	d.state_dir = util_state_dir(state_opt);
 	d.sock = config_control_socket(d.cfg, d.state_dir);
 	if (util_mkdir_p(d.state_dir, 0750) < 0) {
@@ -550,8 +430,6 @@ main(int argc, char **argv)
 		          r, r == 1 ? "" : "s");
 	if (ensure_key(&d) < 0)
 		goto out;
-	adopt_reports(&d);
-
 	if (d.cfg->upload_url[0]) {
 		if (strncmp(d.cfg->upload_url, "http://", 7) == 0 &&
 		    strncmp(d.cfg->upload_url, "http://127.", 11) != 0 &&
@@ -561,37 +439,92 @@ main(int argc, char **argv)
 			          d.cfg->upload_url);
 		if (d.cfg->token_file[0] == '\0')
 			log_warnx("no [upload] token_file: uploading without an Authorization header");
-		{
-			json_t *c;
-			if (store_counts(d.st, &c) == STORE_OK) {
-				json_t *o = json_object_get(c, "outbox");
-				json_int_t np = json_integer_value(json_object_get(o, "pending"));
-				json_int_t nh = json_integer_value(json_object_get(o, "held"));
-				if (np > 0 || nh > 0)
-					log_info(
-					    "outbox: %lld report%s to upload, %lld held (benchctl outbox)",
-					    (long long)np, np == 1 ? "" : "s", (long long)nh);
+	}
+	/* One outbox worker per configured target: [upload] and [fleet] (CONTRACTS 4). */
+	{
+		static const char *const names[] = {STORE_TARGET_UPLOAD, STORE_TARGET_FLEET};
+		struct outbox **slots[] = {&d.ob, &d.fleet};
+		for (size_t i = 0; i < 2; i++) {
+			struct outbox_opts oo = {.st = d.st, .ev = d.ev, .cfg = d.cfg};
+			if (outbox_target_from_config(d.cfg, names[i], &oo.target) < 0)
+				continue;
+			if (outbox_start(&oo, slots[i], why, sizeof(why)) < 0) {
+				log_errorx("%s", why);
+				goto out;
 			}
-			json_decref(c);
 		}
-		if (outbox_start(d.st, d.cfg, &d.ob, why, sizeof(why)) < 0) {
-			log_errorx("%s", why);
-			goto out;
+	}
+	{
+		struct cases_opts co = {
+		    .cfg = d.cfg,
+		    .state_dir = d.state_dir,
+		    .st = d.st,
+		    .ev = d.ev,
+		    .upload = d.ob,
+		    .fleet = d.fleet,
+		};
+		d.cases = cases_new(&co);
+	}
+	/*
+	 * Every signed report in reports/ reaches the store (one signed just before a crash, or by
+	 * `benchctl run` on this bench) when this bench's key verifies it; final reports kept locally
+	 * before a target was configured are queued for it.
+	 */
+	if ((r = cases_adopt_dir(d.cases, 0)) > 0)
+		log_info("adopted %d signed report%s the store did not know", r, r == 1 ? "" : "s");
+	cases_queue_unqueued(d.cases);
+	cases_close_idle(d.cases);
+	{
+		json_t *c;
+		if (store_counts(d.st, &c) == STORE_OK) {
+			json_t *o = json_object_get(c, "outbox");
+			json_int_t np = json_integer_value(json_object_get(o, "pending"));
+			json_int_t nh = json_integer_value(json_object_get(o, "held"));
+			json_int_t nw = json_integer_value(json_object_get(c, "waiting"));
+			if (np > 0 || nh > 0)
+				log_info("outbox: %lld report%s to upload, %lld held (benchctl outbox)",
+				         (long long)np, np == 1 ? "" : "s", (long long)nh);
+			if (nw > 0)
+				log_info("waiting for the technician: %lld case%s (benchctl outbox)",
+				         (long long)nw, nw == 1 ? "" : "s");
 		}
+		json_decref(c);
 	}
 	memset(&so, 0, sizeof(so));
 	so.cfg = d.cfg;
 	so.state_dir = d.state_dir;
 	so.st = d.st;
 	so.ob = d.ob;
+	so.cases = d.cases;
+	so.ev = d.ev;
 	if (sessions_start(&so, &d.sess, why, sizeof(why)) < 0) {
 		log_errorx("%s", why);
 		goto out;
+	}
+	{
+		struct commands_opts co = {
+		    .cfg = d.cfg,
+		    .state_dir = d.state_dir,
+		    .control_path = d.sock,
+		    .started = d.started,
+		    .st = d.st,
+		    .ev = d.ev,
+		    .sess = d.sess,
+		    .upload = d.ob,
+		    .fleet = d.fleet,
+		    .cases = d.cases,
+		};
+		d.cmds = commands_new(&co);
 	}
 	if (control_start(d.sock, handle, &d, &ctl, why, sizeof(why)) != CONTROL_OK) {
 		log_errorx("%s", why);
 		goto out;
 	}
+	if (adopt_start(d.cases, d.state_dir, &d.adopt, why, sizeof(why)) < 0) {
+		log_errorx("%s", why);
+		goto out;
+	}
+	start_web(&d, why, sizeof(why));
 	log_info("benchd %s ready: bench %s, state %s, control %s, upload %s, up to %d sessions",
 	         BENCHD_VERSION, d.cfg->bench_id, d.state_dir, d.sock,
 	         d.cfg->upload_url[0] ? d.cfg->upload_url : "off (reports kept locally)",
@@ -617,9 +550,21 @@ out:
 		 * transactional, the outbox resumes at the next start). */
 		_exit(1);
 	}
+	adopt_stop(d.adopt);
+	events_shutdown(d.ev);
+	if (d.web) {
+		char *url_file = xasprintf("%s/web.url", d.state_dir);
+		web_stop(d.web);
+		unlink(url_file);
+		free(url_file);
+	}
 	control_stop(ctl);
 	outbox_stop(d.ob);
+	outbox_stop(d.fleet);
 	sessions_free(d.sess);
+	commands_free(d.cmds);
+	cases_free(d.cases);
+	events_free(d.ev);
 	store_close(d.st);
 	if (d.lockfd >= 0)
 		close(d.lockfd);

@@ -1,6 +1,7 @@
 /* outbox: see outbox.h. */
 #include "outbox.h"
 
+#include "booking.h"
 #include "log.h"
 #include "upload.h"
 #include "util.h"
@@ -16,10 +17,19 @@
 
 struct outbox {
 	struct store *st;
+	struct events *ev;
 	const struct config *cfg;
-	pthread_t thread;
+	/* the target, copied */
+	char *name, *kind, *url;
+	int retry_min, retry_max;
+	struct booking *bk; /* the target's adapter, its rate limiter and ticket cache */
+	int poll_seconds;   /* > 0: a poller thread turns open tickets into bookings */
+	json_t *polled;     /* the poller's last rows (to tell a change) */
+	pthread_t thread, poller;
+	int polling;
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	pthread_cond_t cv;  /* CLOCK_MONOTONIC */
+	pthread_cond_t pcv; /* the poller's sleep (CLOCK_MONOTONIC) */
 	int kicked;
 	volatile int stop;
 	int64_t pause_until; /* the server said it is busy or down: nothing is sent before (ms) */
@@ -90,80 +100,157 @@ wait_ms(struct outbox *ob, long long ms)
 }
 
 static void
+record(struct outbox *ob, const struct store_outbox_item *it, const char *state, int status,
+       const char *answer, int64_t next_try, const char *remote_id, const char *phase)
+{
+	struct store_outbox_answer a = {.state = state,
+	                                .status = status,
+	                                .answer = answer,
+	                                .next_try_ms = next_try,
+	                                .remote_id = remote_id && remote_id[0] ? remote_id : NULL,
+	                                .phase = phase && phase[0] ? phase : NULL};
+	char closed[STORE_ID_MAX];
+
+	if (store_outbox_result(ob->st, it->report_id, ob->name, &a, closed) != STORE_OK)
+		return;
+	if (strcmp(state, "delivered") != 0)
+		return;
+	if (it->case_id[0]) {
+		json_t *e = json_pack("{s:s, s:s, s:s}", "case_id", it->case_id, "report_id", it->report_id,
+		                      "target", ob->name);
+		if (remote_id && remote_id[0])
+			json_object_set_new(e, "remote_id", json_string(remote_id));
+		events_publish(ob->ev, EV_CASE_DELIVERED, e);
+	}
+	if (closed[0]) {
+		log_info("case %s: its final report %s is delivered: case closed", closed, it->report_id);
+		events_publish(ob->ev, EV_CASE_CLOSED,
+		               json_pack("{s:s, s:s}", "case_id", closed, "why", "delivered"));
+	}
+}
+
+static void
 send_one(struct outbox *ob, struct store_outbox_item *it)
 {
-	const struct config *cfg = ob->cfg;
-	struct upload_opts o = {
-	    .url = cfg->upload_url,
-	    .token_file = cfg->token_file,
-	    .ca_file = cfg->ca_file,
-	    .timeout_s = cfg->upload_timeout,
-	    .cancel = &ob->stop,
-	};
-	struct upload_answer ans;
-	enum upload_verdict v;
+	struct booking_case bc;
+	struct booking_result d;
+	json_t *payload = NULL;
 	char why[512], act[96];
 	int attempts = it->attempts + 1;
 	long long delay;
 
 	snprintf(act, sizeof(act), "uploading %s", it->report_id);
 	set_activity(ob, act);
-	if (store_outbox_attempt(ob->st, it->report_id) != STORE_OK) {
+	if (store_outbox_attempt(ob->st, it->report_id, ob->name) != STORE_OK) {
 		log_warnx("outbox: cannot count the attempt for %s; trying again later", it->report_id);
 		wait_ms(ob, 1000);
 		return;
 	}
-	if (upload_post(&o, it->report_id, it->body, it->bodylen, &ans, why, sizeof(why)) != UPLOAD_OK) {
-		/* A local problem (token): keep it pending, say what to fix. */
-		delay = upload_backoff_ms(attempts, cfg->retry_min, cfg->retry_max, -1, rnd32());
-		log_warnx("outbox: %s: not sent: %s; next try in %lld s", it->report_id, why, delay / 1000);
-		store_outbox_result(ob->st, it->report_id, "pending", 0, why, store_now_ms() + delay);
+	if (booking_case_parse(it->body, it->bodylen, &bc, &payload, why, sizeof(why)) != BOOKING_OK) {
+		/* Never sendable: a person must look at it (the signed report is still in reports/). */
+		log_errorx("outbox: %s held: %s", it->report_id, why);
+		record(ob, it, "held", 0, why, store_now_ms(), NULL, NULL);
 		return;
 	}
-	if (ob->stop && ans.status == 0) {
+	/* The adapter: generic (DESIGN 4.7), RepairShopr/Syncro or RepairDesk (4.11). Its rate
+	 * limiter spaces the requests; it waits there, not here. */
+	booking_deliver(ob->bk, &bc, &d);
+	json_decref(payload);
+	clean_answer(d.answer);
+	if (ob->stop && d.verdict == BOOKING_RETRY && d.http_status == 0) {
 		/* Aborted by shutdown: still pending, due at once on the next start. */
-		store_outbox_result(ob->st, it->report_id, "pending", 0, ans.text, store_now_ms());
-		upload_answer_clear(&ans);
+		record(ob, it, "pending", 0, d.answer, store_now_ms(), NULL, d.phase);
+		booking_result_clear(&d);
 		return;
 	}
-	clean_answer(ans.text);
-	v = upload_classify(ans.status);
-	switch (v) {
-	case UPLOAD_DELIVERED:
+	switch (d.verdict) {
+	case BOOKING_DELIVERED:
 		pthread_mutex_lock(&ob->mu);
 		ob->pause_until = 0;
 		pthread_mutex_unlock(&ob->mu);
-		log_info("outbox: %s delivered (HTTP %d, attempt %d)", it->report_id, ans.status, attempts);
-		store_outbox_result(ob->st, it->report_id, "delivered", ans.status, ans.text, store_now_ms());
+		log_info("outbox: %s delivered%s%s (HTTP %d, attempt %d%s%s)", it->report_id,
+		         strcmp(ob->name, STORE_TARGET_UPLOAD) ? " to " : "",
+		         strcmp(ob->name, STORE_TARGET_UPLOAD) ? ob->name : "", d.http_status, attempts,
+		         d.phase[0] ? ": " : "", d.phase);
+		record(ob, it, "delivered", d.http_status, d.answer, store_now_ms(), d.remote_id, d.phase);
 		break;
-	case UPLOAD_RETRY:
-		delay = upload_backoff_ms(attempts, cfg->retry_min, cfg->retry_max, ans.retry_after, rnd32());
-		if (ans.status)
+	case BOOKING_RETRY:
+		delay = upload_backoff_ms(attempts, ob->retry_min, ob->retry_max, d.retry_after_s, rnd32());
+		if (d.http_status)
 			log_warnx("outbox: %s: HTTP %d, retrying in %.1f s (attempt %d%s)", it->report_id,
-			          ans.status, (double)delay / 1000, attempts,
-			          ans.retry_after >= 0 ? ", server's Retry-After" : "");
+			          d.http_status, (double)delay / 1000, attempts,
+			          d.retry_after_s >= 0 ? ", server's Retry-After" : "");
 		else
-			log_warnx("outbox: %s: %s, retrying in %.1f s (attempt %d)", it->report_id, ans.text,
+			log_warnx("outbox: %s: %s, retrying in %.1f s (attempt %d)", it->report_id, d.answer,
 			          (double)delay / 1000, attempts);
-		store_outbox_result(ob->st, it->report_id, "pending", ans.status, ans.text,
-		                    store_now_ms() + delay);
+		record(ob, it, "pending", d.http_status, d.answer, store_now_ms() + delay, NULL, d.phase);
 		/* 429, 503 or no answer at all: the whole server is busy or away, so the other
 		 * reports wait too (a 500 may be about this one report: only it waits). */
-		if (ans.status == 0 || ans.status == 429 || ans.status == 503) {
+		if (d.server_wide) {
 			pthread_mutex_lock(&ob->mu);
 			ob->pause_until = store_now_ms() + delay;
 			pthread_mutex_unlock(&ob->mu);
 		}
 		break;
-	case UPLOAD_HELD:
-		log_errorx(
-		    "outbox: %s held: the server refused it with HTTP %d: %.200s (fix it, then `benchctl "
-		    "outbox retry %s`)",
-		    it->report_id, ans.status, ans.text, it->report_id);
-		store_outbox_result(ob->st, it->report_id, "held", ans.status, ans.text, store_now_ms());
+	case BOOKING_WAIT:
+		/* No ticket to put it on (the adapters never create one): linking the case makes a
+		 * new revision, which is queued by itself. */
+		log_warnx("outbox: %s: %s", it->report_id, d.answer);
+		record(ob, it, "held", 0, d.answer, store_now_ms(), NULL, d.phase);
+		break;
+	case BOOKING_HELD:
+	default:
+		/* The answer says why (and the server's status, when it refused). */
+		log_errorx("outbox: %s held: %.300s (fix it, then `benchctl outbox retry %s`)", it->report_id,
+		           d.answer, it->report_id);
+		record(ob, it, "held", d.http_status, d.answer, store_now_ms(), NULL, d.phase);
 		break;
 	}
-	upload_answer_clear(&ans);
+	booking_result_clear(&d);
+}
+
+/* The poller: open tickets of the booking system become bookings (DESIGN 4.11). */
+static void *
+poll_run(void *arg)
+{
+	struct outbox *ob = arg;
+
+	log_set_device(NULL);
+	while (!ob->stop) {
+		json_t *rows = NULL;
+		char why[1024];
+		struct timespec ts;
+		int skipped = 0;
+
+		if (booking_poll(ob->bk, &rows, why, sizeof(why)) == BOOKING_OK) {
+			if (store_bookings_sync(ob->st, ob->kind, rows, &skipped, why, sizeof(why)) !=
+			    STORE_OK) {
+				log_warnx("bookings: cannot store the open tickets of %s: %s",
+				          booking_system(ob->bk), why);
+			} else if (ob->polled == NULL || !json_equal(ob->polled, rows)) {
+				log_info("bookings: %zu device%s on open %s tickets%s", json_array_size(rows),
+				         json_array_size(rows) == 1 ? "" : "s", booking_system(ob->bk),
+				         skipped ? " (some already booked by hand: kept as they are)" : "");
+				json_decref(ob->polled);
+				ob->polled = json_incref(rows);
+				events_publish(ob->ev, EV_BOOKING_CHANGED,
+				               json_pack("{s:s, s:I}", "source", ob->kind, "bookings",
+				                         (json_int_t)json_array_size(rows)));
+			}
+			json_decref(rows);
+		} else if (!ob->stop) {
+			log_warnx("bookings: cannot read the open tickets: %s; next try in %d s", why,
+			          ob->poll_seconds);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ob->poll_seconds;
+		pthread_mutex_lock(&ob->mu);
+		while (!ob->stop)
+			if (pthread_cond_timedwait(&ob->pcv, &ob->mu, &ts) == ETIMEDOUT)
+				break;
+		pthread_mutex_unlock(&ob->mu);
+	}
+	return NULL;
 }
 
 static void *
@@ -189,7 +276,7 @@ run(void *arg)
 			wait_ms(ob, pause - now > 60000 ? 60000 : pause - now);
 			continue;
 		}
-		r = store_outbox_next(ob->st, now, &it, &next_due);
+		r = store_outbox_next(ob->st, ob->name, now, &it, &next_due);
 
 		if (r == STORE_OK) {
 			send_one(ob, &it);
@@ -210,26 +297,106 @@ run(void *arg)
 }
 
 int
-outbox_start(struct store *st, const struct config *cfg, struct outbox **out, char *why, size_t whylen)
+outbox_target_from_config(const struct config *cfg, const char *name, struct outbox_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->name = name;
+	t->timeout_s = cfg->upload_timeout;
+	t->retry_min_s = cfg->retry_min;
+	t->retry_max_s = cfg->retry_max;
+	if (strcmp(name, STORE_TARGET_UPLOAD) == 0) {
+		t->kind = cfg->upload_kind[0] ? cfg->upload_kind : "generic";
+		t->url = cfg->upload_url;
+		t->token_file = cfg->token_file;
+		t->ca_file = cfg->ca_file;
+		t->rate_per_minute = config_upload_rate(cfg);
+		t->serial_field = cfg->serial_field;
+		t->poll_seconds = cfg->poll_seconds;
+	} else if (strcmp(name, STORE_TARGET_FLEET) == 0) {
+		t->kind = "generic"; /* benchfleet speaks DESIGN 4.7 */
+		t->url = cfg->fleet_url;
+		t->token_file = cfg->fleet_token_file;
+		t->ca_file = cfg->fleet_ca_file;
+	} else {
+		return -1;
+	}
+	return t->url && t->url[0] ? 0 : -1;
+}
+
+static char *
+dup_or_empty(const char *s)
+{
+	return xstrdup(s ? s : "");
+}
+
+static void
+outbox_free(struct outbox *ob)
+{
+	pthread_cond_destroy(&ob->cv);
+	pthread_cond_destroy(&ob->pcv);
+	pthread_mutex_destroy(&ob->mu);
+	booking_free(ob->bk);
+	json_decref(ob->polled);
+	free(ob->name);
+	free(ob->kind);
+	free(ob->url);
+	free(ob);
+}
+
+int
+outbox_start(const struct outbox_opts *o, struct outbox **out, char *why, size_t whylen)
 {
 	struct outbox *ob = xcalloc(1, sizeof(*ob));
+	struct booking_opts bo;
 	pthread_condattr_t ca;
 	int e;
 
-	ob->st = st;
-	ob->cfg = cfg;
+	ob->st = o->st;
+	ob->ev = o->ev;
+	ob->cfg = o->cfg;
+	ob->name = dup_or_empty(o->target.name ? o->target.name : STORE_TARGET_UPLOAD);
+	ob->kind = dup_or_empty(o->target.kind && o->target.kind[0] ? o->target.kind : "generic");
+	ob->url = dup_or_empty(o->target.url);
+	ob->retry_min = o->target.retry_min_s > 0 ? o->target.retry_min_s : 5;
+	ob->retry_max = o->target.retry_max_s > 0 ? o->target.retry_max_s : 900;
 	util_strlcpy(ob->activity, "idle", sizeof(ob->activity));
 	pthread_mutex_init(&ob->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ob->cv, &ca);
+	pthread_cond_init(&ob->pcv, &ca);
 	pthread_condattr_destroy(&ca);
-	if ((e = pthread_create(&ob->thread, NULL, run, ob)) != 0) {
-		snprintf(why, whylen, "cannot start the upload thread: %s", strerror(e));
-		pthread_cond_destroy(&ob->cv);
-		pthread_mutex_destroy(&ob->mu);
-		free(ob);
+	memset(&bo, 0, sizeof(bo));
+	bo.kind = ob->kind;
+	bo.url = ob->url;
+	bo.token_file = o->target.token_file;
+	bo.ca_file = o->target.ca_file;
+	bo.timeout_s = o->target.timeout_s > 0 ? o->target.timeout_s : 30;
+	bo.rate_per_minute = o->target.rate_per_minute;
+	bo.serial_field = o->target.serial_field;
+	if (booking_new(&bo, &ob->bk, why, whylen) != BOOKING_OK) {
+		outbox_free(ob);
 		return -1;
+	}
+	if ((e = pthread_create(&ob->thread, NULL, run, ob)) != 0) {
+		snprintf(why, whylen, "cannot start the %s thread: %s", ob->name, strerror(e));
+		outbox_free(ob);
+		return -1;
+	}
+	if (o->target.poll_seconds > 0 && strcmp(ob->kind, "generic") != 0) {
+		ob->poll_seconds = o->target.poll_seconds;
+		if (ob->poll_seconds < 30)
+			log_warnx("bookings: polling %s every %d s spends much of the %d requests a minute "
+			          "benchd allows itself there; 60 s or more is plenty for a shop",
+			          booking_system(ob->bk), ob->poll_seconds, o->target.rate_per_minute);
+		if ((e = pthread_create(&ob->poller, NULL, poll_run, ob)) != 0)
+			log_warnx("bookings: cannot start the poller (%s): no bookings from %s tickets",
+			          strerror(e), booking_system(ob->bk));
+		else
+			ob->polling = 1;
+	} else if (o->target.poll_seconds > 0) {
+		log_warnx("[upload] poll_seconds is set, but kind generic has no tickets to poll: set kind = "
+		          "repairshopr or repairdesk");
 	}
 	*out = ob;
 	return 0;
@@ -266,11 +433,13 @@ outbox_stop(struct outbox *ob)
 	pthread_mutex_lock(&ob->mu);
 	ob->stop = 1;
 	pthread_cond_signal(&ob->cv);
+	pthread_cond_signal(&ob->pcv);
 	pthread_mutex_unlock(&ob->mu);
+	booking_cancel(ob->bk); /* a request in flight (or waiting for the limiter) ends now */
 	pthread_join(ob->thread, NULL);
-	pthread_cond_destroy(&ob->cv);
-	pthread_mutex_destroy(&ob->mu);
-	free(ob);
+	if (ob->polling)
+		pthread_join(ob->poller, NULL);
+	outbox_free(ob);
 }
 
 void
@@ -283,4 +452,28 @@ outbox_activity(struct outbox *ob, char *out, size_t outlen)
 	pthread_mutex_lock(&ob->mu);
 	util_strlcpy(out, ob->activity, outlen);
 	pthread_mutex_unlock(&ob->mu);
+}
+
+const char *
+outbox_name(const struct outbox *ob)
+{
+	return ob ? ob->name : NULL;
+}
+
+const char *
+outbox_url(const struct outbox *ob)
+{
+	return ob ? ob->url : NULL;
+}
+
+const char *
+outbox_kind(const struct outbox *ob)
+{
+	return ob ? ob->kind : NULL;
+}
+
+struct booking *
+outbox_booking(struct outbox *ob)
+{
+	return ob ? ob->bk : NULL;
 }

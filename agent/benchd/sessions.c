@@ -2,7 +2,6 @@
 #include "sessions.h"
 
 #include "log.h"
-#include "upload.h"
 #include "util.h"
 
 #include <errno.h>
@@ -16,7 +15,6 @@
 #include "capture.h"
 #include "engine.h"
 #include "idevice.h"
-#include "pipeline.h"
 #include "usbdev.h"
 
 enum sess_state { SESS_QUEUED, SESS_RUNNING, SESS_FINISHED };
@@ -32,6 +30,8 @@ struct sess {
 	int needs_trust;  /* the last session could not read it: untrusted or pairing pending */
 	char stage[96];   /* the last progress step */
 	char result[128]; /* how the last session ended ("fail: 2 faults", "unplugged while ...") */
+	/* What the last session learned (for the live table): "" until then. */
+	char product_type[32], model_name[64], serial[64], case_id[40], ticket[72], report_id[40];
 	time_t since;
 	struct sessions *mgr;
 };
@@ -109,15 +109,17 @@ start_queued(struct sessions *m)
 	}
 }
 
-/* A device appeared (or was newly trusted: again = 1). */
+/* A device appeared (or was newly trusted: again = 1). extra: what the attach already tells of
+ * it (a USB-level device's ECID, product type, model), merged into device.attached; stolen. */
 static void
-device_added(struct sessions *m, const char *id, const char *mode, int again)
+device_added(struct sessions *m, const char *id, const char *mode, int again, json_t *extra)
 {
 	struct sess *s;
 
 	pthread_mutex_lock(&m->mu);
 	if (m->stopping) {
 		pthread_mutex_unlock(&m->mu);
+		json_decref(extra);
 		return;
 	}
 	s = find(m, id);
@@ -142,6 +144,12 @@ device_added(struct sessions *m, const char *id, const char *mode, int again)
 		s->next = m->list;
 		m->list = s;
 		m->queued++;
+		{
+			json_t *e = json_pack("{s:s, s:s}", "device", id, "mode", mode);
+			if (json_is_object(extra))
+				json_object_update(e, extra);
+			events_publish(m->o.ev, EV_DEVICE_ATTACHED, e);
+		}
 		if (m->running >= m->o.cfg->max_sessions)
 			log_info("%s: plugged in (%s); queued: %d sessions already running (max_sessions)",
 			         id, mode, m->running);
@@ -150,6 +158,7 @@ device_added(struct sessions *m, const char *id, const char *mode, int again)
 	}
 	start_queued(m);
 	pthread_mutex_unlock(&m->mu);
+	json_decref(extra);
 }
 
 static void
@@ -163,6 +172,7 @@ device_removed(struct sessions *m, const char *id)
 		pthread_mutex_unlock(&m->mu);
 		return;
 	}
+	events_publish(m->o.ev, EV_DEVICE_DETACHED, json_pack("{s:s}", "device", id));
 	switch (s->state) {
 	case SESS_QUEUED:
 		log_info("%s: unplugged before its session started", id);
@@ -185,6 +195,25 @@ device_removed(struct sessions *m, const char *id)
 	pthread_mutex_unlock(&m->mu);
 }
 
+/* A step as an event: "reading crash reports 3/12" -> step "reading crash reports", 3, 12. */
+static json_t *
+step_event(const char *device, const char *what)
+{
+	const char *sp = strrchr(what, ' ');
+	unsigned done, total;
+	char tail;
+	json_t *e = json_pack("{s:s}", "device", device);
+
+	if (sp != NULL && sscanf(sp + 1, "%u/%u%c", &done, &total, &tail) == 2) {
+		json_object_set_new(e, "step", json_stringn(what, (size_t)(sp - what)));
+		json_object_set_new(e, "done", json_integer(done));
+		json_object_set_new(e, "total", json_integer(total));
+	} else {
+		json_object_set_new(e, "step", json_string(what));
+	}
+	return e;
+}
+
 static void
 on_progress(const char *what, void *ctx)
 {
@@ -193,7 +222,54 @@ on_progress(const char *what, void *ctx)
 	pthread_mutex_lock(&s->mgr->mu);
 	util_strlcpy(s->stage, what, sizeof(s->stage));
 	pthread_mutex_unlock(&s->mgr->mu);
+	events_publish(s->mgr->o.ev, EV_SESSION_STEP, step_event(s->id, what));
 	log_debug("%s", what);
+}
+
+/*
+ * HOOK(reader, issue 11 / CONTRACTS 3): capture_opts.event delivers structured steps and early
+ * readings (the battery within a second of the plug). Until that callback is on main, the
+ * readings are published here from the finished snapshot; once it is, set co.event to an
+ * on_event that publishes session.reading for each {"type":"reading"} event and drop this.
+ */
+static void
+publish_readings(struct sess *s, const char *bytes, size_t len)
+{
+	json_t *snap = json_loadb(bytes, len, 0, NULL), *v;
+
+	if (snap == NULL)
+		return;
+	if (json_is_object(v = json_object_get(snap, "battery")))
+		events_publish(s->mgr->o.ev, EV_SESSION_READING,
+		               json_pack("{s:s, s:s, s:O}", "device", s->id, "name", "battery", "value", v));
+	if (json_is_array(v = json_object_get(snap, "crashes"))) {
+		size_t i, panics = 0;
+		json_t *c;
+		json_array_foreach(v, i, c)
+		{
+			const char *bt = json_string_value(json_object_get(c, "bug_type"));
+			panics += bt && strcmp(bt, "210") == 0;
+		}
+		events_publish(s->mgr->o.ev, EV_SESSION_READING,
+		               json_pack("{s:s, s:s, s:{s:I, s:I}}", "device", s->id, "name", "crashes",
+		                         "value", "panics", (json_int_t)panics, "reports",
+		                         (json_int_t)json_array_size(v)));
+	}
+	{
+		json_t *d = json_object_get(snap, "device");
+		pthread_mutex_lock(&s->mgr->mu);
+		if (json_is_string(json_object_get(d, "product_type")))
+			util_strlcpy(s->product_type, json_string_value(json_object_get(d, "product_type")),
+			             sizeof(s->product_type));
+		if (json_is_string(json_object_get(d, "model_name")))
+			util_strlcpy(s->model_name, json_string_value(json_object_get(d, "model_name")),
+			             sizeof(s->model_name));
+		if (json_is_string(json_object_get(d, "serial")))
+			util_strlcpy(s->serial, json_string_value(json_object_get(d, "serial")),
+			             sizeof(s->serial));
+		pthread_mutex_unlock(&s->mgr->mu);
+	}
+	json_decref(snap);
 }
 
 /* The stage a session was in, for reasons: "while reading crash reports 3/12". */
@@ -236,18 +312,10 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	    .progress_ctx = s,
 	    .cancel = &s->cancel,
 	};
-	struct pipeline_opts po = {
-	    .state_dir = m->o.state_dir,
-	    .bench_id = cfg->bench_id,
-	    .engine = {.trees = (const char *const *)cfg->trees, .ntrees = cfg->ntrees, .lang = cfg->lang},
-	};
-	struct pipeline_result *res = NULL;
-	struct upload_meta meta;
-	struct store_report sr;
-	char why[512], stage[128], *bytes = NULL, *body = NULL;
-	size_t len = 0, bodylen = 0;
+	struct cases_revision rev;
+	char why[768], stage[128], *bytes = NULL;
+	size_t len = 0;
 	int r, device_err = 0;
-	const char *state = "failed";
 
 	r = capture_device(s->id, &co, &bytes, &len, &device_err, why, sizeof(why));
 	stage_of(s, stage, sizeof(stage));
@@ -272,7 +340,7 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 		return "cancelled";
 	}
 	if (r != 0) {
-		snprintf(reason, reasonlen, "cannot read the device: %s", why);
+		snprintf(reason, reasonlen, "cannot read the device: %.700s", why);
 		return "failed";
 	}
 	if (device_err == IDEV_E_UNTRUSTED || device_err == IDEV_E_PAIRING_PENDING) {
@@ -282,44 +350,23 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	}
 	if (device_err != 0)
 		log_warnx("device only partly readable: %s (the report says so)", why);
-	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
+	publish_readings(s, bytes, len);
+	r = cases_session_report(m->o.cases, s->id, s->mode, bytes, len, &rev, why, sizeof(why));
 	free(bytes);
-	if (r != 0) {
-		snprintf(reason, reasonlen, "no report: %s", why);
+	if (r != CASES_OK) {
+		snprintf(reason, reasonlen, "no report: %.700s", why);
 		return "failed";
 	}
-	/* The upload body is made now, once, from the exact signed bytes. */
-	if (upload_build_body(res->jws, res->jwslen, &body, &bodylen, &meta, why, sizeof(why)) != UPLOAD_OK) {
-		snprintf(reason, reasonlen, "the signed report cannot be read back: %s", why);
-		goto out;
-	}
-	memset(&sr, 0, sizeof(sr));
-	sr.report_id = res->report_id;
-	sr.device = s->id;
-	sr.outcome = res->outcome;
-	sr.path = res->report_path;
-	sr.created_at = meta.created_at;
-	sr.body = cfg->upload_url[0] ? body : NULL;
-	sr.bodylen = bodylen;
-	if (store_device_seen(m->o.st, s->id, s->mode, NULL, why, sizeof(why)) != STORE_OK ||
-	    store_report_add(m->o.st, &sr, why, sizeof(why)) != STORE_OK) {
-		snprintf(reason, reasonlen,
-		         "report %s signed but not stored: %s (benchd adopts it at the next start)",
-		         res->report_id, why);
-		goto out;
-	}
-	util_strlcpy(report_id, res->report_id, ridlen);
-	snprintf(reason, reasonlen, "%s: %zu fault%s", res->outcome,
-	         json_array_size(json_object_get(res->report, "faults")),
-	         json_array_size(json_object_get(res->report, "faults")) == 1 ? "" : "s");
-	log_info("report %s: %s (%s)", res->report_id, reason, res->report_path);
-	state = "done";
-	if (sr.body)
-		outbox_kick(m->o.ob);
-out:
-	free(body);
-	pipeline_result_free(res);
-	return state;
+	util_strlcpy(report_id, rev.report_id, ridlen);
+	pthread_mutex_lock(&m->mu);
+	util_strlcpy(s->case_id, rev.case_id, sizeof(s->case_id));
+	util_strlcpy(s->ticket, rev.ticket, sizeof(s->ticket));
+	util_strlcpy(s->report_id, rev.report_id, sizeof(s->report_id));
+	pthread_mutex_unlock(&m->mu);
+	snprintf(reason, reasonlen, "%s: %zu fault%s%s%s", rev.outcome, rev.nfaults,
+	         rev.nfaults == 1 ? "" : "s", rev.final ? "" : "; waiting: ", rev.waiting);
+	log_info("report %s: case %s revision %d: %s", rev.report_id, rev.case_id, rev.revision, reason);
+	return "done";
 }
 
 static void *
@@ -346,6 +393,12 @@ session_main(void *arg)
 	if (have_row && store_session_end(m->o.st, sid, state, reason, report_id[0] ? report_id : NULL, why,
 	                                  sizeof(why)) != STORE_OK)
 		log_warnx("cannot record the end of the session: %s", why);
+	{
+		json_t *e = json_pack("{s:s, s:s, s:s}", "device", s->id, "state", state, "reason", reason);
+		if (report_id[0])
+			json_object_set_new(e, "report_id", json_string(report_id));
+		events_publish(m->o.ev, EV_SESSION_ENDED, e);
+	}
 
 	pthread_mutex_lock(&m->mu);
 	m->running--;
@@ -380,9 +433,9 @@ on_idev(enum idev_event_kind kind, const char *udid, void *ctx)
 	if (udid == NULL || udid[0] == '\0' || strlen(udid) >= sizeof(((struct sess *)0)->id))
 		return;
 	if (kind == IDEV_EVENT_ADD)
-		device_added(m, udid, "normal", 0);
+		device_added(m, udid, "normal", 0, NULL);
 	else if (kind == IDEV_EVENT_PAIRED)
-		device_added(m, udid, "normal", 1);
+		device_added(m, udid, "normal", 1, NULL);
 	else if (kind == IDEV_EVENT_REMOVE)
 		device_removed(m, udid);
 }
@@ -400,9 +453,16 @@ on_usb(enum usbdev_event_kind kind, const struct usbdev_info *dev, void *ctx)
 		util_strlcpy(id, dev->ecid, sizeof(id));
 	else
 		snprintf(id, sizeof(id), "usb-%u-%u", dev->busnum, dev->devaddr);
-	if (kind == USBDEV_EVENT_ADD)
-		device_added(m, id, usbdev_mode_name(dev->mode), 0);
-	else if (kind == USBDEV_EVENT_REMOVE)
+	if (kind == USBDEV_EVENT_ADD) {
+		json_t *x = json_object();
+		if (dev->ecid[0])
+			json_object_set_new(x, "ecid", json_string(dev->ecid));
+		if (dev->product_type[0])
+			json_object_set_new(x, "product_type", json_string(dev->product_type));
+		if (dev->model_name[0])
+			json_object_set_new(x, "model_name", json_string(dev->model_name));
+		device_added(m, id, usbdev_mode_name(dev->mode), 0, x);
+	} else if (kind == USBDEV_EVENT_REMOVE)
 		device_removed(m, id);
 }
 
@@ -576,11 +636,20 @@ sessions_live(struct sessions *m)
 	pthread_mutex_lock(&m->mu);
 	for (struct sess *s = m->list; s; s = s->next) {
 		util_rfc3339(s->since, since, sizeof(since));
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "device", s->id, "mode",
-		                                   s->mode, "state",
-		                                   s->unplugged ? "unplugging" : state_names[s->state],
-		                                   "stage", s->state == SESS_RUNNING ? s->stage : "",
-		                                   "result", s->result, "since", since));
+		json_t *o =
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "device", s->id, "mode", s->mode, "state",
+		              s->unplugged ? "unplugging" : state_names[s->state], "stage",
+		              s->state == SESS_RUNNING ? s->stage : "", "result", s->result, "since", since);
+		json_object_set_new(o, "product_type",
+		                    s->product_type[0] ? json_string(s->product_type) : json_null());
+		json_object_set_new(o, "model_name",
+		                    s->model_name[0] ? json_string(s->model_name) : json_null());
+		json_object_set_new(o, "serial", s->serial[0] ? json_string(s->serial) : json_null());
+		json_object_set_new(o, "case_id", s->case_id[0] ? json_string(s->case_id) : json_null());
+		json_object_set_new(o, "ticket", s->ticket[0] ? json_string(s->ticket) : json_null());
+		json_object_set_new(o, "report_id",
+		                    s->report_id[0] ? json_string(s->report_id) : json_null());
+		json_array_append_new(a, o);
 	}
 	pthread_mutex_unlock(&m->mu);
 	return a;

@@ -6,7 +6,6 @@
 #include "util.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -151,6 +150,15 @@ upload_build_body(const char *jws, size_t jwslen, char **body, size_t *bodylen, 
 	json_object_set_new(c, "device", dev);
 	json_object_set_new(c, "outcome", json_string(outcome));
 	json_object_set_new(c, "faults", faults);
+	/* DESIGN 4.8: the case the report is a revision of (null for a report made outside a case). */
+	{
+		const json_t *rc = json_object_get(report, "case"), *rev = json_object_get(rc, "revision");
+		json_object_set_new(c, "case_id", str_or_null(rc, "case_id"));
+		json_object_set_new(c, "revision",
+		                    json_is_integer(rev) ? json_integer(json_integer_value(rev))
+		                                         : json_null());
+		json_object_set_new(c, "supersedes", str_or_null(rc, "supersedes"));
+	}
 	cs = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	if (cs == NULL) {
 		snprintf(why, whylen, "cannot encode the case");
@@ -179,64 +187,6 @@ out:
 	return r;
 }
 
-enum upload_verdict
-upload_classify(int status)
-{
-	if ((status >= 200 && status < 300) || status == 409)
-		return UPLOAD_DELIVERED;
-	if (status == 0 || status == 429 || (status >= 500 && status < 600))
-		return UPLOAD_RETRY;
-	return UPLOAD_HELD;
-}
-
-const char *
-upload_verdict_name(enum upload_verdict v)
-{
-	switch (v) {
-	case UPLOAD_DELIVERED:
-		return "delivered";
-	case UPLOAD_RETRY:
-		return "pending";
-	case UPLOAD_HELD:
-		return "held";
-	}
-	return "held";
-}
-
-int
-upload_parse_retry_after(const char *value, time_t now, long *seconds)
-{
-	const char *s = value;
-	time_t t;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s == '\0')
-		return -1;
-	if (isdigit((unsigned char)*s)) {
-		char *end;
-		unsigned long long n;
-		errno = 0;
-		n = strtoull(s, &end, 10);
-		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-			end++;
-		if (*end != '\0')
-			return -1;
-		if (errno == ERANGE || n > 365ULL * 86400)
-			n = 365ULL * 86400;
-		*seconds = (long)n;
-		return 0;
-	}
-	/* An HTTP-date: only the three RFC 9110 forms, which curl_getdate understands. */
-	if (!isalpha((unsigned char)*s))
-		return -1;
-	t = curl_getdate(s, NULL);
-	if (t == (time_t)-1)
-		return -1;
-	*seconds = t > now ? (long)(t - now) : 0;
-	return 0;
-}
-
 long long
 upload_backoff_ms(int attempts, int min_s, int max_s, long retry_after_s, unsigned rnd)
 {
@@ -256,189 +206,4 @@ upload_backoff_ms(int attempts, int min_s, int max_s, long retry_after_s, unsign
 		base = maxms;
 	/* Equal jitter: never less than half the backoff, so a server is not hammered. */
 	return base / 2 + (long long)(rnd % (unsigned)(base / 2 + 1));
-}
-
-int
-upload_read_token(const char *path, char **token, char *why, size_t whylen)
-{
-	char *data;
-	size_t len, a = 0;
-
-	*token = NULL;
-	if (util_read_file(path, 4096, &data, &len) < 0) {
-		snprintf(why, whylen, "token_file %s: %s", path,
-		         errno == EFBIG ? "larger than 4 KiB" : strerror(errno));
-		return -1;
-	}
-	while (a < len && isspace((unsigned char)data[a]))
-		a++;
-	while (len > a && isspace((unsigned char)data[len - 1]))
-		len--;
-	if (len == a) {
-		free(data);
-		snprintf(why, whylen, "token_file %s is empty: put the booking system's API token in it",
-		         path);
-		return -1;
-	}
-	for (size_t i = a; i < len; i++)
-		if ((unsigned char)data[i] < 0x21 || (unsigned char)data[i] > 0x7e) {
-			free(data);
-			snprintf(why, whylen,
-			         "token_file %s holds a space or control character inside the token", path);
-			return -1;
-		}
-	*token = strndup(data + a, len - a);
-	free(data);
-	if (*token == NULL)
-		fatal("strndup");
-	return 0;
-}
-
-struct xfer {
-	struct buf answer;
-	long retry_after;
-	volatile int *cancel;
-};
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *ctx)
-{
-	struct xfer *x = ctx;
-	size_t total = size * n, room = x->answer.max - x->answer.len;
-
-	/* Keep the first UPLOAD_ANSWER_MAX bytes; swallow the rest rather than failing. */
-	if (room > 0 && buf_add(&x->answer, p, total < room ? total : room) != BUF_OK)
-		return 0;
-	return total;
-}
-
-static size_t
-on_header(char *p, size_t size, size_t n, void *ctx)
-{
-	struct xfer *x = ctx;
-	size_t total = size * n;
-	static const char name[] = "retry-after:";
-
-	if (total > sizeof(name) && total < 512 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-		char v[512];
-		long secs;
-		memcpy(v, p + sizeof(name) - 1, total - (sizeof(name) - 1));
-		v[total - (sizeof(name) - 1)] = '\0';
-		if (upload_parse_retry_after(v, time(NULL), &secs) == 0)
-			x->retry_after = secs;
-	} else if (total >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		x->retry_after = -1; /* a new response (after 100 Continue): forget the old headers */
-	}
-	return total;
-}
-
-static int
-on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	struct xfer *x = ctx;
-
-	(void)dt, (void)dn, (void)ut, (void)un;
-	return x->cancel && *x->cancel ? 1 : 0;
-}
-
-int
-upload_post(const struct upload_opts *o, const char *report_id, const char *body, size_t bodylen,
-            struct upload_answer *ans, char *why, size_t whylen)
-{
-	struct curl_slist *h = NULL;
-	struct xfer x;
-	char *token = NULL, *url, *hdr;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *c;
-	CURLcode rc;
-	long status = 0;
-
-	memset(ans, 0, sizeof(*ans));
-	ans->retry_after = -1;
-	if (o->token_file && o->token_file[0] && upload_read_token(o->token_file, &token, why, whylen) < 0)
-		return UPLOAD_E_TOKEN;
-	c = curl_easy_init();
-	if (c == NULL)
-		fatal("curl_easy_init");
-	memset(&x, 0, sizeof(x));
-	buf_init(&x.answer, UPLOAD_ANSWER_MAX);
-	x.retry_after = -1;
-	x.cancel = o->cancel;
-
-	url = xasprintf("%s%scases", o->url, o->url[0] && o->url[strlen(o->url) - 1] == '/' ? "" : "/");
-	if (token) {
-		hdr = xasprintf("Authorization: Bearer %s", token);
-		h = curl_slist_append(h, hdr);
-		explicit_bzero(hdr, strlen(hdr));
-		free(hdr);
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
-	hdr = xasprintf("Idempotency-Key: %s", report_id);
-	h = curl_slist_append(h, hdr);
-	free(hdr);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "Accept: application/json");
-	h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
-	if (h == NULL)
-		fatal("curl_slist_append");
-
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "benchd/" BENCHD_VERSION);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)o->timeout_s);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(o->timeout_s < 10 ? o->timeout_s : 10));
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (o->ca_file && o->ca_file[0])
-		curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		ans->status = (int)status;
-		ans->retry_after = x.retry_after;
-		ans->text = buf_take(&x.answer, NULL);
-		if (status >= 300 && status < 400) {
-			char *loc = NULL;
-			curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
-			free(ans->text);
-			ans->text =
-			    xasprintf("the server redirects to %s: set [upload] url to the final address",
-			              loc ? loc : "another address");
-		}
-	} else {
-		ans->status = 0;
-		ans->text =
-		    xasprintf("%s", rc == CURLE_ABORTED_BY_CALLBACK ? "stopped: benchd is shutting down"
-		                    : errbuf[0]                     ? errbuf
-		                                                    : curl_easy_strerror(rc));
-		buf_free(&x.answer);
-	}
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	free(url);
-	return UPLOAD_OK;
-}
-
-void
-upload_answer_clear(struct upload_answer *ans)
-{
-	free(ans->text);
-	memset(ans, 0, sizeof(*ans));
-	ans->retry_after = -1;
 }

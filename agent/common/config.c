@@ -238,7 +238,7 @@ config_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
 			return -1;
 	errno = 0;
 	n = strtol(colon + 1, &end, 10);
-	if (errno != 0 || end == colon + 1 || *end != '\0' || n < 1 || n > 65535)
+	if (errno != 0 || end == colon + 1 || *end != '\0' || n < 0 || n > 65535)
 		return -1;
 	memcpy(host, h, (size_t)(hend - h));
 	host[hend - h] = '\0';

@@ -96,7 +96,8 @@ const char *config_strerror(int err);
  * localhost or [::1]. Returns 0, or -1 with a one-line reason in why.
  */
 int config_check_url(const char *url, char *why, size_t whylen);
-/* Split a [web] listen value "HOST:PORT" / "[V6]:PORT" into host (no brackets) and port.
+/* Split a [web] listen value "HOST:PORT" / "[V6]:PORT" into host (no brackets) and port
+ * (0..65535; 0 lets the kernel pick a free port, for tests: benchd logs the one it got).
  * Returns 0, or -1 when it is not of that form. */
 int config_parse_listen(const char *listen, char *host, size_t hostlen, int *port);
 /* 1 when host (as config_parse_listen gives it) is a loopback address or "localhost". */

@@ -80,6 +80,16 @@ util_strlcpy(char *dst, const char *src, size_t size)
 	return n;
 }
 
+size_t
+util_strlcat(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(dst, size);
+
+	if (n == size)
+		return n + strlen(src);
+	return n + util_strlcpy(dst + n, src, size - n);
+}
+
 int
 util_read_file(const char *path, size_t max, char **data, size_t *len)
 {

@@ -21,6 +21,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Copy like strlcpy: always NUL-terminates when size > 0; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
+/* Append like strlcat: dst (NUL-terminated within size) keeps what fits; returns the length it
+ * would have had. */
+size_t util_strlcat(char *dst, const char *src, size_t size);
 
 /*
  * Read a whole file, at most max bytes. Returns 0 and a NUL-terminated malloc'd *data, or -1

@@ -25,6 +25,9 @@ enum pipeline_err {
 	PIPELINE_E_ENGINE = -3,   /* the trees could not run at all (directory, catalogue) */
 	PIPELINE_E_SIGN = -4,     /* building or signing the report failed */
 	PIPELINE_E_IO = -5,       /* the report or snapshot could not be written */
+	/* Added by issue 12: */
+	PIPELINE_E_ANSWER = -6,        /* strict_answers: an answer no tree asks for, or not a choice */
+	PIPELINE_E_TREES_CHANGED = -7, /* expect_trees: the trees are not those of the last revision */
 };
 const char *pipeline_strerror(int err);
 
@@ -36,6 +39,20 @@ struct pipeline_opts {
 	/* Added by issue 6 (zero keeps the defaults): */
 	int no_key_init;       /* 1: fail when there is no bench key instead of creating one */
 	const char *extra_out; /* also write the signed bytes here (benchctl run --out) */
+	/* Added by issue 12 (cases, DESIGN 4.8; zero keeps the defaults): */
+	const char *report_id;  /* the new report's id (a UUID v4); NULL: a new one */
+	const char *case_id;    /* the case the report is a revision of (NULL: none) */
+	int revision;           /* its revision number, 1, 2, ... */
+	const char *supersedes; /* the case's previous report id (NULL for revision 1) */
+	const char *case_lang;  /* the customer's language kept on the case, or NULL */
+	/* 1: refuse (PIPELINE_E_ANSWER, nothing signed or written) an answer whose key no tree asks
+	 * of this snapshot, or whose value is not one of the question's choices; why lists the
+	 * valid keys or choices. */
+	int strict_answers;
+	/* Non-NULL: the trees [{name, version, sha256}] the previous revision ran; other trees now
+	 * refuse the run (PIPELINE_E_TREES_CHANGED, nothing written), so a revision never mixes
+	 * answers given to one set of trees with another. */
+	const json_t *expect_trees;
 };
 
 struct pipeline_result {
@@ -57,5 +74,15 @@ struct pipeline_result {
 int pipeline_run(const char *snapshot_bytes, size_t len, const struct pipeline_opts *opts,
                  struct pipeline_result **out, char *why, size_t whylen);
 void pipeline_result_free(struct pipeline_result *r);
+
+/*
+ * A new revision of a signed report that changes only its case (a ticket linked): prev is the
+ * previous revision's payload, snapshot_bytes its snapshot (they must match its
+ * snapshot_sha256). Signs a copy with opts' report_id, case_id, revision, supersedes, ticket and
+ * case_lang, and writes it beside its snapshot as pipeline_run does. The trees do not run: the
+ * faults, trace and answers are the previous revision's.
+ */
+int pipeline_revise(const json_t *prev, const char *snapshot_bytes, size_t len,
+                    const struct pipeline_opts *opts, struct pipeline_result **out, char *why, size_t whylen);
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A local repair-case receiver for the tests and the demo (DESIGN.md 4.7).
 
-Serves POST /cases on 127.0.0.1 (a free port unless --port), records every request it gets
+Serves POST /cases (and GET /cases, which checks the token and counts the cases: what
+`benchctl upload check` reads) on 127.0.0.1 (a free port unless --port), records every request it gets
 (headers and the exact body) and answers according to a plan, so tests can make it misbehave:
 
   case_receiver.py serve --dir DIR [--port N] [--token TOKEN] [--plan PLAN] [--delay-ms N]
@@ -11,7 +12,8 @@ Serves POST /cases on 127.0.0.1 (a free port unless --port), records every reque
 DIR/port holds the port once the server listens. DIR/begun/NNNNNN appears when request N arrives,
 DIR/requests/NNNNNN.json once it is answered, holding the request:
 {"n", "method", "path", "headers", "key", "body", "answer"}; DIR/accepted/<key>.json the first
-accepted body per Idempotency-Key (what a booking system keeps).
+accepted body per Idempotency-Key (what a booking system keeps). A 2xx or 409 answer names the
+case as {"case_id": "C-<first 8 characters of the key>"}.
 
 PLAN: comma-separated answers, one per attempt of the same Idempotency-Key; the last one
 repeats; or a JSON object {"<key>": PLAN, "*": PLAN} giving keys plans of their own.
@@ -93,7 +95,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
-        self.answer(404, {"error": "POST /cases"})
+        # GET /cases: what `benchctl upload check` reads (the token is checked, nothing else).
+        st = self.server.state
+        if self.path.rstrip("/") != "/cases":
+            self.answer(404, {"error": "POST /cases"})
+        elif st.token is not None and self.headers.get("Authorization") != "Bearer " + st.token:
+            self.answer(401, {"error": "bad or missing bearer token"})
+        else:
+            self.answer(200, {"cases": len(os.listdir(os.path.join(st.dir, "accepted")))})
 
     def do_POST(self):
         st = self.server.state
@@ -158,7 +167,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             doc = json.loads(body)
             case, report = doc["case"], doc["report"]
-            for k in ("ticket", "bench_id", "device", "outcome", "faults"):
+            for k in ("ticket", "bench_id", "device", "outcome", "faults", "case_id", "revision", "supersedes"):
                 case[k]
             for k in ("protected", "payload", "signature"):
                 report[k]
@@ -178,11 +187,11 @@ class Handler(BaseHTTPRequestHandler):
         accepted = os.path.join(st.dir, "accepted", key + ".json")
         if 200 <= status < 300:
             if os.path.exists(accepted):
-                return 409, {"error": "case already received", "key": key}, None
+                return 409, {"error": "case already received", "key": key, "case_id": "C-" + key[:8]}, None
             write_atomic(accepted, body)
             return status, {"case_id": "C-" + key[:8], "key": key}, extra
         if status == 409:
-            return 409, {"error": "case already received", "key": key}, extra
+            return 409, {"error": "case already received", "key": key, "case_id": "C-" + key[:8]}, extra
         if status == 400:
             return 400, {"error": "ticket T-0 is closed: reopen it in the booking system"}, extra
         return status, {"error": "plan answer %d" % status}, extra

@@ -12,6 +12,7 @@ Exit 0 pass, 1 fail, 77 skipped (with the reason).
 
 import argparse
 import base64
+import calendar
 import hashlib
 import json
 import os
@@ -62,20 +63,27 @@ def wait_for(what, fn, timeout=20.0, step=0.05):
 # ---------------------------------------------------------------------------------------------
 # Signed reports (what pipeline_run writes), for the outbox tests.
 
-_key = None
-
-
-def bench_key():
-    global _key
-    if _key is None:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-        _key = Ed25519PrivateKey.generate()
-    return _key
+def bench_key(state_dir):
+    """The bench's own key (benchd adopts only reports it verifies): the one in the state
+    directory, or a new one written there as benchd would (PKCS#8 PEM, 0600)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    keyfile = os.path.join(state_dir, "bench-key.pem")
+    if os.path.exists(keyfile):
+        with open(keyfile, "rb") as f:
+            return serialization.load_pem_private_key(f.read(), None)
+    k = Ed25519PrivateKey.generate()
+    os.makedirs(state_dir, exist_ok=True)
+    with open(keyfile, "wb") as f:
+        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()))
+    os.chmod(keyfile, 0o600)
+    return k
 
 
 def make_report(state_dir, ticket=None, outcome="fail", n=0):
     from cryptography.hazmat.primitives import serialization
-    k = bench_key()
+    k = bench_key(state_dir)
     x = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     jwk = '{"crv":"Ed25519","kty":"OKP","x":"%s"}' % b64u(x)
     kid = b64u(hashlib.sha256(jwk.encode()).digest())
@@ -186,17 +194,20 @@ class Bench:
     """A benchd with its own state directory and configuration."""
 
     def __init__(self, work, name="bench", upload_url="", token_file="", extra="", socket_path="",
-                 state_root=None):
+                 state_root=None, web=""):
         self.work = work
         self.state = os.path.join(state_root or work, name + "-state")
         os.makedirs(self.state, exist_ok=True)
         self.conf = os.path.join(work, name + ".conf")
         self.name = name
         with open(self.conf, "w") as f:
+            # [web]: off unless a test asks for the page (web = the section's lines), so parallel
+            # benchds never compete for the default port.
             f.write("[bench]\nid = bench-test\nsyslog_seconds = 0\ndrain_seconds = 20\n%s\n"
                     "[upload]\nurl = %s\ntoken_file = %s\ntimeout_seconds = 5\n"
                     "retry_min_seconds = 1\nretry_max_seconds = 4\n"
-                    "[control]\nsocket = %s\n" % (extra, upload_url, token_file, socket_path))
+                    "[web]\n%s\n"
+                    "[control]\nsocket = %s\n" % (extra, upload_url, token_file, web or "listen =", socket_path))
         self.sock = socket_path or os.path.join(self.state, "control.sock")
         self.proc = None
         self.runs = 0
@@ -307,10 +318,16 @@ def t_upload(work):
         check(c["device"] == {k: rep["device"][k] for k in ("udid", "serial", "product_type", "model_name")},
               "%s: case device %s" % (name, c["device"]))
         check(c["faults"] == [{"code": "BAT-001", "severity": "major", "part": "battery"}], "%s: faults" % name)
+        # A report made outside benchd's cases (benchctl run) carries no case fields.
+        check(c["case_id"] is None and c["revision"] is None and c["supersedes"] is None,
+              "%s: case fields of a report without a case: %s" % (name, c))
         # The report travels as the exact signed bytes.
         check('"report":' + jws + "}" in rs[0]["body"], "%s: the JWS is not embedded byte for byte" % name)
         state = "held" if name in ("bad", "unprocessable") else "delivered"
         check(items[rid]["state"] == state, "%s: state %s, want %s" % (name, items[rid]["state"], state))
+        # The receiver's case id is kept (issue 18.7): "C-<key>" from its 201 or 409 answer.
+        if state == "delivered":
+            check(items[rid]["remote_id"] == "C-" + rid[:8], "%s: remote_id %r" % (name, items[rid]["remote_id"]))
     # Backoff and Retry-After were honoured.
     gap = lambda name: by_key[cases[name][0]][1]["time"] - by_key[cases[name][0]][0]["time"]
     check(gap("throttled") >= 0.9, "Retry-After: 1 not honoured (retried after %.2f s)" % gap("throttled"))
@@ -330,6 +347,9 @@ def t_upload(work):
     bad = cases["bad"][0]
     check(bad in out and "held" in out and "ticket T-0 is closed" in out and "benchctl outbox retry " + bad in out,
           "benchctl outbox does not show the held answer:\n" + out)
+    ok_id = cases["ok"][0]
+    check(any(ok_id in l and "delivered" in l and "case C-" + ok_id[:8] in l for l in out.splitlines()),
+          "benchctl outbox does not show the case id the receiver gave:\n" + out)
     rc, out, err = b.ctl("status")
     check(rc == 0 and "2 held" in out and "8 delivered" in out, "benchctl status:\n" + out + err)
     # The booking system is fixed; the technician retries the held one.
@@ -345,7 +365,8 @@ def t_upload(work):
     rc, out, err = b.ctl("outbox", "retry", bad)
     check(rc == 1 and "already delivered" in err, "retry of a delivered report: %d %s" % (rc, err))
     rc, out, err = b.ctl("outbox", "retry", "no-such-report")
-    check(rc == 1 and "no report" in err, "retry of an unknown report: %d %s" % (rc, err))
+    check(rc == 2 and "no report no-such-report in the outbox" in err,
+          "retry of an unknown report names it, exit 2: %d %s" % (rc, err))
     check(rx.accepted() == {c[0] for c in cases.values()} - {cases["conflict"][0]},
           "the receiver did not keep every case")
     check(b.stop() == 0, "benchd did not exit 0 on SIGTERM")
@@ -829,7 +850,8 @@ def t_hotplug(work):
     check(v["report_id"] is None, "a report was made from a partial read")
     for udid, _ in profiles[1:]:
         check(d[udid][0]["state"] == "done" and d[udid][0]["report_id"], "bystander %s: %s" % (udid, d[udid]))
-    log("victim ended %.1f s after the detach: %s" % (v["ended_at"] - t_detach, v["reason"]))
+    ended = calendar.timegm(time.strptime(v["ended_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    log("victim ended %.0f s after the detach: %s" % (ended - t_detach, v["reason"]))
     rc, out, _ = b.ctl("sessions")
     by = profiles[1][0]
     line = [l for l in out.splitlines() if l.strip().startswith(by) and "finished" in l]

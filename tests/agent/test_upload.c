@@ -1,4 +1,5 @@
-/* Unit tests of the upload policy: Retry-After, backoff with jitter, verdicts, the case body. */
+/* Unit tests of the upload policy: backoff with jitter and the case body (Retry-After and the
+ * generic verdicts are agent/booking's: tests/booking/test_booking_unit.c). */
 #include "upload.h"
 
 #include "util.h"
@@ -12,39 +13,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-
-static void
-test_retry_after(void **state)
-{
-	long s = -5;
-	time_t now = 1784800000; /* 2026-07-23T09:46:40Z */
-
-	(void)state;
-	assert_int_equal(upload_parse_retry_after("120", now, &s), 0);
-	assert_int_equal(s, 120);
-	assert_int_equal(upload_parse_retry_after(" 0\r\n", now, &s), 0);
-	assert_int_equal(s, 0);
-	/* IMF-fixdate 30 s ahead, then the obsolete forms RFC 9110 still requires us to read. */
-	assert_int_equal(upload_parse_retry_after("Thu, 23 Jul 2026 09:47:10 GMT", now, &s), 0);
-	assert_int_equal(s, 30);
-	assert_int_equal(upload_parse_retry_after("Thursday, 23-Jul-26 09:47:40 GMT", now, &s), 0);
-	assert_int_equal(s, 60);
-	assert_int_equal(upload_parse_retry_after("Thu Jul 23 09:48:40 2026", now, &s), 0);
-	assert_int_equal(s, 120);
-	/* A date in the past: retry now. */
-	assert_int_equal(upload_parse_retry_after("Thu, 01 Jan 2026 00:00:00 GMT", now, &s), 0);
-	assert_int_equal(s, 0);
-	/* Absurdly large: clamped (the caller caps it further). */
-	assert_int_equal(upload_parse_retry_after("99999999999999999999999", now, &s), 0);
-	assert_int_equal(s, 365L * 86400);
-	s = 7;
-	assert_int_equal(upload_parse_retry_after("", now, &s), -1);
-	assert_int_equal(upload_parse_retry_after("-5", now, &s), -1);
-	assert_int_equal(upload_parse_retry_after("12abc", now, &s), -1);
-	assert_int_equal(upload_parse_retry_after("soon", now, &s), -1);
-	assert_int_equal(upload_parse_retry_after("1.5", now, &s), -1);
-	assert_int_equal(s, 7);
-}
 
 static void
 test_backoff(void **state)
@@ -67,25 +35,6 @@ test_backoff(void **state)
 	assert_int_equal(upload_backoff_ms(1, 5, 900, 86400, 77), 900000);
 	/* Huge attempt counts never overflow. */
 	assert_true(upload_backoff_ms(1000000, 1, 86400, -1, 0xffffffffu) <= 86400000LL);
-}
-
-static void
-test_classify(void **state)
-{
-	(void)state;
-	assert_int_equal(upload_classify(200), UPLOAD_DELIVERED);
-	assert_int_equal(upload_classify(201), UPLOAD_DELIVERED);
-	assert_int_equal(upload_classify(204), UPLOAD_DELIVERED);
-	assert_int_equal(upload_classify(409), UPLOAD_DELIVERED);
-	assert_int_equal(upload_classify(429), UPLOAD_RETRY);
-	assert_int_equal(upload_classify(500), UPLOAD_RETRY);
-	assert_int_equal(upload_classify(503), UPLOAD_RETRY);
-	assert_int_equal(upload_classify(0), UPLOAD_RETRY);
-	assert_int_equal(upload_classify(400), UPLOAD_HELD);
-	assert_int_equal(upload_classify(401), UPLOAD_HELD);
-	assert_int_equal(upload_classify(404), UPLOAD_HELD);
-	assert_int_equal(upload_classify(422), UPLOAD_HELD);
-	assert_int_equal(upload_classify(301), UPLOAD_HELD);
 }
 
 static char *
@@ -197,8 +146,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_retry_after),    cmocka_unit_test(test_backoff),
-	    cmocka_unit_test(test_classify),       cmocka_unit_test(test_body),
+	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_body),
 	    cmocka_unit_test(test_body_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,8 @@ with TempDir() as tmp:
     check(rep["outcome"] == "fail" and summary["outcome"] == "fail", "outcome fail")
     check(rep["snapshot_sha256"] == hashlib.sha256(open(snapfile, "rb").read()).hexdigest(),
           "snapshot_sha256 is the SHA-256 of the exact snapshot bytes")
-    check(rep["case"] == {"ticket": "T-77"}, "case.ticket")
+    check(rep["case"] == {"case_id": None, "ticket": "T-77", "revision": None, "supersedes": None, "lang": None},
+          "case: the ticket, and no case fields outside benchd (%s)" % rep["case"])
     check([t["name"] for t in rep["trees"]] == ["battery"] and len(rep["trees"][0]["sha256"]) == 64 and
           rep["trees"][0]["sha256"] == hashlib.sha256(open(os.path.join(TREES, "battery.lua"), "rb").read()).hexdigest(),
           "trees lists battery with the sha256 of battery.lua")
@@ -97,8 +98,14 @@ with TempDir() as tmp:
     rep6 = payload(s6["report_path"])
     check(rc == 0 and s6["outcome"] == "fail" and rep6["answers"] == {"swollen": "yes"} and
           "BAT-001" in codes(rep6), "--answer swollen=yes answers it: the fault and the answer are in the report")
+    before = sorted(os.listdir(os.path.join(state, "reports")))
     rc, so7, se7 = run(["run", "--snapshot", snapfile, "--trees-dir", tdir, "--answer", "swollen=maybe"], state)
-    check(rc == 0 and "maybe" in so7 and "not one of" in so7, "an invalid answer is named")
+    check(rc == 2 and "swollen: 'maybe' is not one of the choices: yes, no" in se7,
+          "an invalid choice is refused (exit 2) with the valid ones (%d: %s)" % (rc, se7.strip()))
+    rc, so8, se8 = run(["run", "--snapshot", snapfile, "--trees-dir", tdir, "--answer", "swolen=yes"], state)
+    check(rc == 2 and "no tree asks 'swolen'" in se8 and "swollen" in se8,
+          "an unknown answer key is refused (exit 2) naming the keys the trees ask (%d: %s)" % (rc, se8.strip()))
+    check(sorted(os.listdir(os.path.join(state, "reports"))) == before, "a refused --answer writes nothing")
 
     # benchd's configuration file: bench id and trees as the daemon would sign them.
     cfg = os.path.join(tmp, "benchd.conf")

@@ -233,6 +233,11 @@ test_new_keys(void **state)
 		assert_string_equal(host, "::1");
 		assert_int_equal(port, 8470);
 		assert_true(config_host_is_loopback(host));
+		/* Port 0: the kernel picks a free one (tests never use fixed ports). */
+		assert_int_equal(config_parse_listen("127.0.0.1:0", host, sizeof(host), &port), 0);
+		assert_int_equal(port, 0);
+		assert_int_equal(config_parse_listen("127.0.0.1:65536", host, sizeof(host), &port), -1);
+		assert_int_equal(config_parse_listen("127.0.0.1:-1", host, sizeof(host), &port), -1);
 		assert_false(config_host_is_loopback("10.0.0.1"));
 		assert_false(config_host_is_loopback("127.0.0.1.evil.test"));
 		assert_int_equal(config_check_url("http://[::1]:9/x", why, sizeof(why)), 0);

@@ -130,13 +130,27 @@ test_strlcpy(void **state)
 	assert_string_equal(small, "abc");
 }
 
+static void
+test_strlcat(void **state)
+{
+	char buf[8] = "ab";
+
+	(void)state;
+	assert_int_equal(util_strlcat(buf, "cd", sizeof(buf)), 4);
+	assert_string_equal(buf, "abcd");
+	assert_int_equal(util_strlcat(buf, "efghij", sizeof(buf)), 10); /* what it would have been */
+	assert_string_equal(buf, "abcdefg");                            /* what fits, terminated */
+	assert_int_equal(util_strlcat(buf, "x", sizeof(buf)), 8);
+	assert_string_equal(buf, "abcdefg");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_write_read), cmocka_unit_test(test_big_file_cap),
 	    cmocka_unit_test(test_rfc3339),    cmocka_unit_test(test_state_dir),
-	    cmocka_unit_test(test_strlcpy),
+	    cmocka_unit_test(test_strlcpy),    cmocka_unit_test(test_strlcat),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
