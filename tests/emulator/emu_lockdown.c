@@ -68,8 +68,12 @@ ld_recv(struct ld *l, plist_t *out)
 		return LD_EOF;
 	body = xmalloc(len);
 	rc = ssl_read_full(l->ssl, body, len);
-	if (rc == LD_OK)
-		p = core_plist_from_xml(body, len);
+	if (rc == LD_OK) {
+		int binary = 0;
+		p = core_plist_parse(body, len, &binary);
+		if (p != NULL)
+			core_plist_set_reply_binary(binary);
+	}
 	free(body);
 	if (rc != LD_OK)
 		return LD_EOF;
@@ -79,7 +83,7 @@ ld_recv(struct ld *l, plist_t *out)
 	return LD_OK;
 }
 
-/* An XML body inside the session's TLS, with its length. */
+/* A serialised plist (XML or binary) inside the session's TLS, with its length. */
 static int
 ld_send_tls(struct ld *l, const char *xml, uint32_t len)
 {
@@ -108,15 +112,15 @@ ld_send(struct ld *l, plist_t p)
 {
 	char *xml = NULL;
 	uint32_t len = 0;
-	int rc;
+	int rc, binary;
 
 	if (l->ssl == NULL)
 		return emu_hostile_plist_send(l->fd, p, &l->cd->d, "lockdown");
-	plist_to_xml(p, &xml, &len);
-	if (xml == NULL)
+	binary = core_plist_reply_binary();
+	if (core_plist_serialize(p, binary, &xml, &len) != 0)
 		return -1;
 	rc = ld_send_tls(l, xml, len);
-	plist_to_xml_free(xml);
+	core_plist_serialize_free(xml, binary);
 	return rc;
 }
 
@@ -267,7 +271,7 @@ do_pair(struct ld *l, plist_t req)
 		return ld_error(l, "Pair", "InvalidPairRecord");
 	if (l->cd->d.passcode_locked)
 		return ld_error(l, "Pair", "PasswordProtected");
-	if (l->cd->d.trust_pending)
+	if (core_dev_trust_pending(l->cd)) /* until the control socket says "trust" */
 		return ld_error(l, "Pair", "PairingDialogResponsePending");
 	host_add(l->cd, host);
 	log_info("paired with host %s", host);
