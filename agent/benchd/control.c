@@ -28,7 +28,7 @@ struct client {
 	struct events_sub *sub;
 	char *out;
 	size_t outlen, outcap;
-	int closing; /* the subscriber closed: flush, then drop */
+	int closing;           /* the subscriber closed: flush, then drop */
 	long long idle_since;  /* util_now_ms() of the last answer (or the accept) */
 	long long req_started; /* the first byte of the request in `in`, when len > 0 */
 };

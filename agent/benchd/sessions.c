@@ -25,12 +25,12 @@ struct sess {
 	char mode[16]; /* "normal" (usbmux), "recovery", "dfu", ... */
 	enum sess_state state;
 	volatile int cancel;
-	int unplugged;    /* detached while running: the thread frees the entry */
-	int replugged;    /* attached again while the unplugged session still ends: the thread
-	                     queues a new session instead of freeing the entry (issue 11) */
-	int again;        /* a Paired event came while running */
-	int needs_trust;  /* the last session could not read it: untrusted or pairing pending */
-	char stage[96];   /* the last progress step */
+	int unplugged;   /* detached while running: the thread frees the entry */
+	int replugged;   /* attached again while the unplugged session still ends: the thread
+	                    queues a new session instead of freeing the entry (issue 11) */
+	int again;       /* a Paired event came while running */
+	int needs_trust; /* the last session could not read it: untrusted or pairing pending */
+	char stage[96];  /* the last progress step */
 	/* how the last session ended ("fail: 2 faults", "failed: the phone did not finish within 14 s:
 	 * stopped while connecting; unplug it, the bench goes on"): room for a whole reason */
 	char result[400];
@@ -257,8 +257,9 @@ on_event(const json_t *ev, void *ctx)
 		const char *name = json_string_value(json_object_get(ev, "name"));
 		json_t *v = json_object_get(ev, "value");
 		if (name != NULL && v != NULL)
-			events_publish(s->mgr->o.ev, EV_SESSION_READING,
-			               json_pack("{s:s, s:s, s:O}", "device", s->id, "name", name, "value", v));
+			events_publish(
+			    s->mgr->o.ev, EV_SESSION_READING,
+			    json_pack("{s:s, s:s, s:O}", "device", s->id, "name", name, "value", v));
 	}
 }
 
