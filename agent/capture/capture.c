@@ -412,8 +412,13 @@ sanitizer_kind(const struct sup *su, char *out, size_t outlen)
 	tail[su->taillen] = '\0';
 	for (int i = 0; marks[i]; i++) {
 		if ((p = strstr(tail, marks[i])) != NULL) {
-			size_t n = strcspn(p + strlen(marks[i]), " \n");
+			/* the kind, up to its address: "heap-buffer-overflow", "attempting double-free",
+			 * "SEGV", "stack-overflow" */
+			const char *k = p + strlen(marks[i]), *on = strstr(k, " on ");
+			size_t n = strcspn(k, ":\n(");
 			char what[64];
+			if (on != NULL && (size_t)(on - k) < n)
+				n = (size_t)(on - k);
 			snprintf(what, sizeof(what), "%.*s", (int)(n < 60 ? n : 60), p + strlen(marks[i]));
 			snprintf(out, outlen, "%.*s %s", (int)(strchr(marks[i] + 7, ':') - (marks[i] + 7)),
 			         marks[i] + 7, what);
