@@ -86,7 +86,7 @@ static int
 mux_connect(char *why, size_t whylen)
 {
 	const char *addr = getenv("USBMUXD_SOCKET_ADDRESS");
-	int fd = -1, e;
+	int fd = -1, e = 0;
 
 	if (addr && strncmp(addr, "UNIX:", 5) == 0 && addr[5] != '\0') {
 		addr += 5;
@@ -275,7 +275,7 @@ read_packet(int fd, plist_t *out, int idle, char *why, size_t whylen)
 
 	*out = NULL;
 	r = read_full(fd, (char *)h, MUX_HEADER, idle);
-	if (r <= 0 || r == -2) {
+	if (r <= 0) { /* 0: closed, -1: failed, -2: stopping */
 		if (r == -1)
 			snprintf(why, whylen, "a read failed or timed out");
 		return r;
