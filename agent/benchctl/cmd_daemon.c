@@ -262,10 +262,23 @@ cmd_status(struct ctl *g, int argc, char **argv)
 	printf("bench:     %s\n", s_or(resp, "bench_id", "?"));
 	printf("state:     %s\n", s_or(resp, "state_dir", "?"));
 	printf("control:   %s\n", s_or(resp, "control", "?"));
-	printf("sessions:  %lld running, %lld queued (max %lld); usbmux %s, USB hotplug %s\n",
-	       (long long)i_of(s, "running"), (long long)i_of(s, "queued"), (long long)i_of(s, "max"),
-	       json_is_true(json_object_get(s, "usbmux")) ? "on" : "off",
-	       json_is_true(json_object_get(s, "usb_hotplug")) ? "on" : "off");
+	{
+		/* each watcher's real state: "usbmux off (no usbmuxd answers ...)" */
+		const json_t *w = json_object_get(s, "watchers");
+		const char *mw = s_or(w, "usbmux", "off"), *uw = s_or(w, "usb_hotplug", "off");
+		char mux[300], usb[300];
+		if (json_is_true(json_object_get(s, "usbmux")))
+			snprintf(mux, sizeof(mux), "on");
+		else
+			snprintf(mux, sizeof(mux), "off (%s)", mw);
+		if (json_is_true(json_object_get(s, "usb_hotplug")))
+			snprintf(usb, sizeof(usb), "on");
+		else
+			snprintf(usb, sizeof(usb), "%s", uw);
+		printf("sessions:  %lld running, %lld queued (max %lld); usbmux %s, USB hotplug %s\n",
+		       (long long)i_of(s, "running"), (long long)i_of(s, "queued"), (long long)i_of(s, "max"),
+		       mux, usb);
+	}
 	printf("devices:   %lld seen, %lld sessions, %lld reports stored\n", (long long)i_of(resp, "devices"),
 	       (long long)i_of(resp, "sessions_total"), (long long)i_of(resp, "reports"));
 	printf("cases:     %lld open\n", (long long)i_of(resp, "cases_open"));

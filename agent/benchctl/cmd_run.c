@@ -35,7 +35,7 @@ run_usage(FILE *f)
 	    "usage: benchctl run (--udid UDID | --snapshot FILE [--history FILE] | --replay REPORT)\n"
 	    "                    [--tree NAME]... [--answer KEY=VALUE]... [--ticket ID] [--out FILE]\n"
 	    "                    [--syslog-seconds N] [--trees-dir DIR] [--bench-id ID] [--no-key-init]\n"
-	    "                    [--config FILE]\n\n"
+	    "                    [--config FILE] [--timeout S]\n\n"
 	    "Runs the diagnostic trees over a device (--udid) or a recorded snapshot (--snapshot) and\n"
 	    "writes the signed report to <state-dir>/reports/<report_id>.jws.json, with the exact\n"
 	    "snapshot beside it as <report_id>.snapshot.json: `benchctl run --snapshot` on that file\n"
@@ -57,6 +57,11 @@ run_usage(FILE *f)
 	    "  --ticket ID          the repair ticket the report belongs to (case.ticket)\n"
 	    "  --out FILE           also write the signed report to FILE\n"
 	    "  --syslog-seconds N   with --udid: capture the device log for N seconds (default 5)\n"
+	    "  --timeout S          with --udid: stop reading a device that has not finished in S\n"
+	    "                       seconds plus the syslog time (default 120, or the configuration's\n"
+	    "                       session_timeout_seconds; 0: no limit). The device is read by a\n"
+	    "                       separate, sandboxed reader process (benchd-reader): a phone whose\n"
+	    "                       data crashes it only ends this run, with the reason (exit 1)\n"
 	    "  --trees-dir DIR      the diagnostic trees and catalogue (default: the installed ones)\n"
 	    "  --bench-id ID        the bench id written in the report (default bench-01)\n"
 	    "  --config FILE        take bench id, trees and syslog_seconds from benchd's\n"
@@ -66,9 +71,9 @@ run_usage(FILE *f)
 	    "Prints a short summary (--json: a JSON object). Exit 0 when a signed report was written,\n"
 	    "whatever it found (a replay that differs too: it says how; a locked or untrusted device\n"
 	    "gives a report whose outcome is incomplete); 1 with the reason when none could be\n"
-	    "(unreadable snapshot, no trees, no key, disk); 2 bad command line, a refused --answer, or a "
-	    "history or report to replay that is not\n"
-	    "one; 3 no such device, or it was unplugged during the read.\n");
+	    "(unreadable snapshot, no trees, no key, disk, a device that crashed the reader or ran out\n"
+	    "of time); 2 bad command line, a refused --answer, or a history or report to replay that is\n"
+	    "not one; 3 no such device, or it was unplugged during the read.\n");
 }
 
 static int
@@ -460,7 +465,8 @@ print_summary(struct ctl *g, const struct pipeline_result *res, const char *repl
  * report is written with outcome incomplete (exit 0, with a note on stderr).
  */
 static int
-capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, char **bytes, size_t *len)
+capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, int timeout_s, char **bytes,
+        size_t *len)
 {
 	struct capture_opts co;
 	json_t *probes = NULL;
@@ -478,6 +484,7 @@ capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, ch
 		if (json_is_string(json_array_get(probes, i)))
 			plist[n++] = json_string_value(json_array_get(probes, i));
 	co.syslog_seconds = syslog_seconds;
+	co.deadline_s = timeout_s > 0 ? timeout_s + syslog_seconds : 0;
 	co.trees_dir = po->engine.trees_dir;
 	co.probes = n ? plist : NULL;
 	co.nprobes = n;
@@ -512,6 +519,7 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	    {"bench-id", required_argument, NULL, 'b'},
 	    {"no-key-init", no_argument, NULL, 'N'},
 	    {"config", required_argument, NULL, 'C'},
+	    {"timeout", required_argument, NULL, 'D'},
 	    {"history", required_argument, NULL, 'H'},
 	    {"replay", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
@@ -524,7 +532,7 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	size_t ntrees = 0, nanswers = 0;
 	char *bytes = NULL, *keys[MAX_ANSWERS], why[1024];
 	size_t len = 0;
-	int c, syslog_seconds = -1, ec = BC_EXIT_USAGE, r;
+	int c, syslog_seconds = -1, timeout_s = -1, ec = BC_EXIT_USAGE, r;
 	const char *cfgpath = NULL, *bench_id = NULL, *histfile = NULL, *replay_what = NULL;
 	struct config *cfg = NULL;
 	json_t *history = NULL, *diffs = NULL;
@@ -578,6 +586,14 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		case 'S':
 			if (parse_int(optarg, 0, 600, &syslog_seconds) < 0) {
 				fprintf(stderr, "benchctl: run: --syslog-seconds takes 0 to 600, not '%s'\n",
+				        optarg);
+				goto out;
+			}
+			break;
+		case 'D':
+			if (parse_int(optarg, 0, 3600, &timeout_s) < 0) {
+				fprintf(stderr,
+				        "benchctl: run: --timeout takes 0 to 3600 seconds, not '%s'\n",
 				        optarg);
 				goto out;
 			}
@@ -656,11 +672,15 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		}
 		if (syslog_seconds < 0)
 			syslog_seconds = cfg->syslog_seconds;
+		if (timeout_s < 0)
+			timeout_s = cfg->session_timeout;
 	}
 	if (bench_id != NULL)
 		po.bench_id = bench_id;
 	if (syslog_seconds < 0)
 		syslog_seconds = 5;
+	if (timeout_s < 0)
+		timeout_s = 120; /* benchd's default session_timeout_seconds */
 	po.engine.trees = ntrees ? trees : NULL;
 	po.engine.ntrees = ntrees;
 	po.engine.answers = nanswers ? answers : NULL;
@@ -675,7 +695,7 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		len = rp->snapshot_len;
 		rp->snapshot = NULL;
 	} else if (udid != NULL) {
-		ec = capture(&po, udid, syslog_seconds, &bytes, &len);
+		ec = capture(&po, udid, syslog_seconds, timeout_s, &bytes, &len);
 		if (ec != BC_EXIT_OK)
 			goto out;
 	} else if (util_read_file(snapfile, REPORT_MAX_SNAPSHOT, &bytes, &len) < 0) {

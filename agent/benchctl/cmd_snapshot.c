@@ -1,5 +1,6 @@
 /*
  * benchctl snapshot --udid ID [--out FILE] [--syslog-seconds N] [--crash-dir DIR] [--probe NAME]...
+ *                   [--timeout S]
  * Reads every probe of one device (ID: a usbmux UDID, or the ECID/UDID of a device in
  * recovery/DFU mode) and writes the snapshot JSON (docs/snapshot.md) to FILE or stdout.
  * A locked/untrusted device still gets a snapshot that says so, and the exit code says which.
@@ -19,11 +20,16 @@
 static void
 snapshot_usage(FILE *f)
 {
-	fprintf(f, "usage: benchctl snapshot --udid ID [--out FILE] [--syslog-seconds N] [--crash-dir DIR]\n"
-	           "                         [--probe info|battery|diagnostics|syslog|crashes]...\n"
-	           "  ID is a UDID, or the ECID of a device in recovery/DFU mode (see benchctl devices).\n"
-	           "  --syslog-seconds N   device log capture length (default 5, 0 skips it)\n"
-	           "  --crash-dir DIR      keep the copied crash reports there (default: not kept)\n");
+	fprintf(
+	    f, "usage: benchctl snapshot --udid ID [--out FILE] [--syslog-seconds N] [--crash-dir DIR]\n"
+	       "                         [--probe info|battery|diagnostics|syslog|crashes]... [--timeout S]\n"
+	       "  ID is a UDID, or the ECID of a device in recovery/DFU mode (see benchctl devices).\n"
+	       "  --syslog-seconds N   device log capture length (default 5, 0 skips it)\n"
+	       "  --crash-dir DIR      keep the copied crash reports there (default: not kept)\n"
+	       "  --timeout S          stop a device that has not finished in S seconds plus the\n"
+	       "                       syslog time (default 120; 0: no limit)\n"
+	       "  The device is read by a sandboxed reader process (benchd-reader): data that\n"
+	       "  crashes it ends this command only, with the reason (exit 1).\n");
 }
 
 int
@@ -32,7 +38,7 @@ cmd_snapshot(struct ctl *g, int argc, char **argv)
 	const char *id = NULL, *out = NULL, *crash_dir = NULL;
 	const char *probes[8];
 	size_t nprobes = 0;
-	int secs = 5, derr = 0, r;
+	int secs = 5, timeout_s = 120, derr = 0, r;
 	struct capture_opts o = {0};
 	char *bytes = NULL, why[512] = "";
 	size_t len = 0;
@@ -47,7 +53,7 @@ cmd_snapshot(struct ctl *g, int argc, char **argv)
 		}
 		if (strcmp(a, "--udid") != 0 && strcmp(a, "--ecid") != 0 && strcmp(a, "--out") != 0 &&
 		    strcmp(a, "--syslog-seconds") != 0 && strcmp(a, "--crash-dir") != 0 &&
-		    strcmp(a, "--probe") != 0) {
+		    strcmp(a, "--probe") != 0 && strcmp(a, "--timeout") != 0) {
 			fprintf(stderr, "benchctl snapshot: unknown option '%s'\n", a);
 			snapshot_usage(stderr);
 			return BC_EXIT_USAGE;
@@ -63,6 +69,15 @@ cmd_snapshot(struct ctl *g, int argc, char **argv)
 			out = v;
 		} else if (strcmp(a, "--crash-dir") == 0) {
 			crash_dir = v;
+		} else if (strcmp(a, "--timeout") == 0) {
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (*v == '\0' || *end != '\0' || n < 0 || n > 3600) {
+				fprintf(stderr, "benchctl snapshot: --timeout must be 0..3600, not '%s'\n",
+				        v);
+				return BC_EXIT_USAGE;
+			}
+			timeout_s = (int)n;
 		} else if (strcmp(a, "--syslog-seconds") == 0) {
 			char *end;
 			long n = strtol(v, &end, 10);
@@ -89,6 +104,7 @@ cmd_snapshot(struct ctl *g, int argc, char **argv)
 		return BC_EXIT_USAGE;
 	}
 	o.syslog_seconds = secs;
+	o.deadline_s = timeout_s > 0 ? timeout_s + secs : 0;
 	o.crash_dir = crash_dir;
 	o.probes = nprobes ? probes : NULL;
 	o.nprobes = nprobes;

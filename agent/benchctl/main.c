@@ -142,6 +142,16 @@ main(int argc, char **argv)
 		return BC_EXIT_USAGE;
 	}
 	g.state_dir = util_state_dir(state_opt);
+	if (strcmp(rest[0], "run") == 0 || strcmp(rest[0], "key") == 0 || strcmp(rest[0], "report") == 0) {
+		/* the commands that write reports or use the bench key there */
+		char why[1024];
+		if (util_state_dir_check(g.state_dir, why, sizeof(why)) < 0) {
+			fprintf(stderr, "benchctl: %s\n", why);
+			free(g.state_dir);
+			free(rest);
+			return BC_EXIT_FAIL;
+		}
+	}
 	r = -1;
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		if (strcmp(rest[0], commands[i].name) == 0) {

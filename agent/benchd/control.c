@@ -28,7 +28,9 @@ struct client {
 	struct events_sub *sub;
 	char *out;
 	size_t outlen, outcap;
-	int closing; /* the subscriber closed: flush, then drop */
+	int closing;           /* the subscriber closed: flush, then drop */
+	long long idle_since;  /* util_now_ms() of the last answer (or the accept) */
+	long long req_started; /* the first byte of the request in `in`, when len > 0 */
 };
 
 struct control {
@@ -188,6 +190,7 @@ serve_lines(struct control *c, int i)
 		json_decref(resp);
 		memmove(cl->in, nl + 1, cl->len - n - 1);
 		cl->len -= n + 1;
+		cl->idle_since = cl->req_started = util_now_ms();
 		if (sub != NULL) {
 			cl->sub = sub;
 			cl->len = 0; /* whatever followed the subscribe line is ignored */
@@ -205,6 +208,77 @@ serve_lines(struct control *c, int i)
 	return 0;
 }
 
+/* When client cl must be closed for want of a request (util_now_ms), or -1: never (a stream). */
+static long long
+client_deadline(const struct client *cl)
+{
+	if (cl->sub != NULL)
+		return -1;
+	if (cl->len > 0)
+		return cl->req_started + CONTROL_REQUEST_MS;
+	return cl->idle_since + CONTROL_IDLE_MS;
+}
+
+/* Is the peer one of our own reader processes (a child of this benchd)? */
+static int
+peer_is_child(int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	char path[64], buf[512], *rp;
+	int sfd;
+	ssize_t n;
+	long ppid = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0 || uc.pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)uc.pid);
+	if ((sfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(sfd, buf, sizeof(buf) - 1);
+	close(sfd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything, so read after the last ')' */
+	if ((rp = strrchr(buf, ')')) == NULL || sscanf(rp + 1, " %*c %ld", &ppid) != 1)
+		return 0;
+	return ppid == (long)getpid();
+}
+
+/* Accept one connection: served, or told why not and closed. */
+static void
+accept_one(struct control *c)
+{
+	int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	json_t *no = NULL;
+
+	if (fd < 0)
+		return;
+	if (peer_is_child(fd)) {
+		log_warnx("control: refused a connection from one of benchd's reader processes");
+		no = json_pack("{s:b, s:s, s:s}", "ok", 0, "error",
+		               "a reader process may not use the control socket", "code", "bad_request");
+	} else if (c->nclients >= CONTROL_MAX_CLIENTS) {
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+		         "benchd has %d control connections open, its limit: try again in a moment (idle "
+		         "ones close after %d s)",
+		         CONTROL_MAX_CLIENTS, CONTROL_IDLE_MS / 1000);
+		no = json_pack("{s:b, s:s, s:s}", "ok", 0, "error", msg, "code", "unavailable");
+	}
+	if (no != NULL) {
+		(void)send_line(fd, no);
+		json_decref(no);
+		close(fd);
+		return;
+	}
+	memset(&c->clients[c->nclients], 0, sizeof(c->clients[c->nclients]));
+	c->clients[c->nclients].fd = fd;
+	c->clients[c->nclients].idle_since = util_now_ms();
+	c->nclients++;
+}
+
 static void *
 run(void *arg)
 {
@@ -214,10 +288,28 @@ run(void *arg)
 
 	log_set_device(NULL);
 	for (;;) {
-		int n = 0;
+		int n = 0, timeout = -1;
+		long long now = util_now_ms();
+
+		/* Close what waited too long for a request; the earliest deadline bounds the poll. */
+		for (int i = c->nclients - 1; i >= 0; i--) {
+			long long dl = client_deadline(&c->clients[i]);
+			if (dl >= 0 && dl <= now) {
+				if (c->clients[i].len > 0) {
+					json_t *e = error_answer("the request line did not end in time");
+					(void)send_line(c->clients[i].fd, e);
+					json_decref(e);
+				}
+				drop(c, i);
+			}
+		}
+		for (int i = 0; i < c->nclients; i++) {
+			long long dl = client_deadline(&c->clients[i]);
+			if (dl >= 0 && (timeout < 0 || dl - now < timeout))
+				timeout = dl - now < 1 ? 1 : (int)(dl - now);
+		}
 		p[n++] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
-		p[n++] =
-		    (struct pollfd){.fd = c->lfd, .events = c->nclients < CONTROL_MAX_CLIENTS ? POLLIN : 0};
+		p[n++] = (struct pollfd){.fd = c->lfd, .events = POLLIN}; /* over the cap: refused */
 		for (int i = 0; i < c->nclients; i++) {
 			struct client *cl = &c->clients[i];
 			p[n++] = (struct pollfd){.fd = cl->fd,
@@ -227,7 +319,7 @@ run(void *arg)
 			                                   : -1,
 			                         .events = POLLIN};
 		}
-		if (poll(p, (nfds_t)n, -1) < 0) {
+		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("control: poll");
@@ -267,18 +359,14 @@ run(void *arg)
 				drop(c, i);
 				continue;
 			}
+			if (cl->len == 0)
+				cl->req_started = util_now_ms();
 			cl->len += (size_t)r;
 			if (serve_lines(c, i) < 0)
 				drop(c, i);
 		}
-		if (p[1].revents & POLLIN) {
-			int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-			if (fd >= 0) {
-				memset(&c->clients[c->nclients], 0, sizeof(c->clients[c->nclients]));
-				c->clients[c->nclients].fd = fd;
-				c->nclients++;
-			}
-		}
+		if (p[1].revents & POLLIN)
+			accept_one(c);
 	}
 	while (c->nclients > 0)
 		drop(c, c->nclients - 1);

@@ -11,6 +11,16 @@
  * while the client is slow, and a client too slow for that queue is dropped. Further request
  * lines on a streaming connection are read and ignored.
  *
+ * Bounds (issue 11): a connection with no request in progress is closed after
+ * CONTROL_IDLE_MS; a request line must be complete CONTROL_REQUEST_MS after its first byte;
+ * past CONTROL_MAX_CLIENTS a new connection gets one refusal line
+ * {"ok":false,"error":"...","code":"unavailable"} and is closed, so the cap never leaves a
+ * client hanging in connect. A peer that is one of benchd's own reader processes (a child of
+ * this benchd: the phone's code may run there) is refused at once.
+ *
+ * A streaming connection (subscribe) is exempt from both timeouts: it lives until the peer
+ * closes it, its subscriber is dropped, or benchd stops.
+ *
  * control_start refuses a path where another process answers (another benchd), removes a stale
  * socket file left by a crash, and never removes anything that is not a socket.
  * Ownership: control_start/control_stop (which unlinks the socket file it made).
@@ -24,6 +34,8 @@
 #include "events.h"
 
 #define CONTROL_MAX_CLIENTS 32
+#define CONTROL_IDLE_MS     30000 /* no request in progress for this long: closed */
+#define CONTROL_REQUEST_MS  10000 /* a request line must be complete this long after its start */
 
 enum control_err {
 	CONTROL_OK = 0,

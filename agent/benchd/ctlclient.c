@@ -14,8 +14,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/*
+ * Connect without blocking past deadline: a UNIX socket whose listen backlog is full answers
+ * EAGAIN at once (a blocking connect would wait for room without limit), so retry until then.
+ */
 static int
-connect_unix(const char *path, int *fd, char *why, size_t whylen)
+connect_unix(const char *path, int *fd, long long deadline, char *why, size_t whylen)
 {
 	struct sockaddr_un sa;
 	int s;
@@ -27,14 +31,39 @@ connect_unix(const char *path, int *fd, char *why, size_t whylen)
 		return CTL_E_NO_DAEMON;
 	}
 	util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0) {
 		snprintf(why, whylen, "socket: %s", strerror(errno));
 		return CTL_E_IO;
 	}
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
+	for (;;) {
+		int e;
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EINPROGRESS) {
+			struct pollfd p = {.fd = s, .events = POLLOUT};
+			socklen_t el = sizeof(e);
+			long long left = deadline - util_now_ms();
+			if (poll(&p, 1, left > 0 ? (int)left : 0) == 1 &&
+			    getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
+				break;
+			if (e == EINPROGRESS)
+				e = ETIMEDOUT;
+		}
+		if (e == EAGAIN && util_now_ms() < deadline) {
+			usleep(20 * 1000);
+			continue;
+		}
 		close(s);
+		if (e == EAGAIN || e == ETIMEDOUT) {
+			snprintf(why, whylen,
+			         "%s: benchd did not accept the connection in time (too many clients?)",
+			         path);
+			return CTL_E_IO;
+		}
 		snprintf(why, whylen, "%s: %s", path, strerror(e));
 		if (e == EACCES || e == EPERM)
 			return CTL_E_ACCESS;
@@ -48,12 +77,14 @@ int
 ctl_probe(const char *path)
 {
 	char why[256];
-	int fd, r = connect_unix(path, &fd, why, sizeof(why));
+	int fd, r = connect_unix(path, &fd, util_now_ms() + 1000, why, sizeof(why));
 
 	if (r == CTL_OK) {
 		close(fd);
 		return 1;
 	}
+	if (r == CTL_E_IO) /* it listens, only too busy to take us */
+		return 1;
 	return r == CTL_E_ACCESS ? CTL_E_ACCESS : 0;
 }
 
@@ -75,7 +106,7 @@ ctl_request(const char *path, const json_t *req, json_t **resp, int timeout_ms, 
 	json_error_t jerr;
 
 	*resp = NULL;
-	if ((r = connect_unix(path, &fd, why, whylen)) != CTL_OK)
+	if ((r = connect_unix(path, &fd, deadline, why, whylen)) != CTL_OK)
 		return r;
 	line = json_dumps(req, JSON_COMPACT);
 	if (line == NULL) {
@@ -87,7 +118,6 @@ ctl_request(const char *path, const json_t *req, json_t **resp, int timeout_ms, 
 	line = xrealloc(line, len + 2);
 	line[len++] = '\n';
 	line[len] = '\0';
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	while (off < len) {
 		struct pollfd p = {.fd = fd, .events = POLLOUT};
 		ssize_t n;
@@ -97,6 +127,8 @@ ctl_request(const char *path, const json_t *req, json_t **resp, int timeout_ms, 
 			goto out;
 		}
 		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			break; /* benchd said no and closed (too many clients): its line says why */
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			snprintf(why, whylen, "%s: %s", path, strerror(errno));
 			r = CTL_E_IO;
@@ -219,7 +251,8 @@ ctl_stream_open(const char *path, const json_t *req, struct ctl_stream **out, js
 
 	*out = NULL;
 	*resp = NULL;
-	if ((r = connect_unix(path, &fd, why, whylen)) != CTL_OK)
+	if ((r = connect_unix(path, &fd, util_now_ms() + (timeout_ms > 0 ? timeout_ms : 5000), why,
+	                      whylen)) != CTL_OK)
 		return r;
 	line = json_dumps(req, JSON_COMPACT);
 	if (line == NULL) {

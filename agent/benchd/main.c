@@ -400,6 +400,10 @@ main(int argc, char **argv)
 		log_error("cannot create the state directory %s", d.state_dir);
 		goto out;
 	}
+	if (util_state_dir_check(d.state_dir, why, sizeof(why)) < 0) {
+		log_errorx("%s", why);
+		goto out;
+	}
 	if (lock_state_dir(&d, why, sizeof(why)) < 0) {
 		log_errorx("%s", why);
 		goto out;

@@ -25,11 +25,15 @@ struct sess {
 	char mode[16]; /* "normal" (usbmux), "recovery", "dfu", ... */
 	enum sess_state state;
 	volatile int cancel;
-	int unplugged;    /* detached while running: the thread frees the entry */
-	int again;        /* a Paired event came while running */
-	int needs_trust;  /* the last session could not read it: untrusted or pairing pending */
-	char stage[96];   /* the last progress step */
-	char result[128]; /* how the last session ended ("fail: 2 faults", "unplugged while ...") */
+	int unplugged;   /* detached while running: the thread frees the entry */
+	int replugged;   /* attached again while the unplugged session still ends: the thread
+	                    queues a new session instead of freeing the entry (issue 11) */
+	int again;       /* a Paired event came while running */
+	int needs_trust; /* the last session could not read it: untrusted or pairing pending */
+	char stage[96];  /* the last progress step */
+	/* how the last session ended ("fail: 2 faults", "failed: the phone did not finish within 14 s:
+	 * stopped while connecting; unplug it, the bench goes on"): room for a whole reason */
+	char result[400];
 	/* What the last session learned (for the live table): "" until then. */
 	char product_type[32], model_name[64], serial[64], case_id[40], ticket[72], report_id[40];
 	time_t since;
@@ -132,6 +136,21 @@ device_added(struct sessions *m, const char *id, const char *mode, int again, js
 			log_info("%s: trusted now: diagnosing it again", id);
 		} else if (again && s->state == SESS_RUNNING) {
 			s->again = 1;
+		} else if (!again && s->state == SESS_RUNNING && s->unplugged) {
+			/* Unplugged and plugged straight back while its session still ends: that
+			 * session's read is lost, so the device needs a new one. The ending thread
+			 * sees replugged and queues it (it would otherwise free the entry). */
+			s->replugged = 1;
+			util_strlcpy(s->mode, mode, sizeof(s->mode));
+			{
+				json_t *e = json_pack("{s:s, s:s}", "device", id, "mode", mode);
+				if (json_is_object(extra))
+					json_object_update(e, extra);
+				events_publish(m->o.ev, EV_DEVICE_ATTACHED, e);
+			}
+			log_info(
+			    "%s: plugged back in (%s) while its last session ends: a new session follows", id,
+			    mode);
 		}
 		/* Otherwise a repeated attach of a device we know: nothing to do. */
 	} else {
@@ -183,6 +202,7 @@ device_removed(struct sessions *m, const char *id)
 	case SESS_RUNNING:
 		/* Only this session is told; its thread ends it with the reason and frees it. */
 		s->unplugged = 1;
+		s->replugged = 0; /* plugged back, then out again: the last event wins */
 		s->cancel = 1;
 		s->again = 0;
 		break;
@@ -195,25 +215,8 @@ device_removed(struct sessions *m, const char *id)
 	pthread_mutex_unlock(&m->mu);
 }
 
-/* A step as an event: "reading crash reports 3/12" -> step "reading crash reports", 3, 12. */
-static json_t *
-step_event(const char *device, const char *what)
-{
-	const char *sp = strrchr(what, ' ');
-	unsigned done, total;
-	char tail;
-	json_t *e = json_pack("{s:s}", "device", device);
-
-	if (sp != NULL && sscanf(sp + 1, "%u/%u%c", &done, &total, &tail) == 2) {
-		json_object_set_new(e, "step", json_stringn(what, (size_t)(sp - what)));
-		json_object_set_new(e, "done", json_integer(done));
-		json_object_set_new(e, "total", json_integer(total));
-	} else {
-		json_object_set_new(e, "step", json_string(what));
-	}
-	return e;
-}
-
+/* The step as text, for `benchctl sessions` and for reasons ("while reading crash reports 3/12").
+ * Its event is published by on_event, from the reader's structured step. */
 static void
 on_progress(const char *what, void *ctx)
 {
@@ -222,39 +225,53 @@ on_progress(const char *what, void *ctx)
 	pthread_mutex_lock(&s->mgr->mu);
 	util_strlcpy(s->stage, what, sizeof(s->stage));
 	pthread_mutex_unlock(&s->mgr->mu);
-	events_publish(s->mgr->o.ev, EV_SESSION_STEP, step_event(s->id, what));
 	log_debug("%s", what);
 }
 
 /*
- * HOOK(reader, issue 11 / CONTRACTS 3): capture_opts.event delivers structured steps and early
- * readings (the battery within a second of the plug). Until that callback is on main, the
- * readings are published here from the finished snapshot; once it is, set co.event to an
- * on_event that publishes session.reading for each {"type":"reading"} event and drop this.
+ * capture_opts.event (CONTRACTS 3), live while the reader reads: each step is a session.step,
+ * each early reading a session.reading (the battery as soon as its probe is done, well before
+ * the syslog capture and the crash copy end). capture.c has already bounded and rebuilt ev from
+ * the reader's line; only the fields of the contract are passed on.
  */
 static void
-publish_readings(struct sess *s, const char *bytes, size_t len)
+on_event(const json_t *ev, void *ctx)
 {
-	json_t *snap = json_loadb(bytes, len, 0, NULL), *v;
+	struct sess *s = ctx;
+	const char *type = json_string_value(json_object_get(ev, "type"));
+
+	if (type == NULL)
+		return;
+	if (strcmp(type, "step") == 0) {
+		const char *step = json_string_value(json_object_get(ev, "step"));
+		json_t *e, *done = json_object_get(ev, "done"), *total = json_object_get(ev, "total");
+		if (step == NULL)
+			return;
+		e = json_pack("{s:s, s:s}", "device", s->id, "step", step);
+		if (json_is_integer(done) && json_is_integer(total)) {
+			json_object_set(e, "done", done);
+			json_object_set(e, "total", total);
+		}
+		events_publish(s->mgr->o.ev, EV_SESSION_STEP, e);
+	} else if (strcmp(type, "reading") == 0) {
+		const char *name = json_string_value(json_object_get(ev, "name"));
+		json_t *v = json_object_get(ev, "value");
+		if (name != NULL && v != NULL)
+			events_publish(
+			    s->mgr->o.ev, EV_SESSION_READING,
+			    json_pack("{s:s, s:s, s:O}", "device", s->id, "name", name, "value", v));
+	}
+}
+
+/* What the finished snapshot says the device is, for the live table (the readings themselves
+ * went out live: on_event). */
+static void
+note_device(struct sess *s, const char *bytes, size_t len)
+{
+	json_t *snap = json_loadb(bytes, len, 0, NULL);
 
 	if (snap == NULL)
 		return;
-	if (json_is_object(v = json_object_get(snap, "battery")))
-		events_publish(s->mgr->o.ev, EV_SESSION_READING,
-		               json_pack("{s:s, s:s, s:O}", "device", s->id, "name", "battery", "value", v));
-	if (json_is_array(v = json_object_get(snap, "crashes"))) {
-		size_t i, panics = 0;
-		json_t *c;
-		json_array_foreach(v, i, c)
-		{
-			const char *bt = json_string_value(json_object_get(c, "bug_type"));
-			panics += bt && strcmp(bt, "210") == 0;
-		}
-		events_publish(s->mgr->o.ev, EV_SESSION_READING,
-		               json_pack("{s:s, s:s, s:{s:I, s:I}}", "device", s->id, "name", "crashes",
-		                         "value", "panics", (json_int_t)panics, "reports",
-		                         (json_int_t)json_array_size(v)));
-	}
 	{
 		json_t *d = json_object_get(snap, "device");
 		pthread_mutex_lock(&s->mgr->mu);
@@ -310,7 +327,11 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	    .nprobes = m->nprobes,
 	    .progress = on_progress,
 	    .progress_ctx = s,
+	    .event = on_event,
+	    .event_ctx = s,
 	    .cancel = &s->cancel,
+	    /* the hard deadline: benchd kills the reader after it (DESIGN.md 2) */
+	    .deadline_s = cfg->session_timeout + cfg->syslog_seconds,
 	};
 	struct cases_revision rev;
 	char why[768], stage[128], *bytes = NULL;
@@ -339,6 +360,11 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 		snprintf(reason, reasonlen, "cancelled %s: benchd is stopping", stage);
 		return "cancelled";
 	}
+	if (r == CAPTURE_E_CRASHED || r == CAPTURE_E_DEADLINE) {
+		/* the reader crashed or ran out of time: its reason names the stage and what to do */
+		snprintf(reason, reasonlen, "%s", why);
+		return "failed";
+	}
 	if (r != 0) {
 		snprintf(reason, reasonlen, "cannot read the device: %.700s", why);
 		return "failed";
@@ -350,7 +376,7 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	}
 	if (device_err != 0)
 		log_warnx("device only partly readable: %s (the report says so)", why);
-	publish_readings(s, bytes, len);
+	note_device(s, bytes, len);
 	r = cases_session_report(m->o.cases, s->id, s->mode, bytes, len, &rev, why, sizeof(why));
 	free(bytes);
 	if (r != CASES_OK) {
@@ -402,9 +428,17 @@ session_main(void *arg)
 
 	pthread_mutex_lock(&m->mu);
 	m->running--;
-	snprintf(s->result, sizeof(s->result), "%s%s%.100s", strcmp(state, "done") == 0 ? "" : state,
+	snprintf(s->result, sizeof(s->result), "%s%s%.380s", strcmp(state, "done") == 0 ? "" : state,
 	         strcmp(state, "done") == 0 ? "" : ": ", reason);
-	if (s->unplugged) {
+	if (s->unplugged && s->replugged && !m->stopping) {
+		/* plugged back while this session ended (device_added): a new session */
+		s->unplugged = 0;
+		s->replugged = 0;
+		s->again = 0;
+		s->state = SESS_QUEUED;
+		s->since = time(NULL);
+		m->queued++;
+	} else if (s->unplugged) {
 		unlink_sess(m, s);
 		free(s);
 	} else if (s->again && s->needs_trust && !m->stopping) {
@@ -496,12 +530,11 @@ sessions_start(const struct sessions_opts *o, struct sessions **out, char *why, 
 		json_decref(probes);
 	}
 	{
+		/* The usbmux watcher keeps trying while usbmuxd is away and says so once (muxwatch.c);
+		 * status shows whether it is connected now (sessions_counts). */
 		int r = idev_watch_start(on_idev, m);
 		if (r != 0)
-			log_warnx(
-			    "usbmux: cannot watch for devices: %s: is usbmuxd running? (normal-mode iPhones "
-			    "are not seen until it is)",
-			    idev_strerror(r));
+			log_warnx("usbmux: cannot start the device watcher: %s", idev_strerror(r));
 		else
 			m->idev_on = 1;
 		r = usbdev_watch_start(on_usb, m, NULL);
@@ -621,9 +654,23 @@ sessions_counts(struct sessions *m)
 	json_t *o;
 
 	pthread_mutex_lock(&m->mu);
-	o = json_pack("{s:i, s:i, s:i, s:b, s:b}", "running", m->running, "queued", m->queued, "max",
-	              m->o.cfg->max_sessions, "usbmux", m->idev_on, "usb_hotplug", m->usb_on);
+	o = json_pack("{s:i, s:i, s:i}", "running", m->running, "queued", m->queued, "max",
+	              m->o.cfg->max_sessions);
 	pthread_mutex_unlock(&m->mu);
+	{
+		/* each watcher's real state, not whether it was started (issue 18.3) */
+		char why[256] = "";
+		int mux = m->idev_on ? idev_watch_status(why, sizeof(why)) : -1;
+		json_object_set_new(o, "usbmux", json_boolean(mux == 1));
+		json_object_set_new(o, "usb_hotplug", json_boolean(m->usb_on));
+		json_object_set_new(o, "watchers",
+		                    json_pack("{s:s, s:s}", "usbmux",
+		                              mux == 1   ? "on"
+		                              : mux == 0 ? "connecting"
+		                              : why[0]   ? why
+		                                         : "off",
+		                              "usb_hotplug", m->usb_on ? "on" : "off (no /dev/bus/usb)"));
+	}
 	return o;
 }
 

@@ -290,3 +290,21 @@ util_state_dir(const char *opt)
 	env = getenv("HOME");
 	return xasprintf("%s/.local/state/benchd", env && env[0] ? env : "/tmp");
 }
+
+int
+util_state_dir_check(const char *dir, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return 0; /* made later, with a safe mode */
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, whylen,
+		         "the state directory %s is %s-writable (mode %04o): whoever can write there could "
+		         "replace reports or the bench key; fix it with: chmod go-w %s",
+		         dir, (st.st_mode & S_IWOTH) ? "world" : "group", (unsigned)(st.st_mode & 07777),
+		         dir);
+		return -1;
+	}
+	return 0;
+}

@@ -47,5 +47,11 @@ long long util_now_ms(void);
  * else $XDG_STATE_HOME/benchd (default ~/.local/state/benchd). Returns a malloc'd path.
  */
 char *util_state_dir(const char *opt);
+/*
+ * Refuse a state directory others may write to (group or world write bit): anyone who can
+ * could replace reports or the bench key. 0 when it is fine or does not exist yet; -1 with
+ * the one-line reason and the chmod that fixes it in why.
+ */
+int util_state_dir_check(const char *dir, char *why, size_t whylen);
 
 #endif

@@ -33,6 +33,7 @@
 #define CRASH_HEAD         (512u * 1024) /* bytes of each report kept in memory to parse */
 #define CRASH_CHUNK        (64u * 1024)
 #define CRASH_DEADLINE_MS  90000 /* the whole crashes probe */
+#define CRASH_MARGIN_MS    3000  /* left of opts.budget_s after the copy */
 #define CRASH_WORKERS      4     /* AFC connections copying reports at once */
 #define SYSLOG_CHUNK       16384
 
@@ -126,54 +127,6 @@ still_attached(const char *udid, unsigned *product_id)
 	return found;
 }
 
-static struct {
-	idev_event_cb cb;
-	void *ctx;
-	int on;
-} watch;
-
-static void
-event_trampoline(const idevice_event_t *ev, void *ud)
-{
-	enum idev_event_kind k;
-
-	(void)ud;
-	if (watch.cb == NULL || ev == NULL || ev->udid == NULL)
-		return;
-	if (ev->event == IDEVICE_DEVICE_ADD)
-		k = IDEV_EVENT_ADD;
-	else if (ev->event == IDEVICE_DEVICE_REMOVE)
-		k = IDEV_EVENT_REMOVE;
-	else
-		k = IDEV_EVENT_PAIRED;
-	if (ev->conn_type != CONNECTION_USBMUXD)
-		return;
-	watch.cb(k, ev->udid, watch.ctx);
-}
-
-int
-idev_watch_start(idev_event_cb cb, void *ctx)
-{
-	if (watch.on)
-		return IDEV_OK;
-	watch.cb = cb;
-	watch.ctx = ctx;
-	if (idevice_event_subscribe(event_trampoline, NULL) != IDEVICE_E_SUCCESS)
-		return IDEV_E_NO_USBMUXD;
-	watch.on = 1;
-	return IDEV_OK;
-}
-
-void
-idev_watch_stop(void)
-{
-	if (!watch.on)
-		return;
-	idevice_event_unsubscribe();
-	watch.on = 0;
-	watch.cb = NULL;
-}
-
 /* ---------------------------------------------------------------- session */
 
 struct idev_session {
@@ -184,7 +137,9 @@ struct idev_session {
 	struct idev_opts o;
 	struct models *models;
 	int timeout_ms;
-	/* mu guards device_err and serialises progress callbacks: the crash copy runs workers. */
+	long long started_ms; /* idev_session_new, for opts.budget_s */
+	/* mu guards device_err and serialises progress and event callbacks: the crash copy runs
+	 * workers and the syslog capture a thread of its own. */
 	pthread_mutex_t mu;
 	int device_err; /* IDEV_E_LOCKED when services were refused, IDEV_E_UNPLUGGED when gone */
 	char device_why[256];
@@ -286,6 +241,7 @@ idev_session_new(const char *udid, const struct idev_opts *opts, struct idev_ses
 	if (opts)
 		s->o = *opts;
 	s->timeout_ms = s->o.timeout_ms > 0 ? s->o.timeout_ms : DEFAULT_TIMEOUT_MS;
+	s->started_ms = util_now_ms();
 	a = still_attached(udid, &s->product_id);
 	if (a < 0) {
 		setwhy(why, whylen, "%s", idev_strerror(IDEV_E_NO_USBMUXD));
@@ -351,6 +307,43 @@ idev_session_device_err(const struct idev_session *s, char *why, size_t whylen)
 	return s->device_err;
 }
 
+/* An event to the caller, serialised with every other callback. Takes ev. */
+static void
+emit(struct idev_session *s, json_t *ev)
+{
+	if (s->o.event != NULL) {
+		pthread_mutex_lock(&s->mu);
+		s->o.event(ev, s->o.event_ctx);
+		pthread_mutex_unlock(&s->mu);
+	}
+	json_decref(ev);
+}
+
+/* A step: "step" or, with total > 0, "step done/total"; both as text and as an event. */
+static void
+progress_n(struct idev_session *s, const char *step, size_t done, size_t total)
+{
+	char msg[256];
+
+	if (s->o.progress != NULL) {
+		if (total > 0)
+			snprintf(msg, sizeof(msg), "%s %zu/%zu", step, done, total);
+		else
+			util_strlcpy(msg, step, sizeof(msg));
+		pthread_mutex_lock(&s->mu); /* callers see one callback at a time */
+		s->o.progress(msg, s->o.progress_ctx);
+		pthread_mutex_unlock(&s->mu);
+	}
+	if (s->o.event != NULL) {
+		json_t *ev = json_pack("{s:s, s:s}", "type", "step", "step", step);
+		if (total > 0) {
+			json_object_set_new(ev, "done", json_integer((json_int_t)done));
+			json_object_set_new(ev, "total", json_integer((json_int_t)total));
+		}
+		emit(s, ev);
+	}
+}
+
 static void progress(struct idev_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 progress(struct idev_session *s, const char *fmt, ...)
@@ -358,14 +351,18 @@ progress(struct idev_session *s, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
-	if (s->o.progress == NULL)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&s->mu); /* callers see one callback at a time */
-	s->o.progress(msg, s->o.progress_ctx);
-	pthread_mutex_unlock(&s->mu);
+	progress_n(s, msg, 0, 0);
+}
+
+/* {"type":"reading","name":name,"value":value} (value borrowed). */
+static void
+reading(struct idev_session *s, const char *name, json_t *value)
+{
+	if (s->o.event != NULL && value != NULL)
+		emit(s, json_pack("{s:s, s:s, s:O}", "type", "reading", "name", name, "value", value));
 }
 
 static int
@@ -439,6 +436,9 @@ start_service(struct idev_session *s, const char *name, lockdownd_service_descri
 
 /* ---------------------------------------------------------------- info */
 
+/* get_domain's answer for a reply nested deeper than IDEV_MAX_NESTING (not a lockdown code) */
+#define LE_TOO_DEEP ((lockdownd_error_t)-10000)
+
 static json_t *
 get_domain(struct idev_session *s, const char *domain, lockdownd_error_t *le)
 {
@@ -449,6 +449,11 @@ get_domain(struct idev_session *s, const char *domain, lockdownd_error_t *le)
 	if (*le != LOCKDOWN_E_SUCCESS || p == NULL) {
 		if (p)
 			plist_free(p);
+		return NULL;
+	}
+	if (norm_plist_too_deep(p, IDEV_MAX_NESTING)) {
+		plist_free(p);
+		*le = LE_TOO_DEEP;
 		return NULL;
 	}
 	j = norm_plist_to_json(p);
@@ -476,6 +481,10 @@ probe_info(struct idev_session *s, json_t *device, json_t **battery_domain)
 		    le == LOCKDOWN_E_SSL_ERROR)
 			why_failed(s, "the device information read", le == LOCKDOWN_E_RECEIVE_TIMEOUT, why,
 			           sizeof(why));
+		else if (le == LE_TOO_DEEP)
+			snprintf(why, sizeof(why),
+			         "the device sent its information nested deeper than %d levels",
+			         IDEV_MAX_NESTING);
 		else
 			snprintf(why, sizeof(why), "the device refused its information (lockdown error %d)",
 			         (int)le);
@@ -561,9 +570,15 @@ diag_close(struct diag *d)
 	d->c = NULL;
 }
 
+/* diag_request's answer when the device said no (a Status other than Success): for the battery
+ * gauge that means "no such entry, ask the next"; every other IDEV_E_PROTOCOL is bytes we
+ * refused (unreadable, not a dictionary, nested too deep), which must never read as "no gauge". */
+#define DIAG_REFUSED 1
+
 /*
- * One request -> the reply's Diagnostics dict as JSON (*out), or an error with a reason.
- * key_in_reply: the sub-dictionary to unwrap when present (e.g. "IORegistry", "GasGauge").
+ * One request -> the reply's Diagnostics dict as JSON (*out), or an error with a reason:
+ * DIAG_REFUSED or an idev_err. key_in_reply: the sub-dictionary to unwrap when present (e.g.
+ * "IORegistry", "GasGauge").
  */
 static int
 diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *key_in_reply,
@@ -615,12 +630,18 @@ diag_request(struct idev_session *s, struct diag *d, plist_t req, const char *ke
 				*c = '?';
 		setwhy(why, whylen, "device answered %s during %s", shown, during);
 		plist_free(reply);
-		return IDEV_E_PROTOCOL;
+		return DIAG_REFUSED;
 	}
 	diagd = plist_dict_get_item(reply, "Diagnostics");
 	if (diagd == NULL || plist_get_node_type(diagd) != PLIST_DICT) {
 		plist_free(reply);
 		setwhy(why, whylen, "device sent no diagnostics during %s", during);
+		return IDEV_E_PROTOCOL;
+	}
+	if (norm_plist_too_deep(reply, IDEV_MAX_NESTING)) {
+		plist_free(reply);
+		setwhy(why, whylen, "device sent a reply nested deeper than %d levels during %s",
+		       IDEV_MAX_NESTING, during);
 		return IDEV_E_PROTOCOL;
 	}
 	j = norm_plist_to_json(diagd);
@@ -661,8 +682,8 @@ probe_battery(struct idev_session *s, struct diag *d, const json_t *battery_doma
 		json_t *j = NULL;
 		r = diag_request(s, d, req, "IORegistry", "the battery read", &j, why, sizeof(why));
 		plist_free(req);
-		if (r != IDEV_OK && r != IDEV_E_PROTOCOL)
-			break; /* connection gone: no fallback will answer */
+		if (r != IDEV_OK && r != DIAG_REFUSED)
+			break; /* connection gone, or bytes refused: no fallback can be trusted */
 		if (r == IDEV_OK) {
 			json_object_set(ioreg, sources[i], j);
 			if (json_object_size(j) > 0) {
@@ -673,12 +694,14 @@ probe_battery(struct idev_session *s, struct diag *d, const json_t *battery_doma
 			json_decref(j);
 		}
 	}
-	if (entry == NULL && r != IDEV_OK && r != IDEV_E_PROTOCOL) {
+	if (entry == NULL && r != IDEV_OK && r != DIAG_REFUSED) {
 		add_error(s, IDEV_PROBE_BATTERY, why);
 		return;
 	}
 	json_object_set_new(s->snap, "battery", norm_battery(entry, used, battery_domain));
 	json_decref(entry);
+	/* at once: the bench shows the battery's health while syslog and crashes are still read */
+	reading(s, "battery", json_object_get(s->snap, "battery"));
 }
 
 static void
@@ -725,17 +748,59 @@ conn_eof(idevice_connection_t c)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/*
+ * The syslog capture runs beside the crash copy: syslog_begin starts the service and connects
+ * (lockdown is used from the session's thread only), a thread streams for syslog_seconds into
+ * its own norm_syslog, and syslog_end joins it and puts what came into the snapshot. The
+ * thread touches nothing of the session but its connection, progress and why_failed.
+ */
+struct syslog_job {
+	struct idev_session *s;
+	idevice_connection_t conn;
+	int ssl, lost, active, threaded;
+	struct norm_syslog sl;
+	pthread_t tid;
+	long long end;
+};
+
+static void *
+syslog_stream(void *arg)
+{
+	struct syslog_job *j = arg;
+	char *chunk = xmalloc(SYSLOG_CHUNK);
+	long long now;
+
+	while ((now = util_now_ms()) < j->end && !cancelled(j->s)) {
+		uint32_t got = 0;
+		unsigned slice = (unsigned)(j->end - now < 250 ? j->end - now : 250);
+		idevice_error_t ie =
+		    idevice_connection_receive_timeout(j->conn, chunk, SYSLOG_CHUNK, &got, slice);
+
+		if (got > 0)
+			norm_syslog_feed(&j->sl, chunk, got);
+		if (ie == IDEVICE_E_SUCCESS || got > 0)
+			continue;
+		if (ie == IDEVICE_E_TIMEOUT && (j->ssl || !conn_eof(j->conn)))
+			continue; /* quiet device */
+		j->lost = 1;
+		break;
+	}
+	norm_syslog_finish(&j->sl);
+	free(chunk);
+	idevice_disconnect(j->conn);
+	j->conn = NULL;
+	return NULL;
+}
+
 static void
-probe_syslog(struct idev_session *s)
+syslog_begin(struct idev_session *s, struct syslog_job *j)
 {
 	lockdownd_service_descriptor_t svc = NULL;
-	idevice_connection_t conn = NULL;
-	struct norm_syslog sl;
-	char why[256], *chunk;
-	long long end, now;
-	int r, lost = 0, ssl = 0;
-	json_t *o;
+	char why[256];
+	int r;
 
+	memset(j, 0, sizeof(*j));
+	j->s = s;
 	if (s->o.syslog_seconds <= 0)
 		return;
 	progress(s, "capturing the device log for %d s", s->o.syslog_seconds);
@@ -744,53 +809,54 @@ probe_syslog(struct idev_session *s)
 		add_error(s, IDEV_PROBE_SYSLOG, why);
 		return;
 	}
-	if (idevice_connect(s->dev, svc->port, &conn) != IDEVICE_E_SUCCESS) {
+	if (idevice_connect(s->dev, svc->port, &j->conn) != IDEVICE_E_SUCCESS) {
 		lockdownd_service_descriptor_free(svc);
+		j->conn = NULL;
 		why_failed(s, "the connection to the log service", 0, why, sizeof(why));
 		add_error(s, IDEV_PROBE_SYSLOG, why);
 		return;
 	}
 	if (svc->ssl_enabled) {
-		ssl = 1;
-		idevice_connection_enable_ssl(conn);
+		j->ssl = 1;
+		idevice_connection_enable_ssl(j->conn);
 	}
 	lockdownd_service_descriptor_free(svc);
-	norm_syslog_init(&sl);
-	chunk = xmalloc(SYSLOG_CHUNK);
-	end = util_now_ms() + (long long)s->o.syslog_seconds * 1000;
-	while ((now = util_now_ms()) < end && !cancelled(s)) {
-		uint32_t got = 0;
-		unsigned slice = (unsigned)(end - now < 250 ? end - now : 250);
-		idevice_error_t ie =
-		    idevice_connection_receive_timeout(conn, chunk, SYSLOG_CHUNK, &got, slice);
+	norm_syslog_init(&j->sl);
+	j->end = util_now_ms() + (long long)s->o.syslog_seconds * 1000;
+	j->active = 1;
+	j->threaded = pthread_create(&j->tid, NULL, syslog_stream, j) == 0;
+}
 
-		if (got > 0)
-			norm_syslog_feed(&sl, chunk, got);
-		if (ie == IDEVICE_E_SUCCESS || got > 0)
-			continue;
-		if (ie == IDEVICE_E_TIMEOUT && (ssl || !conn_eof(conn)))
-			continue; /* quiet device */
-		lost = 1;
-		break;
+static void
+syslog_end(struct idev_session *s, struct syslog_job *j)
+{
+	char why[256];
+	json_t *o;
+
+	if (!j->active)
+		return;
+	if (j->threaded) {
+		if (util_now_ms() < j->end && !cancelled(s))
+			progress(s, "capturing the device log for %d s", s->o.syslog_seconds);
+		pthread_join(j->tid, NULL);
+	} else {
+		syslog_stream(j); /* no thread to be had: capture now, after the crash copy */
 	}
-	norm_syslog_finish(&sl);
-	free(chunk);
-	idevice_disconnect(conn);
-
 	o = json_object();
 	json_object_set_new(o, "seconds", json_integer(s->o.syslog_seconds));
-	json_object_set_new(o, "lines", json_integer((json_int_t)sl.seen));
-	json_object_set_new(o, "truncated", json_boolean(sl.truncated));
+	json_object_set_new(o, "lines", json_integer((json_int_t)j->sl.seen));
+	json_object_set_new(o, "truncated", json_boolean(j->sl.truncated));
 	json_object_set_new(o, "signatures", json_array());
-	json_object_set(o, "log", sl.lines);
+	json_object_set(o, "log", j->sl.lines);
 	json_object_set_new(s->snap, "syslog", o);
-	norm_syslog_free(&sl);
-	if (lost) {
+	norm_syslog_free(&j->sl);
+	if (j->lost) {
 		why_failed(s, "syslog capture", 0, why, sizeof(why));
 		add_error(s, IDEV_PROBE_SYSLOG, why);
 	} else if (cancelled(s)) {
 		add_error(s, IDEV_PROBE_SYSLOG, "syslog capture stopped early (session cancelled)");
 	}
+	j->active = 0;
 }
 
 /* ---------------------------------------------------------------- crashes */
@@ -823,10 +889,11 @@ crash_late(struct crash_walk *w)
 static void
 skip_note(struct crash_walk *w, const char *name, const char *reason)
 {
-	json_t *e = json_object();
+	json_t *e;
 
 	if (json_array_size(w->skipped) >= 200)
 		return;
+	e = json_object();
 	json_object_set_new(e, "name", norm_string(name, strlen(name), 512, NULL));
 	json_object_set_new(e, "reason", json_string(reason));
 	json_array_append_new(w->skipped, e);
@@ -863,11 +930,29 @@ crash_walk_dir(struct idev_session *s, afc_client_t afc, const char *dir, int de
 	if (w->lost || cancelled(s) || crash_late(w))
 		return;
 	e = afc_read_directory(afc, dir, &list);
+	if (e == AFC_E_SUCCESS && list == NULL) {
+		/* a real listing holds "." and ".." at least: libimobiledevice 1.3.0 says success
+		 * with no list when a reply's lengths were lies (a 4 GiB entire_length) */
+		if (depth == 0) {
+			w->lost = 1;
+			snprintf(w->why, sizeof(w->why),
+			         "crash reports: the device sent a listing that cannot be read (its "
+			         "lengths are wrong); none were read");
+		} else {
+			skip_note(w, dir, "folder listing cannot be read");
+		}
+		return;
+	}
 	if (e != AFC_E_SUCCESS) {
 		if (afc_lost(e)) {
 			w->lost = 1;
 			why_failed(s, "the crash report listing", e == AFC_E_OP_TIMEOUT, w->why,
 			           sizeof(w->why));
+		} else if (depth == 0) {
+			/* the top folder unreadable is no crash report read, not "no crash reports" */
+			w->lost = 1;
+			snprintf(w->why, sizeof(w->why),
+			         "crash reports: the device refused to list them (AFC error %d)", (int)e);
 		} else {
 			skip_note(w, dir, "folder could not be listed");
 		}
@@ -879,6 +964,9 @@ crash_walk_dir(struct idev_session *s, afc_client_t afc, const char *dir, int de
 		unsigned long long size = 0;
 		const char *fmt = NULL;
 
+		/* the budget holds per entry: 30,000 slow entries in one folder once took 188 s */
+		if (cancelled(s) || crash_late(w))
+			break;
 		if (b == NULL)
 			continue;
 		path = strcmp(dir, ".") == 0 ? xstrdup(b) : xasprintf("%s/%s", dir, b);
@@ -1074,7 +1162,7 @@ crash_worker_main(void *arg)
 
 	for (size_t i = cw->k; i < all->n && !cw->w.lost && !cancelled(cw->s) && !crash_late(&cw->w);
 	     i += cw->nworkers) {
-		progress(cw->s, "reading crash reports %zu/%zu", i + 1, all->n);
+		progress_n(cw->s, "reading crash reports", i + 1, all->n);
 		crash_copy(cw->s, cw->afc, &all->files[i], &cw->w, cw->results[i], &cw->total);
 	}
 	return NULL;
@@ -1165,6 +1253,7 @@ probe_crashes(struct idev_session *s)
 	struct crash_walk w;
 	char why[256];
 	json_t *crashes;
+	long long budget_ms;
 	int r;
 
 	progress(s, "asking the device to gather its crash reports");
@@ -1209,6 +1298,13 @@ probe_crashes(struct idev_session *s)
 	memset(&w, 0, sizeof(w));
 	w.skipped = json_array();
 	w.deadline = util_now_ms() + CRASH_DEADLINE_MS;
+	if (s->o.budget_s > 0) {
+		/* leave the rest of the session (snapshot, signatures) room before its deadline */
+		long long end = s->started_ms + (long long)s->o.budget_s * 1000 - CRASH_MARGIN_MS;
+		if (end < w.deadline)
+			w.deadline = end;
+	}
+	budget_ms = w.deadline - util_now_ms();
 	progress(s, "listing crash reports");
 	crash_walk_dir(s, afc, ".", 0, &w);
 	crashes = json_array();
@@ -1229,11 +1325,27 @@ probe_crashes(struct idev_session *s)
 	} else if (w.late) {
 		snprintf(
 		    why, sizeof(why),
-		    "crash reports: the device was too slow, copying stopped after %d s (%zu reports read)",
-		    CRASH_DEADLINE_MS / 1000, json_array_size(crashes));
+		    "crash reports: the device was too slow, copying stopped after %lld s (%zu reports read)",
+		    budget_ms > 0 ? (budget_ms + 500) / 1000 : 0, json_array_size(crashes));
 		add_error(s, IDEV_PROBE_CRASHES, why);
 	} else if (cancelled(s))
 		add_error(s, IDEV_PROBE_CRASHES, "crash report copy stopped early (session cancelled)");
+	if (!w.lost && !cancelled(s)) {
+		size_t panics = 0, k;
+		json_t *c, *v;
+		json_array_foreach(crashes, k, c)
+		{
+			const char *bt = json_string_value(json_object_get(c, "bug_type"));
+			if (bt && strcmp(bt, "210") == 0)
+				panics++;
+		}
+		v = json_pack("{s:I, s:I}", "panics", (json_int_t)panics, "reports",
+		              (json_int_t)json_array_size(crashes));
+		if (w.late)
+			json_object_set_new(v, "complete", json_false());
+		reading(s, "crashes", v);
+		json_decref(v);
+	}
 }
 
 /* ---------------------------------------------------------------- snapshot */
@@ -1287,6 +1399,7 @@ idev_session_snapshot(struct idev_session *s, json_t **snapshot,
                       size_t whylen)
 {
 	json_t *device, *usb, *probes, *bdom = NULL;
+	struct syslog_job sj = {0};
 	struct diag d;
 	int r, need_diag;
 	const char *order[] = {IDEV_PROBE_INFO, IDEV_PROBE_BATTERY, IDEV_PROBE_DIAGNOSTICS, IDEV_PROBE_SYSLOG,
@@ -1338,7 +1451,7 @@ idev_session_snapshot(struct idev_session *s, json_t **snapshot,
 			          cancelled(s) ? "not read (session cancelled)"
 			                       : idev_strerror(s->device_err));
 		else
-			probe_syslog(s);
+			syslog_begin(s, &sj); /* streams on its own thread while the crashes are copied */
 	}
 	if (wanted(s, IDEV_PROBE_CRASHES)) {
 		if (s->device_err == IDEV_E_LOCKED || s->device_err == IDEV_E_UNPLUGGED || cancelled(s))
@@ -1348,6 +1461,7 @@ idev_session_snapshot(struct idev_session *s, json_t **snapshot,
 		else
 			probe_crashes(s);
 	}
+	syslog_end(s, &sj);
 	json_object_set_new(device, "lockdown", json_string(lockdown_word(s->device_err)));
 	if (s->device_err == IDEV_E_UNPLUGGED)
 		setwhy(s->device_why, sizeof(s->device_why), "device was unplugged during the read");

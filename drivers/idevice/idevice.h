@@ -17,6 +17,14 @@
  * once. Crash reports: at most 1000 files of 32 MiB (512 MiB in all), folders 8 deep, each
  * streamed to crash_dir in 64 KiB chunks with only its first 512 KiB held to parse; files that
  * are not reports (by name, or unreadable) are listed in raw.crashes_skipped, never removed.
+ * The crash copy has a budget of 90 s (less when opts.budget_s leaves less), checked before
+ * every listing entry and every read. A reply nested deeper than IDEV_MAX_NESTING is refused
+ * before anything recursive (libplist's writers and copy) walks it.
+ * The syslog capture runs on a thread of its own while the crash reports are copied, so a
+ * session takes about syslog_seconds, not syslog_seconds plus the copy.
+ * Not every bug is ours to check: libimobiledevice 1.3.0 and libplist 2.2 have some a device
+ * can trigger before our code sees a byte, so benchd runs all of this in the reader process
+ * (agent/capture/reader.h), never in the daemon.
  * A session ignores SIGPIPE when no handler is set, so an unplug mid-write is an error, not a
  * dead process. Sessions on different devices may run in parallel threads.
  */
@@ -50,11 +58,19 @@ struct idev_info {
 /* List attached devices. *out is malloc'd (caller frees), *n set. Returns IDEV_OK or error. */
 int idev_list(struct idev_info **out, size_t *n);
 
-/* Attach/detach events (usbmux Listen), delivered on a libimobiledevice thread. */
+/*
+ * Attach/detach events (usbmux Listen, muxwatch.c), delivered on the watcher's own thread.
+ * The watcher owns its connection (libusbmuxd 2.0.2's leaked a socket per reconnect): it
+ * keeps trying while usbmuxd is away (100 ms doubling to 10 s), reports every device of a lost
+ * connection as removed, and logs once per change ("no usbmuxd answers on ...", "answers
+ * again"). idev_watch_start fails only when no thread can be started; idev_watch_status says
+ * how it is: 1 connected, 0 connecting, -1 usbmuxd away or not watching (why says which).
+ */
 enum idev_event_kind { IDEV_EVENT_ADD = 1, IDEV_EVENT_REMOVE = 2, IDEV_EVENT_PAIRED = 3 };
 typedef void (*idev_event_cb)(enum idev_event_kind kind, const char *udid, void *ctx);
 int idev_watch_start(idev_event_cb cb, void *ctx);
 void idev_watch_stop(void);
+int idev_watch_status(char *why, size_t whylen);
 
 /* Probe names as used in trees and snapshots. */
 #define IDEV_PROBE_INFO        "info"
@@ -62,6 +78,8 @@ void idev_watch_stop(void);
 #define IDEV_PROBE_DIAGNOSTICS "diagnostics"
 #define IDEV_PROBE_SYSLOG      "syslog"
 #define IDEV_PROBE_CRASHES     "crashes"
+
+#define IDEV_MAX_NESTING 256 /* arrays/dicts deep in one device reply */
 
 struct idev_opts {
 	const char *const *probes; /* NULL: all five */
@@ -74,6 +92,19 @@ struct idev_opts {
 	/* Progress for long work ("reading crash reports 3/12"); may be NULL. */
 	void (*progress)(const char *what, void *ctx);
 	void *progress_ctx;
+	/*
+	 * The same progress as structured events, and early readings, one call at a time (the
+	 * crash workers and the syslog thread are serialised), ev borrowed for the call:
+	 *   {"type":"step","step":"reading crash reports","done":3,"total":12}  (done/total optional)
+	 *   {"type":"reading","name":"battery","value":{...snapshot battery...}} (after the battery probe)
+	 *   {"type":"reading","name":"crashes","value":{"panics":N,"reports":M}} (after the copy)
+	 * May be NULL.
+	 */
+	void (*event)(const json_t *ev, void *ctx);
+	void *event_ctx;
+	/* The whole session should end within this many seconds of idev_session_new (0: no
+	 * limit): the crash copy stops early enough to leave the rest of the session room. */
+	int budget_s;
 	/* Checked between reads; non-zero stops the session early (daemon shutdown). */
 	volatile int *cancel;
 };

@@ -225,6 +225,65 @@ plist_conv(plist_t p, int depth, size_t *nodes)
 	}
 }
 
+int
+norm_plist_too_deep(plist_t p, unsigned max)
+{
+	struct level {
+		plist_t node;
+		uint32_t next; /* arrays: the next index */
+		plist_dict_iter it;
+	} * st;
+	unsigned top = 0;
+	int deep = 0;
+
+	if (p == NULL || (plist_get_node_type(p) != PLIST_ARRAY && plist_get_node_type(p) != PLIST_DICT))
+		return 0;
+	if (max == 0)
+		return 1;
+	st = xcalloc(max, sizeof(*st));
+	st[0].node = p;
+	if (plist_get_node_type(p) == PLIST_DICT)
+		plist_dict_new_iter(p, &st[0].it);
+	for (;;) {
+		struct level *l = &st[top];
+		plist_t child = NULL;
+		plist_type t;
+
+		if (plist_get_node_type(l->node) == PLIST_ARRAY) {
+			if (l->next < plist_array_get_size(l->node))
+				child = plist_array_get_item(l->node, l->next++);
+		} else if (l->it != NULL) {
+			/* no key asked for: libplist asserts on a key holding a NUL */
+			plist_dict_next_item(l->node, l->it, NULL, &child);
+		}
+		if (child == NULL) { /* this level is done */
+			free(l->it);
+			l->it = NULL;
+			if (top == 0)
+				break;
+			top--;
+			continue;
+		}
+		t = plist_get_node_type(child);
+		if (t != PLIST_ARRAY && t != PLIST_DICT)
+			continue;
+		if (top + 1 >= max) {
+			deep = 1;
+			break;
+		}
+		top++;
+		st[top].node = child;
+		st[top].next = 0;
+		st[top].it = NULL;
+		if (t == PLIST_DICT)
+			plist_dict_new_iter(child, &st[top].it);
+	}
+	for (unsigned i = 0; i <= top && i < max; i++)
+		free(st[i].it);
+	free(st);
+	return deep;
+}
+
 json_t *
 norm_plist_to_json(plist_t p)
 {
@@ -241,6 +300,10 @@ norm_plist_to_json(plist_t p)
 	 * strings are read by pointer and length below.
 	 */
 	if (p == NULL)
+		return json_null();
+	/* plist_to_xml recurses once per level: a device's 5,000-deep reply overflowed a
+	 * session thread's stack there. Deeper than anything real: refused, not walked. */
+	if (norm_plist_too_deep(p, 256))
 		return json_null();
 	plist_to_xml(p, &bin, &blen);
 	if (bin != NULL && blen > 0)

@@ -34,6 +34,9 @@ json_t *norm_string(const char *s, size_t len, size_t max, int *cut);
  * negatives back as two's complement), reals (non-finite -> null), dates -> RFC 3339 strings,
  * data -> base64 strings. Bounded by the NORM_MAX_* limits (deeper/larger parts -> null). */
 json_t *norm_plist_to_json(plist_t p);
+/* Is p nested (arrays and dicts) deeper than max levels? Iterative: safe on any depth, where
+ * libplist's own writers and copy recurse once per level. p itself is level 1. */
+int norm_plist_too_deep(plist_t p, unsigned max);
 /* Bytes (XML or binary plist) -> JSON; NULL when not a plist. */
 json_t *norm_plist_bytes_to_json(const char *data, size_t len);
 

@@ -444,7 +444,9 @@ usbdev_watch_start(usbdev_event_cb cb, void *ctx, const char *models_path)
 		pthread_mutex_unlock(&W.lock);
 		return USBDEV_OK;
 	}
-	if (libusb_init(&W.usb) != 0) {
+	/* libusb starts without usbfs too, and would then never see a device: say so (issue
+	 * 18.3). umockdev's testbed provides a /dev/bus/usb of its own. */
+	if (access("/dev/bus/usb", F_OK) != 0 || libusb_init(&W.usb) != 0) {
 		pthread_mutex_unlock(&W.lock);
 		return USBDEV_E_INIT;
 	}

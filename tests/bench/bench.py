@@ -16,7 +16,9 @@
     (syslog_seconds S) is watching. Plug time = when the attach commands were written (all in one
     write); report time = the mtime of the signed report file named by the session's
     row in benchd's SQLite store (reports.stored_at only has whole seconds).
-    p50/p95/max, reports per second (N / (last report - plug)), benchd's VmHWM.
+    p50/p95/max, reports per second (N / (last report - plug)), benchd's VmHWM, and (sampled
+    every 50 ms from /proc/PID/smaps_rollup) the peak PSS of benchd plus its benchd-reader
+    processes alive at that moment, with the most readers seen at once (issue 11).
     Every session must end 'done' with its signed report file, or the run fails.
 (3) parse: tests/bench/bench_parse (crash parser per report, syslog scan per MiB).
 
@@ -38,6 +40,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 
@@ -206,6 +209,57 @@ def vm_hwm_kb(pid):
     return -1
 
 
+def pss_kb(pid):
+    """Proportional set size (shared pages split between their users), kB; 0 when gone."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def readers_of(pid):
+    """benchd's reader processes (issue 11: one per session)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if "(benchd-reader)" in st[:st.rindex(")") + 1] and int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(p))
+    return out
+
+
+class PssSampler(threading.Thread):
+    """Every 50 ms: benchd's PSS plus every reader's; keeps the peak of the sum (benchd + readers
+    alive at that moment), benchd's own peak and the most readers seen at once."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.stop_ev = pid, threading.Event()
+        self.total_kb = self.benchd_kb = self.readers = 0
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            rs = readers_of(self.pid)
+            b = pss_kb(self.pid)
+            total = b + sum(pss_kb(r) for r in rs)
+            self.total_kb, self.benchd_kb = max(self.total_kb, total), max(self.benchd_kb, b)
+            self.readers = max(self.readers, len(rs))
+            self.stop_ev.wait(0.05)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join()
+
+
 def pct(xs, p):
     """Nearest-rank percentile."""
     s = sorted(xs)
@@ -253,6 +307,8 @@ def bench_fleet(work, n, syslog_seconds):
     try:
         wait_for("benchd to answer benchctl status", status, 30, 0.1)
         time.sleep(0.3)  # the usbmux watcher is listening
+        sampler = PssSampler(bd.pid)
+        sampler.start()
         t_plug, answers = emu.attach_all([p for _, p in profs])
         bad = [a for a in answers if not a.startswith("ok")]
         if bad:
@@ -268,6 +324,7 @@ def bench_fleet(work, n, syslog_seconds):
         if status() is None:
             raise Fail("benchd does not answer benchctl status after the run")
         hwm = vm_hwm_kb(bd.pid)
+        sampler.stop()
     finally:
         if bd.poll() is None:
             bd.send_signal(signal.SIGTERM)
@@ -303,6 +360,9 @@ def bench_fleet(work, n, syslog_seconds):
         "max_s": round(span, 3),
         "reports_per_s": round(n / span, 2),
         "benchd_vmhwm_mb": round(hwm / 1024.0, 1),
+        "total_pss_peak_mb": round(sampler.total_kb / 1024.0, 1),
+        "benchd_pss_peak_mb": round(sampler.benchd_kb / 1024.0, 1),
+        "readers_peak": sampler.readers,
     }
 
 
@@ -367,6 +427,8 @@ def main():
                                              f["max_s"], "  (bar p95 < 3 s)" if f["syslog_seconds"] == 0 else ""))
         print("%-58s %.1f" % (tag + " reports per second", f["reports_per_s"]))
         print("%-58s %.1f MB  (bar < 64 MB)" % (tag + " benchd peak RSS (VmHWM)", f["benchd_vmhwm_mb"]))
+        print("%-58s %.1f MB  (bar < 256 MB)" % (tag + " peak PSS, benchd + its readers", f["total_pss_peak_mb"]))
+        print("%-58s %d" % (tag + " most reader processes at once", f["readers_peak"]))
     if "parse" in out:
         p = out["parse"]
         print("%-58s %.1f us" % ("crash report parsed (bundled .ips/.plist, mean)", p["crash_us_per_report"]))

@@ -17,23 +17,26 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "emu_hostile.h"
+
 #define EMU_MAX_PLIST       (4u * 1024 * 1024) /* the largest lockdown-framed plist we accept */
 #define EMU_READ_TIMEOUT_MS 30000
 
 struct emu_device {
-	char udid[65];             /* Lockdown/Root/UniqueDeviceID */
-	char dir[4096];            /* the profile directory */
-	uint32_t device_id;        /* usbmux DeviceID, > 0 */
-	unsigned product_id;       /* USB product id */
-	plist_t plist;             /* device.plist root dict: read-only after load */
-	int paired;                /* Behaviour/Paired */
-	int passcode_locked;       /* Behaviour/PasscodeLocked */
-	int trust_pending;         /* Behaviour/TrustPending */
-	int latency_ms;            /* Behaviour/LatencyMs */
-	char disconnect_after[16]; /* Behaviour/DisconnectAfter or "" */
-	int service_port_zero;     /* Behaviour/ServicePortZero: StartService "succeeds" with Port 0 */
-	long long crash_shift;     /* Clock/CrashDatesAsOf: seconds crash-report dates move (emu_clock.c) */
-	atomic_int detached;       /* set on detach and on emulator shutdown; connections end */
+	char udid[65];              /* Lockdown/Root/UniqueDeviceID */
+	char dir[4096];             /* the profile directory */
+	uint32_t device_id;         /* usbmux DeviceID, > 0 */
+	unsigned product_id;        /* USB product id */
+	plist_t plist;              /* device.plist root dict: read-only after load */
+	int paired;                 /* Behaviour/Paired */
+	int passcode_locked;        /* Behaviour/PasscodeLocked */
+	int trust_pending;          /* Behaviour/TrustPending */
+	int latency_ms;             /* Behaviour/LatencyMs */
+	char disconnect_after[16];  /* Behaviour/DisconnectAfter or "" */
+	int service_port_zero;      /* Behaviour/ServicePortZero: StartService "succeeds" with Port 0 */
+	struct emu_hostile hostile; /* the attacking Behaviour flags (emu_hostile.h) */
+	long long crash_shift;      /* Clock/CrashDatesAsOf: seconds crash-report dates move (emu_clock.c) */
+	atomic_int detached;        /* set on detach and on emulator shutdown; connections end */
 };
 
 /*

@@ -83,28 +83,44 @@ ld_recv(struct ld *l, plist_t *out)
 	return LD_OK;
 }
 
+/* A serialised plist (XML or binary) inside the session's TLS, with its length. */
 static int
-ld_send(struct ld *l, plist_t p)
+ld_send_tls(struct ld *l, const char *xml, uint32_t len)
 {
-	char *xml = NULL;
-	uint32_t len = 0, be;
+	uint32_t be;
 	char *msg;
-	int rc, binary;
+	int rc;
 
-	if (l->ssl == NULL)
-		return emu_plist_send(l->fd, p);
-	binary = core_plist_reply_binary();
-	if (core_plist_serialize(p, binary, &xml, &len) != 0)
-		return -1;
 	msg = xmalloc((size_t)len + 4);
 	be = htonl(len);
 	memcpy(msg, &be, 4);
 	memcpy(msg + 4, xml, len);
-	core_plist_serialize_free(xml, binary);
+	if (l->cd->d.hostile.tls_half_record) {
+		rc = emu_hostile_tls_half(l->ssl, l->fd, msg, (size_t)len + 4, &l->cd->d);
+		free(msg);
+		return rc;
+	}
 	rc = SSL_write(l->ssl, msg, (int)len + 4) == (int)len + 4 ? 0 : -1;
 	if (rc != 0)
 		ERR_clear_error();
 	free(msg);
+	return rc;
+}
+
+static int
+ld_send(struct ld *l, plist_t p)
+{
+	char *xml = NULL;
+	uint32_t len = 0;
+	int rc, binary;
+
+	if (l->ssl == NULL)
+		return emu_hostile_plist_send(l->fd, p, &l->cd->d, "lockdown");
+	binary = core_plist_reply_binary();
+	if (core_plist_serialize(p, binary, &xml, &len) != 0)
+		return -1;
+	rc = ld_send_tls(l, xml, len);
+	core_plist_serialize_free(xml, binary);
 	return rc;
 }
 
@@ -203,6 +219,15 @@ do_get_value(struct ld *l, plist_t req)
 	plist_t dom = emu_profile_get(&l->cd->d, "Lockdown", domain ? domain : "Root", NULL);
 	plist_t val = NULL, reply;
 
+	if (key == NULL && l->ssl != NULL && l->cd->d.hostile.getvalue_nest) {
+		size_t n = 0;
+		char *xml = emu_hostile_getvalue_xml(&l->cd->d, domain, &n);
+		int rc;
+		emu_delay(&l->cd->d);
+		rc = xml ? ld_send_tls(l, xml, (uint32_t)n) : -1;
+		free(xml);
+		return rc;
+	}
 	if (key != NULL) {
 		val = dom != NULL ? plist_copy(plist_dict_get_item(dom, key)) : NULL;
 		if (val == NULL && domain == NULL && strcmp(key, "DevicePublicKey") == 0) {
@@ -297,7 +322,10 @@ do_start_session(struct ld *l, plist_t req)
 		if (poll(&pfd, 1, TLS_TIMEOUT_S * 1000) == 1)
 			emu_delay(&l->cd->d);
 	}
-	r = SSL_accept(l->ssl);
+	if (strcmp(l->cd->d.hostile.trickle, "tls") == 0)
+		r = emu_hostile_tls_accept(l->ssl, l->fd, &l->cd->d);
+	else
+		r = SSL_accept(l->ssl);
 	if (r != 1) {
 		unsigned long e = ERR_peek_error();
 		char buf[256] = "peer closed";

@@ -54,11 +54,12 @@ check_behaviour(plist_t beh, struct emu_device *d, char *why, size_t whylen)
 			break;
 		if (strcmp(key, "Paired") && strcmp(key, "PasscodeLocked") && strcmp(key, "TrustPending") &&
 		    strcmp(key, "LatencyMs") && strcmp(key, "DisconnectAfter") &&
-		    strcmp(key, "ServicePortZero")) {
+		    strcmp(key, "ServicePortZero") && !emu_hostile_known_key(key)) {
 			snprintf(why, whylen,
 			         "unknown Behaviour key '%s' (known: Paired, PasscodeLocked, TrustPending, "
 			         "LatencyMs, "
-			         "DisconnectAfter, ServicePortZero)",
+			         "DisconnectAfter, ServicePortZero, and the hostile ones in "
+			         "tests/emulator/README.md)",
 			         key);
 			free(key);
 			free(it);
@@ -83,6 +84,8 @@ check_behaviour(plist_t beh, struct emu_device *d, char *why, size_t whylen)
 		snprintf(why, whylen, "Behaviour/ServicePortZero must be a boolean");
 		return -1;
 	}
+	if (emu_hostile_check(beh, &d->hostile, why, whylen) != 0)
+		return -1;
 	n = plist_dict_get_item(beh, "LatencyMs");
 	if (n != NULL) {
 		uint64_t v = 0;

@@ -268,7 +268,8 @@ afc_send(struct afc_conn *c, uint64_t op, const void *hdata, size_t hlen, const 
 	if (plen)
 		memcpy(p + AFC_HDR + hlen, payload, plen);
 	emu_delay(c->d);
-	rc = emu_write_all(c->fd, p, total);
+	emu_hostile_afc_huge(p, total, c->d);
+	rc = emu_hostile_send(c->fd, p, total, c->d, "afc");
 	free(p);
 	return rc;
 }
@@ -315,7 +316,7 @@ afc_read_dir(struct afc_conn *c, const char *rel)
 	struct dirent *de;
 	struct buf b;
 	char **names = NULL;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, i;
 	DIR *dir;
 	int s, rc = 0;
 
@@ -333,7 +334,10 @@ afc_read_dir(struct afc_conn *c, const char *rel)
 		afc_dates_path(c, de->d_name, view, sizeof(view), +1);
 		child = *rel ? xasprintf("%s/%s", rel, view) : xstrdup(view);
 		if (!afc_is_removed(c->d->udid, child)) {
-			names = xrealloc(names, (n + 1) * sizeof(*names));
+			if (n == cap) { /* doubling: 30,000 entries must not cost 30,000 copies */
+				cap = cap ? 2 * cap : 64;
+				names = xrealloc(names, cap * sizeof(*names));
+			}
 			names[n++] = xstrdup(view);
 		}
 		free(child);
@@ -538,6 +542,8 @@ afc_read(struct afc_conn *c, uint64_t h, uint64_t want)
 		return 1;
 	if (!f)
 		return afc_status(c, AFC_S_INVALID_ARG);
+	if (c->d->hostile.afc_read_overflow)
+		return emu_hostile_afc_overflow(c->fd, c->packet_num, c->d);
 	if (want > AFC_MAX_READ)
 		want = AFC_MAX_READ;
 	data = xmalloc(want ? want : 1);

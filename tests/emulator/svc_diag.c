@@ -223,7 +223,7 @@ svc_diagnostics_serve(int fd, struct emu_device *d)
 			rep = diag_reply("UnknownRequest", NULL);
 		plist_free(req);
 		emu_delay(d);
-		rc = emu_plist_send(fd, rep);
+		rc = emu_hostile_plist_send(fd, rep, d, "diagnostics");
 		plist_free(rep);
 		if (rc != 0)
 			return;

@@ -48,7 +48,7 @@ svc_idle(int fd, const struct emu_device *d, int max_ms)
 
 /* Send one record: the line, "\n", "\0", in one write. */
 static int
-syslog_send_line(int fd, const char *line, size_t len)
+syslog_send_line(int fd, const char *line, size_t len, const struct emu_device *d)
 {
 	char rec[SYSLOG_MAX_LINE + 2];
 
@@ -57,7 +57,7 @@ syslog_send_line(int fd, const char *line, size_t len)
 	memcpy(rec, line, len);
 	rec[len] = '\n';
 	rec[len + 1] = '\0';
-	return emu_write_all(fd, rec, len + 2);
+	return emu_hostile_send(fd, rec, len + 2, d, "syslog");
 }
 
 void
@@ -74,7 +74,7 @@ svc_syslog_serve(int fd, struct emu_device *d)
 	}
 	free(path);
 	emu_delay(d);
-	if (emu_write_all(fd, "", 1) != 0)
+	if (emu_hostile_send(fd, "", 1, d, "syslog") != 0)
 		goto out;
 	for (p = data, end = data ? data + len : NULL; p && p < end;) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -85,7 +85,7 @@ svc_syslog_serve(int fd, struct emu_device *d)
 		if (n > 0) {
 			if (drop && sent >= SYSLOG_DROP_AFTER)
 				goto out; /* the device went away mid-stream */
-			if (syslog_send_line(fd, p, n) != 0)
+			if (syslog_send_line(fd, p, n, d) != 0)
 				goto out;
 			sent++;
 		}
@@ -103,7 +103,7 @@ void
 svc_crashmover_serve(int fd, struct emu_device *d)
 {
 	emu_delay(d);
-	if (emu_write_all(fd, "ping", 5) != 0)
+	if (emu_hostile_send(fd, "ping", 5, d, "mover") != 0)
 		return;
 	svc_idle(fd, d, MOVER_WAIT_MS);
 }
