@@ -1,7 +1,7 @@
 -- Device state: recovery mode (SYS-001), DFU / WTF / Port DFU (SYS-002), and a phone that is
 -- locked, does not trust this computer or shows the Trust dialog (SYS-003: the diagnosis is
 -- incomplete, the report is still written). Modes come from the USB product id (DOMAIN.md 5).
-tree{ name = "system", version = "1.0", probes = { "info", "usb" },
+tree{ name = "system", version = "1.1", probes = { "info", "usb" },
       description = "Recovery / DFU mode, passcode lock and trust" }
 
 local device = snapshot.device or {}
@@ -44,6 +44,19 @@ local WHY = {
                           fr = "la demande de confiance est affichée sur le téléphone : touchez Se fier, puis relancez le diagnostic",
                           zh = "手机上正显示“信任”对话框：请轻点“信任”，然后重新诊断" },
 }
+-- The info probe failed (a lockdown GetValue answer refused as hostile, a dropped connection):
+-- model, serial and iOS are unknown, so the other trees' model-specific rules cannot hold and
+-- a "pass" would be a claim nobody checked (issue 11: a 100,000-deep GetValue answer gave a
+-- report with no word of it). The report is incomplete and says why.
+local info_failed = probe_failed("info")
+if info_failed ~= nil then
+  node("info", { probe_error = info_failed }, "not read")
+  incomplete{ key = "device_info_not_read", detail = info_failed,
+              text = { en = "the phone's identity (model, serial, iOS) could not be read: reconnect it and diagnose again",
+                       it = "non è stato possibile leggere l'identità del telefono (modello, numero di serie, iOS): ricollegalo e ripeti la diagnosi",
+                       fr = "l'identité du téléphone (modèle, numéro de série, iOS) n'a pas pu être lue : reconnectez-le et relancez le diagnostic",
+                       zh = "无法读取手机的身份信息（型号、序列号、iOS）：请重新连接手机后重新诊断" } }
+end
 node("lockdown", { lockdown = lockdown }, lockdown or "unknown")
 if lockdown ~= nil and WHY[lockdown] ~= nil then
   fault("SYS-003", { lockdown = lockdown, product_type = id.product_type })
