@@ -25,7 +25,7 @@ struct dopts {
 };
 
 static int
-parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_arg)
+parse_opts(struct ctl *g, const char *cmd, int argc, char **argv, struct dopts *o, int *first_arg)
 {
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, 's'},
@@ -39,7 +39,7 @@ parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_a
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			o->conn.socket = optarg;
@@ -47,22 +47,24 @@ parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_a
 		case 'c':
 			o->conn.config = optarg;
 			break;
-		case 'n':
-			o->limit = atoi(optarg);
-			if (o->limit <= 0 || o->limit > 1000) {
-				fprintf(stderr, "benchctl %s: --limit must be 1..1000\n", cmd);
-				return BC_EXIT_USAGE;
-			}
+		case 'n': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (strcmp(cmd, "status") == 0)
+				return benchctl_usage_error(g, cmd, "unknown option '--limit'");
+			if (*optarg == '\0' || *end != '\0' || n < 1 || n > 1000)
+				return benchctl_usage_error(g, cmd, "--limit takes 1 to 1000, not '%s'",
+				                            optarg);
+			o->limit = (int)n;
 			break;
+		}
 		case 'h':
 			printf("usage: benchctl %s%s [--socket PATH | --config FILE]%s [--json]\n", cmd,
 			       strcmp(cmd, "outbox") == 0 ? " [retry REPORT_ID | retry --held]" : "",
 			       strcmp(cmd, "status") == 0 ? "" : " [--limit N]");
 			return -1;
 		default:
-			fprintf(stderr, "benchctl %s: unknown option '%s' (see benchctl %s --help)\n", cmd,
-			        argv[optind - 1], cmd);
-			return BC_EXIT_USAGE;
+			return benchctl_bad_option(g, cmd, ch, argc, argv);
 		}
 	}
 	*first_arg = optind;
@@ -89,35 +91,6 @@ benchctl_socket_path(struct ctl *g, const struct bc_conn *o, int *rc)
 		return p;
 	}
 	return xasprintf("%s/control.sock", g->state_dir);
-}
-
-int
-benchctl_fail(struct ctl *g, int code, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (g->json) {
-		json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-		benchctl_print_json(o);
-		json_decref(o);
-	}
-	fprintf(stderr, "benchctl: %s\n", msg);
-	return code;
-}
-
-void
-benchctl_print_json(const json_t *v)
-{
-	char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	if (s != NULL)
-		printf("%s\n", s);
-	free(s);
-	fflush(stdout);
 }
 
 /* The exit code of a refusal: its code (commands.h) says whose fault it is. */
@@ -246,12 +219,10 @@ cmd_status(struct ctl *g, int argc, char **argv)
 	size_t i;
 	int rc, first;
 
-	if ((rc = parse_opts("status", argc, argv, &o, &first)) != BC_EXIT_OK)
+	if ((rc = parse_opts(g, "status", argc, argv, &o, &first)) != BC_EXIT_OK)
 		return rc < 0 ? BC_EXIT_OK : rc;
-	if (first < argc) {
-		fprintf(stderr, "benchctl status: unexpected argument '%s'\n", argv[first]);
-		return BC_EXIT_USAGE;
-	}
+	if (first < argc)
+		return benchctl_usage_error(g, "status", "unexpected argument '%s'", argv[first]);
 	if ((rc = query(g, &o, "status", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
 	s = json_object_get(resp, "sessions");
@@ -304,12 +275,10 @@ cmd_sessions(struct ctl *g, int argc, char **argv)
 	size_t i;
 	int rc, first;
 
-	if ((rc = parse_opts("sessions", argc, argv, &o, &first)) != BC_EXIT_OK)
+	if ((rc = parse_opts(g, "sessions", argc, argv, &o, &first)) != BC_EXIT_OK)
 		return rc < 0 ? BC_EXIT_OK : rc;
-	if (first < argc) {
-		fprintf(stderr, "benchctl sessions: unexpected argument '%s'\n", argv[first]);
-		return BC_EXIT_USAGE;
-	}
+	if (first < argc)
+		return benchctl_usage_error(g, "sessions", "unexpected argument '%s'", argv[first]);
 	if ((rc = query(g, &o, "sessions", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
 	live = json_object_get(resp, "live");
@@ -351,15 +320,19 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 	size_t i;
 	int rc, first;
 
-	if ((rc = parse_opts("outbox", argc, argv, &o, &first)) != BC_EXIT_OK)
+	if ((rc = parse_opts(g, "outbox", argc, argv, &o, &first)) != BC_EXIT_OK)
 		return rc < 0 ? BC_EXIT_OK : rc;
 	if (first < argc && strcmp(argv[first], "retry") == 0) {
 		int held = first + 2 == argc && strcmp(argv[first + 1], "--held") == 0;
-		if (first + 2 != argc) {
-			fprintf(stderr,
-			        "usage: benchctl outbox retry REPORT_ID | benchctl outbox retry --held\n");
-			return BC_EXIT_USAGE;
-		}
+		if (first + 2 > argc)
+			return benchctl_usage_error(g, "outbox retry",
+			                            "give the REPORT_ID, or --held for every held report");
+		if (first + 2 < argc)
+			return benchctl_usage_error(g, "outbox retry", "unexpected argument '%s'",
+			                            argv[first + 2]);
+		if (!held && argv[first + 1][0] == '-')
+			return benchctl_usage_error(g, "outbox retry", "unknown option '%s'",
+			                            argv[first + 1]);
 		if (held)
 			req = json_pack("{s:s, s:b}", "cmd", "retry", "held", 1);
 		else
@@ -376,12 +349,8 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 		json_decref(resp);
 		return BC_EXIT_OK;
 	}
-	if (first < argc) {
-		fprintf(stderr,
-		        "benchctl outbox: unknown argument '%s' (benchctl outbox [retry REPORT_ID])\n",
-		        argv[first]);
-		return BC_EXIT_USAGE;
-	}
+	if (first < argc)
+		return benchctl_usage_error(g, "outbox", "unknown subcommand '%s' (retry)", argv[first]);
 	if ((rc = query(g, &o, "outbox", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
 	items = json_object_get(resp, "items");
