@@ -11,6 +11,7 @@ Exit 0 pass, 1 fail, 77 skipped (with the reason).
 """
 
 import argparse
+import atexit
 import base64
 import calendar
 import hashlib
@@ -120,6 +121,27 @@ def make_report(state_dir, ticket=None, outcome="fail", n=0):
 # ---------------------------------------------------------------------------------------------
 # Processes
 
+# Every process a test starts (each the leader of its own process group), killed with its whole
+# group when the test ends however it ends: a failed check, an unexpected exception, SIGTERM or
+# SIGINT (ctest's timeout, Ctrl-C), or sys.exit. Every harness that imports this module gets the
+# same guarantee (kill_started runs at exit); t_harness checks it.
+STARTED = []
+
+
+def kill_started():
+    for proc in STARTED:
+        proc.kill()
+
+
+def _exit_on_signal(sig, frame):
+    raise SystemExit(128 + sig)
+
+
+atexit.register(kill_started)
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    if signal.getsignal(_sig) in (signal.SIG_DFL, signal.default_int_handler):
+        signal.signal(_sig, _exit_on_signal)
+
 
 class Proc:
     def __init__(self, argv, logpath, env=None):
@@ -127,9 +149,24 @@ class Proc:
         self.log = open(logpath, "ab")
         self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                   start_new_session=True)
+        STARTED.append(self)
 
     def alive(self):
         return self.p.poll() is None
+
+    def kill(self):
+        """SIGKILL to the process and everything in its process group (a benchd's reader
+        processes, the program umockdev-run or faketime started), then reap it."""
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if not self.log.closed:
+            self.log.close()
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.alive():
@@ -137,8 +174,7 @@ class Proc:
         try:
             rc = self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = self.p.wait()
+            self.kill()
             raise Fail("%s did not stop within %d s" % (self.logpath, timeout))
         self.log.close()
         return rc
@@ -990,7 +1026,84 @@ def t_probes(work):
     emu.stop()
 
 
-TESTS = {"probes": t_probes, "usb": t_usb, "drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
+def harness_child(work, how):
+    """Start what a test starts (a receiver, an emulator, benchd with a session), note their
+    process groups, then end as a broken test would: a failed check, an unexpected exception,
+    or SIGTERM from outside (ctest's timeout)."""
+    rx = Receiver(work)
+    profiles = clone_profiles(work, 1, names=("healthy-15pro",))
+    emu = Emu(work, profiles)
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    b = Bench(work, upload_url=rx.url)
+    with open(b.conf) as f:
+        conf = f.read().replace("syslog_seconds = 0", "syslog_seconds = 30")
+    with open(b.conf, "w") as f:
+        f.write(conf)
+    b.start()
+    wait_for("a running session", lambda: any(s["state"] == "running" for s in
+                                               b.ctl("sessions", json_out=True)[1]["live"]), 20)
+    with open(os.path.join(work, "pids.tmp"), "w") as f:
+        json.dump([p.p.pid for p in STARTED], f)
+    os.rename(os.path.join(work, "pids.tmp"), os.path.join(work, "pids"))
+    if how == "fail":
+        check(False, "failing on purpose, with benchd, the emulator and the receiver running")
+    if how == "error":
+        return {}["an unexpected exception, not a Fail"]
+    time.sleep(60)  # "term": the parent sends SIGTERM meanwhile
+    raise Fail("no SIGTERM came")
+
+
+def t_harness(work):
+    """A test that fails (a failed check, an exception, SIGTERM) leaves no process behind."""
+    for how, want_rc in (("fail", 1), ("error", 1), ("term", 128 + signal.SIGTERM)):
+        cw = os.path.join(work, how)
+        os.makedirs(cw)
+        child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--bin", A.bin, "--work", cw,
+                                  "harness-child-" + how], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        pidfile = os.path.join(cw, "pids")
+        try:
+            wait_for("the child test to start its processes",
+                     lambda: os.path.exists(pidfile) or child.poll() is not None, 60)
+            if not os.path.exists(pidfile):
+                raise Fail("the child test ended before starting anything:\n" +
+                           child.stdout.read().decode(errors="replace"))
+            with open(pidfile) as f:
+                groups = json.load(f)
+            check(len(groups) == 3, "the child started %d processes, want 3" % len(groups))
+            if how == "term":
+                child.send_signal(signal.SIGTERM)
+            out, _ = child.communicate(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        check(child.returncode == want_rc, "%s: the failing test exited %d, want %d:\n%s" %
+              (how, child.returncode, want_rc, out.decode(errors="replace")[-3000:]))
+        if how != "term":
+            check(b"FAIL: harness-child" in out or b"Traceback" in out,
+                  "%s: the failing test did not say why:\n%s" % (how, out.decode(errors="replace")[-3000:]))
+
+        def gone(pgid):
+            try:
+                os.killpg(pgid, 0)
+                return False
+            except ProcessLookupError:
+                return True
+
+        left = [g for g in groups if not gone(g)]
+        if left:
+            for g in left:  # never leave them to the next test
+                os.killpg(g, signal.SIGKILL)
+            raise Fail("%s: process groups %s outlived the failed test" % (how, left))
+        log("%s: the test exited %d and left nothing running (%d process groups checked)" %
+            (how, child.returncode, len(groups)))
+
+
+CHILD_TESTS = {"harness-child-fail": lambda w: harness_child(w, "fail"),
+               "harness-child-error": lambda w: harness_child(w, "error"),
+               "harness-child-term": lambda w: harness_child(w, "term")}
+
+TESTS = {"harness": t_harness, "probes": t_probes, "usb": t_usb, "drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
          "disk": t_disk, "readonly": t_readonly}
 
 
@@ -999,8 +1112,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", required=True, help="the build's bin/ directory")
     p.add_argument("--work", default="", help="keep the work directory here (default: a temp dir, removed)")
-    p.add_argument("test", choices=sorted(TESTS))
+    p.add_argument("test", choices=sorted(TESTS) + sorted(CHILD_TESTS))
     A = p.parse_args()
+    TESTS.update(CHILD_TESTS)
     work = A.work or tempfile.mkdtemp(prefix="benchd-test-")
     os.makedirs(work, exist_ok=True)
     ok = False
@@ -1021,10 +1135,9 @@ def main():
                     print("---- %s\n%s" % (name, f.read()[-6000:]))
         return 1
     finally:
+        kill_started()  # whatever the test left running, passed or failed
         if not A.work and os.environ.get("BENCHD_TEST_IN_NS") != "1":
             shutil.rmtree(work, ignore_errors=True)
-        elif ok and not A.work:
-            pass
 
 
 if __name__ == "__main__":

@@ -36,17 +36,7 @@ from test_benchd import Fail, check, log, wait_for  # noqa: E402
 TOP = os.path.dirname(os.path.dirname(HERE))
 PROFILES = os.path.join(TOP, "tests", "profiles")
 SKIP = 77
-STARTED = []  # every Proc a test started: killed when it fails
-
-_proc_init = tb.Proc.__init__
-
-
-def _tracked_init(self, *a, **k):
-    _proc_init(self, *a, **k)
-    STARTED.append(self)
-
-
-tb.Proc.__init__ = _tracked_init
+STARTED = tb.STARTED  # every Proc a test started: the harness kills each one's process group
 
 
 # ---------------------------------------------------------------------------------------------
@@ -694,11 +684,7 @@ def main():
                     print("---- %s\n%s" % (name, f.read()[-6000:]))
         return 1
     finally:
-        for p in STARTED:  # whatever the test left running
-            proc = getattr(p, "p", p)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        tb.kill_started()  # whatever the test left running, and their process groups
         if not tb.A.work:
             shutil.rmtree(work, ignore_errors=True)
 
