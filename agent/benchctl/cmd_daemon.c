@@ -22,24 +22,24 @@
 struct dopts {
 	struct bc_conn conn;
 	int limit;
+	int held; /* outbox retry --held */
 };
 
 static int
 parse_opts(struct ctl *g, const char *cmd, int argc, char **argv, struct dopts *o, int *first_arg)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"limit", required_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+	    {"limit", required_argument, NULL, 'n'},  {"held", no_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	/* Options anywhere (getopt moves the arguments after them): outbox retry ID --socket P. */
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			o->conn.socket = optarg;
@@ -58,6 +58,11 @@ parse_opts(struct ctl *g, const char *cmd, int argc, char **argv, struct dopts *
 			o->limit = (int)n;
 			break;
 		}
+		case 'H':
+			if (strcmp(cmd, "outbox") != 0)
+				return benchctl_usage_error(g, cmd, "unknown option '--held'");
+			o->held = 1;
+			break;
 		case 'h':
 			printf("usage: benchctl %s%s [--socket PATH | --config FILE]%s [--json]\n", cmd,
 			       strcmp(cmd, "outbox") == 0 ? " [retry REPORT_ID | retry --held]" : "",
@@ -323,16 +328,16 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 	if ((rc = parse_opts(g, "outbox", argc, argv, &o, &first)) != BC_EXIT_OK)
 		return rc < 0 ? BC_EXIT_OK : rc;
 	if (first < argc && strcmp(argv[first], "retry") == 0) {
-		int held = first + 2 == argc && strcmp(argv[first + 1], "--held") == 0;
-		if (first + 2 > argc)
+		int held = o.held;
+		if (held && first + 1 < argc)
+			return benchctl_usage_error(g, "outbox retry",
+			                            "give a REPORT_ID or --held, not both");
+		if (!held && first + 2 > argc)
 			return benchctl_usage_error(g, "outbox retry",
 			                            "give the REPORT_ID, or --held for every held report");
-		if (first + 2 < argc)
+		if (!held && first + 2 < argc)
 			return benchctl_usage_error(g, "outbox retry", "unexpected argument '%s'",
 			                            argv[first + 2]);
-		if (!held && argv[first + 1][0] == '-')
-			return benchctl_usage_error(g, "outbox retry", "unknown option '%s'",
-			                            argv[first + 1]);
 		if (held)
 			req = json_pack("{s:s, s:b}", "cmd", "retry", "held", 1);
 		else
@@ -351,6 +356,9 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 	}
 	if (first < argc)
 		return benchctl_usage_error(g, "outbox", "unknown subcommand '%s' (retry)", argv[first]);
+	if (o.held)
+		return benchctl_usage_error(g, "outbox",
+		                            "--held goes with retry: benchctl outbox retry --held");
 	if ((rc = query(g, &o, "outbox", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
 	items = json_object_get(resp, "items");

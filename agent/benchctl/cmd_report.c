@@ -476,7 +476,7 @@ report_show_cmd(struct ctl *g, int argc, char **argv)
 		config_free(cfg);
 		return ec;
 	}
-	if (!c.verified && !g->json)
+	if (!c.verified)
 		fprintf(stderr, "benchctl: %s: WARNING: the signature does not verify: %s\n", a.file,
 		        not_verified_detail(c.why));
 	if (a.fmt == REPORT_FMT_JSON && g->json) {
