@@ -1,7 +1,10 @@
 /*
  * report: building the benchd.report/1 object (DESIGN.md 4.6) from a snapshot and the engine's
  * result. The readings are copied from the snapshot's normalised fields (never its raw plists or
- * syslog lines: the exact snapshot is kept beside the report and pinned by snapshot_sha256).
+ * syslog lines: the exact snapshot is kept beside the report and pinned by snapshot_sha256),
+ * then the trees' derived readings (reading(): battery_forecast, ...) under names the snapshot's
+ * do not use. inputs.history records the battery history the trees read (DESIGN 4.9), so a
+ * replay gives the same faults.
  */
 #include "report.h"
 
@@ -138,7 +141,20 @@ report_build_at(const struct report_input *in, const struct bench_key *k, const 
 	                    json_pack("{s:s, s:s, s:s}", "id", in->bench_id ? in->bench_id : "bench-01",
 	                              "key_id", bench_key_id(k), "software", software));
 	json_object_set_new(r, "device", json_is_object(dev) ? json_deep_copy(dev) : json_object());
-	json_object_set_new(r, "readings", readings_of(in->snapshot));
+	{
+		json_t *rd = readings_of(in->snapshot), *v;
+		const char *name;
+		json_object_foreach((json_t *)in->readings, name, v)
+		{
+			if (json_object_get(rd, name) == NULL)
+				json_object_set_new(rd, name, json_deep_copy(v));
+		}
+		json_object_set_new(r, "readings", rd);
+	}
+	json_object_set_new(
+	    r, "inputs",
+	    json_pack("{s:o}", "history",
+	              json_is_array(in->history) ? json_deep_copy(in->history) : json_array()));
 	json_object_set_new(r, "faults", copy_or(in->faults, json_array()));
 	json_object_set_new(r, "trace", copy_or(in->trace, json_array()));
 	json_object_set_new(r, "trees", copy_or(in->trees, json_array()));

@@ -75,6 +75,10 @@ struct report_input {
 	int revision;           /* 1, 2, ... */
 	const char *supersedes; /* the case's previous report id, NULL for the first */
 	const char *lang;       /* the customer's language kept on the case (a booking's), or NULL */
+	/* Added by issue 16 (NULL: none). */
+	const json_t *history;  /* the battery history the trees read: inputs.history ([] if NULL) */
+	const json_t *readings; /* derived readings {name: value} merged into readings; a name
+	                           the snapshot's readings already have is never overwritten */
 };
 /* Build the report object (new report_id and created_at). */
 json_t *report_build(const struct report_input *in, const struct bench_key *k);

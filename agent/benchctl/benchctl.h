@@ -8,6 +8,7 @@
 #define BENCHD_BENCHCTL_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 enum benchctl_exit {
 	BC_EXIT_OK = 0,        /* done (run: a signed report was written, whatever it found) */
@@ -89,6 +90,15 @@ int benchctl_usage_error(struct ctl *g, const char *cmd, const char *fmt, ...)
 int benchctl_bad_option(struct ctl *g, const char *cmd, int ch, int argc, char **argv);
 /* One compact JSON line on stdout (CONTRACTS 1), flushed. */
 void benchctl_print_json(const json_t *v);
+/*
+ * Read a battery history file (DESIGN 4.9: a JSON array of {at, battery_serial, cycle_count,
+ * health_pct, nominal_capacity_mah, design_capacity_mah}, oldest first). *out is new. On error
+ * a one-line reason in why and the exit code (1 unreadable, 2 not a history). cmd_run.c
+ */
+int benchctl_load_history(const char *path, json_t **out, char *why, size_t whylen);
+/* readings.battery_forecast as one English line ("80 % in 8 to 20 months (from 3 visits, ...)",
+ * "too early (...)"); -1 when fc is not a forecast. cmd_run.c */
+int benchctl_forecast_text(const json_t *fc, char *out, size_t outlen);
 
 /* The exit code for a device error (idev_err; 0 is BC_EXIT_OK). device.c */
 int benchctl_exit_for_device(int err);

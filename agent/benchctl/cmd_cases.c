@@ -471,6 +471,13 @@ cmd_history(struct ctl *g, int argc, char **argv)
 		       s_or(v, "case_id", "-"), rev, s_or(v, "ticket", "-"), s_or(v, "outcome", "?"), h, cy,
 		       s_or(v, "battery_serial", "-"), f);
 	}
+	{
+		char line[256];
+		if (benchctl_forecast_text(json_object_get(resp, "battery_forecast"), line, sizeof(line)) ==
+		    0)
+			printf("battery forecast: %s; report %s\n", line,
+			       s_or(resp, "battery_forecast_report_id", "?"));
+	}
 	json_decref(resp);
 	return finish_parse(&o, BC_EXIT_OK);
 }

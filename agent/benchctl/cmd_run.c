@@ -1,6 +1,7 @@
 /*
- * benchctl run: one diagnosis, from a device or a recorded snapshot, to a signed report in the
- * state directory (agent/pipeline/pipeline.h). Exit 0 when a signed report was written,
+ * benchctl run: one diagnosis, from a device, a recorded snapshot (with a battery history) or
+ * a stored report (replayed with its own snapshot, answers and history), to a signed report in
+ * the state directory (agent/pipeline/pipeline.h). Exit 0 when a signed report was written,
  * whatever it found; otherwise a one-line reason and a benchctl.h exit code.
  */
 #include "benchctl.h"
@@ -8,6 +9,7 @@
 #include "capture.h"
 #include "config.h"
 #include "engine.h"
+#include "hash.h"
 #include "idevice.h"
 #include "pipeline.h"
 #include "report.h"
@@ -15,26 +17,38 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_TREES_OPT 64
-#define MAX_ANSWERS   128
+#define MAX_TREES_OPT    64
+#define MAX_ANSWERS      128
+#define MAX_HISTORY_FILE (4u << 20)
 
 static void
 run_usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: benchctl run (--udid UDID | --snapshot FILE) [--tree NAME]... [--answer KEY=VALUE]...\n"
-	    "                    [--ticket ID] [--out FILE] [--syslog-seconds N] [--trees-dir DIR]\n"
-	    "                    [--bench-id ID] [--no-key-init] [--config FILE]\n\n"
+	    "usage: benchctl run (--udid UDID | --snapshot FILE [--history FILE] | --replay REPORT)\n"
+	    "                    [--tree NAME]... [--answer KEY=VALUE]... [--ticket ID] [--out FILE]\n"
+	    "                    [--syslog-seconds N] [--trees-dir DIR] [--bench-id ID] [--no-key-init]\n"
+	    "                    [--config FILE]\n\n"
 	    "Runs the diagnostic trees over a device (--udid) or a recorded snapshot (--snapshot) and\n"
 	    "writes the signed report to <state-dir>/reports/<report_id>.jws.json, with the exact\n"
 	    "snapshot beside it as <report_id>.snapshot.json: `benchctl run --snapshot` on that file\n"
 	    "replays the diagnosis offline and finds the same faults.\n\n"
+	    "  --history FILE       the battery's earlier readings on this bench, a JSON array of\n"
+	    "                       {at, battery_serial, cycle_count, health_pct, nominal_capacity_mah,\n"
+	    "                       design_capacity_mah}, oldest first (the report keeps it under\n"
+	    "                       inputs.history; the battery tree forecasts from it)\n"
+	    "  --replay REPORT      run again what a stored report ran: REPORT is a report id (in\n"
+	    "                       <state-dir>/reports) or a .jws.json file; the snapshot beside it,\n"
+	    "                       its trees, answers, ticket and inputs.history. Prints whether the\n"
+	    "                       outcome, faults and readings (the forecast) are the same. The old\n"
+	    "                       report's signature is not checked here: benchctl report verify\n"
 	    "  --tree NAME          run only this tree (repeatable; default: every tree)\n"
 	    "  --answer KEY=VALUE   answer a technician question a tree asks (repeatable); an\n"
 	    "                       unanswered question leaves the outcome incomplete and is listed;\n"
@@ -52,12 +66,13 @@ run_usage(FILE *f)
 	    "Prints a short summary; --json: one line {ok, report_id, outcome, fault_count, faults\n"
 	    "[{code, severity, part, part_note, title}], device_state (ok, locked, untrusted,\n"
 	    "pairing-pending, unavailable), device_mode, questions, incomplete, errors, report_path,\n"
-	    "snapshot_path, kid, key_created}, or {ok: false, error, code} when no report was written.\n"
-	    "Exit 0 when a signed report was written,\n"
-	    "whatever it found (a locked or untrusted device gives a report whose outcome is\n"
-	    "incomplete); 1 with the reason when none could be (unreadable snapshot, no trees, no key,\n"
-	    "disk); 2 bad command line or a refused --answer; 3 no such device, or it was unplugged during "
-	    "the read.\n");
+	    "snapshot_path, kid, key_created, battery_forecast?, replay?}, or {ok: false, error, code}\n"
+	    "when no report was written. Exit 0 when a signed report was written,\n"
+	    "whatever it found (a replay that differs too: it says how; a locked or untrusted device\n"
+	    "gives a report whose outcome is incomplete); 1 with the reason when none could be\n"
+	    "(unreadable snapshot, no trees, no key, disk); 2 bad command line, a refused --answer, or a "
+	    "history or report to replay that is not\n"
+	    "one; 3 no such device, or it was unplugged during the read.\n");
 }
 
 static int
@@ -72,6 +87,270 @@ parse_int(const char *s, int lo, int hi, int *out)
 		return -1;
 	*out = (int)v;
 	return 0;
+}
+
+int
+benchctl_load_history(const char *path, json_t **out, char *why, size_t whylen)
+{
+	json_error_t je;
+	char *data = NULL;
+	size_t len = 0;
+	json_t *h;
+
+	*out = NULL;
+	if (util_read_file(path, MAX_HISTORY_FILE, &data, &len) < 0) {
+		snprintf(why, whylen, "cannot read the history %s: %s", path,
+		         errno == EFBIG ? "bigger than 4 MiB" : strerror(errno));
+		return BC_EXIT_FAIL;
+	}
+	h = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	free(data);
+	if (h == NULL) {
+		snprintf(why, whylen, "the history %s is not JSON: %s at line %d column %d", path, je.text,
+		         je.line, je.column);
+		return BC_EXIT_USAGE;
+	}
+	if (engine_check_history(h, why, whylen) != ENGINE_OK) {
+		char *r = xstrdup(why);
+		snprintf(why, whylen, "%s: %s", path, r);
+		free(r);
+		json_decref(h);
+		return BC_EXIT_USAGE;
+	}
+	*out = h;
+	return BC_EXIT_OK;
+}
+
+int
+benchctl_forecast_text(const json_t *fc, char *out, size_t outlen)
+{
+	const json_t *m = json_object_get(fc, "months_to_80"), *b = json_object_get(fc, "basis");
+	const char *st = json_string_value(json_object_get(fc, "status"));
+	char basis[96];
+
+	snprintf(basis, sizeof(basis), "from %lld visits, %lld cycles, %lld days",
+	         json_integer_value(json_object_get(b, "visits")),
+	         json_integer_value(json_object_get(b, "cycles")),
+	         json_integer_value(json_object_get(b, "days")));
+	if (json_array_size(m) == 2) {
+		long long lo = json_integer_value(json_array_get(m, 0)),
+		          hi = json_integer_value(json_array_get(m, 1));
+		if (!json_is_true(json_object_get(fc, "open_ended")))
+			snprintf(out, outlen, "80 %% in %lld to %lld months (%s)", lo, hi, basis);
+		else if (lo < hi)
+			snprintf(out, outlen,
+			         "80 %% in %lld months to about 5 years, the forecast's horizon (%s)", lo,
+			         basis);
+		else
+			snprintf(
+			    out, outlen,
+			    "80 %% not within 5 years of use at this rate: its age will matter more (%s)",
+			    basis);
+		return 0;
+	}
+	if (st == NULL)
+		return -1;
+	snprintf(out, outlen, "%s%s", st,
+	         strcmp(st, "too early") == 0     ? " (too few readings of this battery yet)"
+	         : strcmp(st, "new battery") == 0 ? " (a new battery: a forecast after more visits)"
+	         : strcmp(st, "below 80") == 0    ? " (health is at or under 80 %: nothing to forecast)"
+	                                          : "");
+	return 0;
+}
+
+/* What a replay takes from a stored report (all borrowed from report, or owned as noted). */
+struct replay {
+	json_t *report; /* the stored report's payload (owned) */
+	const char *id;
+	char *snapshot; /* the snapshot bytes beside it (owned) */
+	size_t snapshot_len;
+	const json_t *history;
+	const char *trees[MAX_TREES_OPT];
+	size_t ntrees;
+	struct engine_answer answers[MAX_ANSWERS];
+	size_t nanswers;
+	const char *ticket;
+};
+
+static int
+is_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return 0;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Load what --replay needs; the exit code and a one-line reason on failure. */
+static int
+replay_load(struct ctl *g, const char *what, struct replay *rp, char *why, size_t whylen)
+{
+	struct stat st;
+	char *path, *data = NULL, *snap_path, *slash, kid[64], sha[65], *dir;
+	const char *want_sha;
+	size_t len = 0, i;
+	const char *k;
+	json_t *v;
+
+	memset(rp, 0, sizeof(*rp));
+	if (stat(what, &st) < 0 && is_uuid(what))
+		path = xasprintf("%s/reports/%s.jws.json", g->state_dir, what);
+	else
+		path = xstrdup(what);
+	if (util_read_file(path, REPORT_MAX_JWS, &data, &len) < 0) {
+		int e = errno;
+		snprintf(why, whylen, "cannot read the report %s: %s", path,
+		         e == EFBIG ? "bigger than a report may be" : strerror(e));
+		free(path);
+		return e == ENOENT ? BC_EXIT_USAGE : BC_EXIT_FAIL;
+	}
+	if (report_unverified_payload(data, len, &rp->report, kid, why, whylen) != REPORT_OK) {
+		char *r = xstrdup(why);
+		snprintf(why, whylen, "%s is not a signed report: %s", path, r);
+		free(r);
+		free(data);
+		free(path);
+		return BC_EXIT_USAGE;
+	}
+	free(data);
+	rp->id = json_string_value(json_object_get(rp->report, "report_id"));
+	if (rp->id == NULL || !is_uuid(rp->id)) {
+		snprintf(why, whylen, "%s has no report_id", path);
+		free(path);
+		return BC_EXIT_USAGE;
+	}
+	slash = strrchr(path, '/');
+	dir = slash ? xasprintf("%.*s", (int)(slash - path), path) : xstrdup(".");
+	snap_path = xasprintf("%s/%s.snapshot.json", dir, rp->id);
+	free(dir);
+	free(path);
+	if (util_read_file(snap_path, REPORT_MAX_SNAPSHOT, &rp->snapshot, &rp->snapshot_len) < 0) {
+		snprintf(why, whylen,
+		         "cannot read the report's snapshot %s: %s (it is kept beside the report)", snap_path,
+		         strerror(errno));
+		free(snap_path);
+		return BC_EXIT_FAIL;
+	}
+	want_sha = json_string_value(json_object_get(rp->report, "snapshot_sha256"));
+	if (hash_sha256_hex(rp->snapshot, rp->snapshot_len, sha) < 0 || want_sha == NULL ||
+	    strcmp(sha, want_sha) != 0) {
+		snprintf(why, whylen,
+		         "%s is not the snapshot report %s was made from (its SHA-256 differs): nothing "
+		         "to replay",
+		         snap_path, rp->id);
+		free(snap_path);
+		return BC_EXIT_USAGE;
+	}
+	free(snap_path);
+	rp->history = json_object_get(json_object_get(rp->report, "inputs"), "history");
+	if (rp->history != NULL && engine_check_history(rp->history, why, whylen) != ENGINE_OK)
+		return BC_EXIT_USAGE;
+	json_array_foreach(json_object_get(rp->report, "trees"), i, v)
+	{
+		const char *n = json_string_value(json_object_get(v, "name"));
+		if (n != NULL && rp->ntrees < MAX_TREES_OPT)
+			rp->trees[rp->ntrees++] = n;
+	}
+	json_object_foreach(json_object_get(rp->report, "answers"), k, v)
+	{
+		if (json_is_string(v) && rp->nanswers < MAX_ANSWERS) {
+			rp->answers[rp->nanswers].key = k;
+			rp->answers[rp->nanswers].value = json_string_value(v);
+			rp->nanswers++;
+		}
+	}
+	rp->ticket = json_string_value(json_object_get(json_object_get(rp->report, "case"), "ticket"));
+	return BC_EXIT_OK;
+}
+
+/* One fault as a replay compares it: everything but the title (which is in the run's language). */
+static json_t *
+faults_key(const json_t *faults)
+{
+	json_t *out = json_array(), *f;
+	size_t i;
+	json_array_foreach(faults, i, f)
+	{
+		json_t *c = json_deep_copy(f);
+		json_object_del(c, "title");
+		json_array_append_new(out, c);
+	}
+	return out;
+}
+
+static char *
+brief(const json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	if (s != NULL && strlen(s) > 300) {
+		size_t n = 296;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* a whole UTF-8 character */
+			n--;
+		memcpy(s + n, "...", 4);
+	}
+	return s ? s : xstrdup("absent");
+}
+
+/* How the new report differs from the replayed one: [strings]; empty when the same. */
+static json_t *
+replay_differences(const json_t *old, const json_t *now)
+{
+	json_t *d = json_array(), *fo = faults_key(json_object_get(old, "faults")),
+	       *fn = faults_key(json_object_get(now, "faults"));
+	const json_t *ro = json_object_get(old, "readings"), *rn = json_object_get(now, "readings");
+	const json_t *to = json_object_get(old, "trees"), *tn = json_object_get(now, "trees");
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (!json_equal(json_object_get(old, "outcome"), json_object_get(now, "outcome")))
+		json_array_append_new(d, json_sprintf("outcome: %s then, %s now",
+		                                      json_string_value(json_object_get(old, "outcome")),
+		                                      json_string_value(json_object_get(now, "outcome"))));
+	if (!json_equal(fo, fn)) {
+		char *a = brief(fo), *b = brief(fn);
+		json_array_append_new(d, json_sprintf("faults: %s then, %s now", a, b));
+		free(a);
+		free(b);
+	}
+	json_object_foreach((json_t *)ro, k, v)
+	{
+		if (!json_equal(v, json_object_get(rn, k))) {
+			char *a = brief(v), *b = brief(json_object_get(rn, k));
+			json_array_append_new(d, json_sprintf("readings.%s: %s then, %s now", k, a, b));
+			free(a);
+			free(b);
+		}
+	}
+	json_object_foreach((json_t *)rn, k, v)
+	{
+		if (json_object_get(ro, k) == NULL) {
+			char *b = brief(v);
+			json_array_append_new(d, json_sprintf("readings.%s: absent then, %s now", k, b));
+			free(b);
+		}
+	}
+	/* Not a difference of the result, but the likely reason for one. */
+	json_array_foreach((json_t *)to, i, v)
+	{
+		const json_t *t = json_array_get(tn, i);
+		if (t != NULL && !json_equal(json_object_get(v, "sha256"), json_object_get(t, "sha256")))
+			json_array_append_new(d,
+			                      json_sprintf("tree %s changed since (version %s then, %s now)",
+			                                   json_string_value(json_object_get(v, "name")),
+			                                   json_string_value(json_object_get(v, "version")),
+			                                   json_string_value(json_object_get(t, "version"))));
+	}
+	json_decref(fo);
+	json_decref(fn);
+	return d;
 }
 
 /*
@@ -94,7 +373,8 @@ device_state(const char *bytes, size_t len, char *state, size_t statelen, char *
 }
 
 static void
-print_summary(struct ctl *g, const struct pipeline_result *res, const char *state, const char *mode)
+print_summary(struct ctl *g, const struct pipeline_result *res, const char *state, const char *mode,
+              const char *replay_of, const json_t *diffs)
 {
 	const json_t *faults = json_object_get(res->report, "faults"), *f, *q;
 	size_t i;
@@ -124,6 +404,14 @@ print_summary(struct ctl *g, const struct pipeline_result *res, const char *stat
 		json_object_set(o, "questions", res->questions ? res->questions : json_array());
 		json_object_set(o, "errors", res->engine_errors ? res->engine_errors : json_array());
 		json_object_set(o, "incomplete", json_object_get(res->report, "incomplete"));
+		if (json_object_get(json_object_get(res->report, "readings"), "battery_forecast"))
+			json_object_set(
+			    o, "battery_forecast",
+			    json_object_get(json_object_get(res->report, "readings"), "battery_forecast"));
+		if (replay_of != NULL)
+			json_object_set_new(o, "replay",
+			                    json_pack("{s:s, s:b, s:O}", "of", replay_of, "same",
+			                              json_array_size(diffs) == 0, "differences", diffs));
 		benchctl_print_json(o);
 		json_decref(o);
 		return;
@@ -174,6 +462,21 @@ print_summary(struct ctl *g, const struct pipeline_result *res, const char *stat
 	{
 		printf("tree error: %s: %s\n", json_string_value(json_object_get(q, "tree")),
 		       json_string_value(json_object_get(q, "reason")));
+	}
+	{
+		char line[256];
+		if (benchctl_forecast_text(
+		        json_object_get(json_object_get(res->report, "readings"), "battery_forecast"), line,
+		        sizeof(line)) == 0)
+			printf("battery forecast: %s\n", line);
+	}
+	if (replay_of != NULL) {
+		if (json_array_size(diffs) == 0) {
+			printf("replay of %s: the same outcome, faults and readings (forecast)\n", replay_of);
+		} else {
+			printf("replay of %s differs:\n", replay_of);
+			json_array_foreach(diffs, i, q) printf("  %s\n", json_string_value(q));
+		}
 	}
 	printf("report:   %s\nsnapshot: %s\nshow it:  benchctl report show %s --format html\n",
 	       res->report_path, res->snapshot_path, res->report_path);
@@ -235,6 +538,8 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	    {"bench-id", required_argument, NULL, 'b'},
 	    {"no-key-init", no_argument, NULL, 'N'},
 	    {"config", required_argument, NULL, 'C'},
+	    {"history", required_argument, NULL, 'H'},
+	    {"replay", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -246,8 +551,10 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	char *bytes = NULL, *keys[MAX_ANSWERS], why[1024];
 	size_t len = 0;
 	int c, syslog_seconds = -1, ec = BC_EXIT_USAGE, r;
-	const char *cfgpath = NULL, *bench_id = NULL;
+	const char *cfgpath = NULL, *bench_id = NULL, *histfile = NULL, *replay_what = NULL;
 	struct config *cfg = NULL;
+	json_t *history = NULL, *diffs = NULL;
+	struct replay *rp = NULL;
 
 	memset(&po, 0, sizeof(po));
 	po.bench_id = "bench-01";
@@ -316,6 +623,12 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		case 'C':
 			cfgpath = optarg;
 			break;
+		case 'H':
+			histfile = optarg;
+			break;
+		case 'R':
+			replay_what = optarg;
+			break;
 		case 'h':
 			run_usage(stdout);
 			ec = BC_EXIT_OK;
@@ -329,9 +642,35 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		ec = benchctl_usage_error(g, "run", "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
-	if ((udid == NULL) == (snapfile == NULL)) {
-		ec = benchctl_usage_error(g, "run", "give exactly one of --udid UDID or --snapshot FILE");
+	if ((udid != NULL) + (snapfile != NULL) + (replay_what != NULL) != 1) {
+		ec = benchctl_usage_error(
+		    g, "run", "give exactly one of --udid UDID or --snapshot FILE (or --replay REPORT)");
 		goto out;
+	}
+	if (replay_what != NULL && (ntrees || nanswers || histfile || po.ticket)) {
+		ec = benchctl_usage_error(
+		    g, "run",
+		    "--replay takes the trees, answers, ticket and history of the report "
+		    "it replays: drop --tree, --answer, --ticket and --history");
+		goto out;
+	}
+	if (histfile != NULL) {
+		ec = benchctl_load_history(histfile, &history, why, sizeof(why));
+		if (ec != BC_EXIT_OK) {
+			ec = benchctl_fail(g, ec, "run: %s", why);
+			goto out;
+		}
+	}
+	if (replay_what != NULL) {
+		rp = xcalloc(1, sizeof(*rp));
+		ec = replay_load(g, replay_what, rp, why, sizeof(why));
+		if (ec != BC_EXIT_OK) {
+			ec = benchctl_fail(g, ec, "run --replay: %s", why);
+			goto out;
+		}
+		for (size_t i = 0; i < rp->ntrees; i++)
+			trees[ntrees++] = rp->trees[i];
+		po.ticket = rp->ticket;
 	}
 	if (cfgpath != NULL) {
 		/* The bench's own settings, so a command-line run signs like the daemon does. */
@@ -356,7 +695,15 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	po.engine.answers = nanswers ? answers : NULL;
 	po.engine.nanswers = nanswers;
 	po.engine.lang = g->lang;
-	if (udid != NULL) {
+	po.history = history;
+	if (rp != NULL) {
+		po.engine.answers = rp->nanswers ? rp->answers : NULL;
+		po.engine.nanswers = rp->nanswers;
+		po.history = rp->history;
+		bytes = rp->snapshot;
+		len = rp->snapshot_len;
+		rp->snapshot = NULL;
+	} else if (udid != NULL) {
 		ec = capture(g, &po, udid, syslog_seconds, &bytes, &len);
 		if (ec != BC_EXIT_OK)
 			goto out;
@@ -366,14 +713,14 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		goto out;
 	}
 	po.state_dir = g->state_dir;
-	po.strict_answers = 1;
+	po.strict_answers = rp == NULL; /* a replay runs the answers it recorded, whatever the trees */
 	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
 	if (r == PIPELINE_E_ANSWER) {
 		ec = benchctl_fail(g, BC_EXIT_USAGE, "run: --answer refused: %s (nothing was written)", why);
 		goto out;
 	}
 	if (r != PIPELINE_OK) {
-		const char *src = snapfile != NULL ? snapfile : udid;
+		const char *src = snapfile != NULL ? snapfile : udid != NULL ? udid : replay_what;
 		ec = benchctl_fail(g, BC_EXIT_FAIL, "run: %s%s%s", r == PIPELINE_E_SNAPSHOT ? src : "",
 		                   r == PIPELINE_E_SNAPSHOT ? ": " : "", why);
 		goto out;
@@ -383,15 +730,24 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		        "benchctl: created the bench signing key %s/%s (key id %s); share its public key "
 		        "with benchctl key export\n",
 		        g->state_dir, BENCH_KEY_FILE, res->kid);
+	if (rp != NULL)
+		diffs = replay_differences(rp->report, res->report);
 	{
 		char state[32], mode[32];
 		device_state(bytes, len, state, sizeof(state), mode, sizeof(mode));
-		print_summary(g, res, state, mode);
+		print_summary(g, res, state, mode, rp ? rp->id : NULL, diffs);
 	}
 	ec = BC_EXIT_OK;
 out:
 	for (size_t i = 0; i < nanswers; i++)
 		free(keys[i]);
+	json_decref(history);
+	json_decref(diffs);
+	if (rp != NULL) {
+		free(rp->snapshot);
+		json_decref(rp->report);
+		free(rp);
+	}
 	free(bytes);
 	pipeline_result_free(res);
 	config_free(cfg);

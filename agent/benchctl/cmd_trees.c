@@ -8,9 +8,10 @@
  *   trees test  [--trees-dir DIR] [--tests-dir DIR]
  *                                            run every case of diag-trees/tests; "N passed, M
  *                                            failed"; exit 1 on any failure
- *   trees run   [--trees-dir DIR] --snapshot FILE [--tree NAME]... [--answer K=V]... [--trace]
- *                                            run the trees over a snapshot and print faults,
- *                                            questions and the outcome (no report, no signing)
+ *   trees run   [--trees-dir DIR] --snapshot FILE [--history FILE] [--tree NAME]...
+ *               [--answer K=V]... [--trace]  run the trees over a snapshot (and the battery's
+ *                                            history) and print faults, questions, derived
+ *                                            readings and the outcome (no report, no signing)
  * --json (global) prints JSON instead of text.
  */
 #include "benchctl.h"
@@ -32,8 +33,8 @@ trees_usage(FILE *f)
 	fprintf(f, "usage: benchctl trees list  [--trees-dir DIR]\n"
 	           "       benchctl trees check [--trees-dir DIR]\n"
 	           "       benchctl trees test  [--trees-dir DIR] [--tests-dir DIR]\n"
-	           "       benchctl trees run   [--trees-dir DIR] --snapshot FILE [--tree NAME]...\n"
-	           "                            [--answer KEY=VALUE]...\n");
+	           "       benchctl trees run   [--trees-dir DIR] --snapshot FILE [--history FILE]\n"
+	           "                            [--tree NAME]... [--answer KEY=VALUE]... [--trace]\n");
 }
 
 static void
@@ -196,15 +197,16 @@ print_trace(const json_t *trace)
 }
 
 static int
-do_run(struct ctl *g, const char *dir, const char *snap_path, const char **trees, size_t ntrees,
-       struct engine_answer *answers, size_t nanswers, int trace)
+do_run(struct ctl *g, const char *dir, const char *snap_path, const json_t *history, const char **trees,
+       size_t ntrees, struct engine_answer *answers, size_t nanswers, int trace)
 {
 	struct engine_opts o = {.trees_dir = dir,
 	                        .trees = trees,
 	                        .ntrees = ntrees,
 	                        .answers = answers,
 	                        .nanswers = nanswers,
-	                        .lang = g->lang};
+	                        .lang = g->lang,
+	                        .history = history};
 	struct engine_result *res = NULL;
 	json_error_t je;
 	char why[512] = "", *data;
@@ -264,6 +266,16 @@ do_run(struct ctl *g, const char *dir, const char *snap_path, const char **trees
 		json_array_foreach(res->incomplete, i, f)
 		    printf("incomplete %s: %s\n", json_string_value(json_object_get(f, "tree")),
 		           json_string_value(json_object_get(f, "reason")));
+		{
+			const char *k;
+			json_object_foreach(res->readings, k, f)
+			{
+				char *v = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+				                            JSON_REAL_PRECISION(15));
+				printf("reading  %s: %s\n", k, v ? v : "?");
+				free(v);
+			}
+		}
 		printf("outcome: %s (report not written: use benchctl run for a signed report)\n",
 		       res->outcome);
 	}
@@ -282,10 +294,12 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 	    {"tree", required_argument, NULL, 'T'},
 	    {"answer", required_argument, NULL, 'a'},
 	    {"trace", no_argument, NULL, 'x'},
+	    {"history", required_argument, NULL, 'H'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *dir = NULL, *tests_dir = NULL, *snap = NULL, *sub;
+	const char *dir = NULL, *tests_dir = NULL, *snap = NULL, *sub, *histfile = NULL;
+	json_t *history = NULL;
 	const char **trees = xcalloc((size_t)argc + 1, sizeof(char *));
 	struct engine_answer *answers = xcalloc((size_t)argc + 1, sizeof(*answers));
 	size_t ntrees = 0, nanswers = 0;
@@ -338,6 +352,9 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 		case 'x':
 			trace = 1;
 			break;
+		case 'H':
+			histfile = optarg;
+			break;
 		case 'h':
 			trees_usage(stdout);
 			r = BC_EXIT_OK;
@@ -351,10 +368,10 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 		r = benchctl_usage_error(g, "trees", "unexpected argument '%s'", argv[optind + 1]);
 		goto out;
 	}
-	if ((snap != NULL || ntrees || nanswers || trace) && strcmp(sub, "run") != 0) {
+	if ((snap != NULL || ntrees || nanswers || trace || histfile) && strcmp(sub, "run") != 0) {
 		r = benchctl_usage_error(g, "trees",
-		                         "trees %s takes only --trees-dir%s; --snapshot, --tree, --answer "
-		                         "and --trace are for trees run",
+		                         "trees %s takes only --trees-dir%s; --snapshot, --tree, --answer, "
+		                         "--history and --trace are for trees run",
 		                         sub, strcmp(sub, "test") == 0 ? " and --tests-dir" : "");
 		goto out;
 	}
@@ -375,9 +392,18 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 			r = benchctl_usage_error(g, "trees", "trees run needs --snapshot FILE");
 			goto out;
 		}
-		r = do_run(g, dir, snap, trees, ntrees, answers, nanswers, trace);
+		if (histfile != NULL) {
+			char why[600];
+			r = benchctl_load_history(histfile, &history, why, sizeof(why));
+			if (r != BC_EXIT_OK) {
+				r = benchctl_fail(g, r, "trees run: %s", why);
+				goto out;
+			}
+		}
+		r = do_run(g, dir, snap, history, trees, ntrees, answers, nanswers, trace);
 	}
 out:
+	json_decref(history);
 	free(trees);
 	free(answers);
 	return r;

@@ -583,11 +583,23 @@ cases_session_report(struct cases *c, const char *device, const char *mode, cons
 	struct engine_answer answers[MAX_ANSWERS];
 	struct pipeline_opts po;
 	struct store_case cs;
-	json_t *snap, *dev;
+	json_t *snap, *dev, *history = NULL;
 	int created = 0, r;
 
 	snap = json_loadb(snapshot, len, 0, NULL);
 	dev = json_object_get(snap, "device");
+	/* DESIGN 4.9: this bench's earlier readings of the same battery, for the forecast. This
+	 * session's report is not stored yet, so every row is from before it. */
+	if (store_battery_history(c->o.st, str_at(dev, "serial"),
+	                          str_at(dev, "udid") ? str_at(dev, "udid") : device,
+	                          str_at(json_object_get(snap, "battery"), "serial"), &history) != STORE_OK) {
+		log_warnx("cannot read the battery's history: the report is made without it");
+		history = NULL;
+	} else if (json_array_size(history) > ENGINE_MAX_HISTORY) {
+		/* The newest rows: a battery seen more often than that is forecast from its latest. */
+		while (json_array_size(history) > ENGINE_MAX_HISTORY)
+			json_array_remove(history, 0);
+	}
 	{
 		struct store_device d = {
 		    .id = device,
@@ -612,8 +624,10 @@ cases_session_report(struct cases *c, const char *device, const char *mode, cons
 		                           &created, why, whylen);
 	}
 	json_decref(snap);
-	if (r != STORE_OK)
+	if (r != STORE_OK) {
+		json_decref(history);
 		return CASES_E_STORE;
+	}
 	if (created) {
 		if (cs.booking_id)
 			log_info("case %s opened with ticket %s from booking %lld%s%s", cs.case_id, cs.ticket,
@@ -631,6 +645,7 @@ cases_session_report(struct cases *c, const char *device, const char *mode, cons
 		if (store_case_get(c->o.st, id, &cs) != STORE_OK) {
 			snprintf(why, whylen, "case %s vanished from the store", id);
 			unlock_case(c, id);
+			json_decref(history);
 			return CASES_E_STORE;
 		}
 	}
@@ -642,10 +657,11 @@ cases_session_report(struct cases *c, const char *device, const char *mode, cons
 	po.case_lang = cs.lang[0] ? cs.lang : NULL;
 	po.engine.answers = answers;
 	po.engine.nanswers = engine_answers(cs.answers, answers, MAX_ANSWERS);
-	/* HOOK(forecast, issue 16): po.history = store_battery_history(serial, udid, battery serial). */
+	po.history = history;
 	r = sign_commit(c, &po, NULL, snapshot, len, device, cs.finished, NULL, out, why, whylen);
 	unlock_case(c, cs.case_id);
 	store_case_clear(&cs);
+	json_decref(history);
 	return r;
 }
 
@@ -704,8 +720,9 @@ cases_answer(struct cases *c, const char *device, const json_t *answers, struct 
 	po.engine.nanswers = engine_answers(merged, ea, MAX_ANSWERS);
 	po.strict_answers = 1;
 	po.expect_trees = json_object_get(payload, "trees");
-	/* HOOK(forecast, issue 16): po.history = the previous revision's inputs.history, so a
-	 * revision over the same snapshot sees the same history (trees stay pure). */
+	/* The previous revision's inputs.history: a revision over the same snapshot sees the same
+	 * history (trees stay pure), not one that has grown since. */
+	po.history = json_object_get(json_object_get(payload, "inputs"), "history");
 	if (json_equal(merged, cs.answers) && json_equal(json_object_get(payload, "answers"), merged)) {
 		/* Nothing new: the latest revision already has every one of these answers. */
 		waiting_why(c, payload, cs.finished, wait, sizeof(wait));

@@ -532,6 +532,26 @@ cmd_booking_remove(struct commands *c, const json_t *req)
 
 /* ---- history, reports, report_get --------------------------------------------------------- */
 
+/* readings.battery_forecast of a stored report (new), or NULL when it has none. */
+static json_t *
+report_forecast(struct commands *c, const char *report_id)
+{
+	char path[4096], kid[64], why[256];
+	json_t *payload = NULL, *fc = NULL;
+	char *jws = NULL;
+	size_t len;
+
+	if (report_id == NULL || store_report_path(c->o.st, report_id, path, sizeof(path)) != STORE_OK ||
+	    util_read_file(path, REPORT_MAX_JWS, &jws, &len) < 0)
+		return NULL;
+	/* Only reports this bench's key verified are in the store (adoption checks them). */
+	if (report_unverified_payload(jws, len, &payload, kid, why, sizeof(why)) == REPORT_OK)
+		fc = json_incref(json_object_get(json_object_get(payload, "readings"), "battery_forecast"));
+	json_decref(payload);
+	free(jws);
+	return fc;
+}
+
 static json_t *
 cmd_history(struct commands *c, const json_t *req)
 {
@@ -550,9 +570,16 @@ cmd_history(struct commands *c, const json_t *req)
 	if (r != STORE_OK)
 		return commands_error(COMMANDS_E_INTERNAL, "%s", why);
 	{
-		json_t *a = json_pack("{s:b}", "ok", 1);
+		json_t *a = json_pack("{s:b}", "ok", 1), *reports = json_object_get(h, "reports");
+		const json_t *last = json_array_get(reports, json_array_size(reports) - 1);
+		const char *rid = json_string_value(json_object_get(last, "report_id"));
+		json_t *fc = json_array_size(reports) ? report_forecast(c, rid) : NULL;
 		json_object_update(a, h);
 		json_decref(h);
+		/* The latest report's battery forecast (DESIGN 4.9), and which report said it. */
+		json_object_set_new(a, "battery_forecast", fc ? fc : json_null());
+		json_object_set_new(a, "battery_forecast_report_id",
+		                    fc && rid ? json_string(rid) : json_null());
 		return a;
 	}
 }

@@ -1,7 +1,10 @@
 /*
  * check: `benchctl trees check` (engine_check). Everything a tree author can get wrong before a
  * device is ever plugged in, each problem as {file, line, reason}:
- *   - a tree that does not load, does not declare itself first, or errs on a bare snapshot;
+ *   - a tree that does not load, does not declare itself first, or errs on a bare snapshot or
+ *     on a hostile battery history (rows of the wrong types, from the future, absurd values);
+ *   - a reading("name", ...) whose name is one of the snapshot's readings, or that two trees
+ *     give;
  *   - a fault code written in a tree that the catalogue does not hold;
  *   - a catalogue without every DESIGN.md 4.5 code, or an entry without severity, part, or
  *     title / action / customer text in en, it, fr and zh;
@@ -92,6 +95,47 @@ is_code(const char *p)
 	return isupper((unsigned char)p[0]) && isupper((unsigned char)p[1]) && isupper((unsigned char)p[2]) &&
 	       p[3] == '-' && isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5]) &&
 	       isdigit((unsigned char)p[6]);
+}
+
+/*
+ * reading("name", ...) in a tree's source: the name may not be one of the snapshot's readings,
+ * and two trees may not give the same one (names: {name: file} of the trees seen so far).
+ */
+static void
+check_readings_in_source(json_t *out, const char *file, const char *text, json_t *names)
+{
+	int line = 1;
+	for (const char *p = text; *p; p++) {
+		char name[80];
+		size_t n = 0;
+		const char *q;
+		if (*p == '\n')
+			line++;
+		if (strncmp(p, "reading(", 8) != 0 ||
+		    (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_')))
+			continue;
+		q = p + 8;
+		while (*q == ' ')
+			q++;
+		if (*q != '"' && *q != '\'')
+			continue;
+		for (const char *e = q + 1; *e && *e != *q && n < sizeof(name) - 1; e++)
+			name[n++] = *e;
+		name[n] = '\0';
+		if (engine_reading_reserved(name)) {
+			problem(out, file, line,
+			        "reading \"%s\" is one of the snapshot's readings: choose another name",
+			        name);
+		} else {
+			const char *other = json_string_value(json_object_get(names, name));
+			if (other != NULL && strcmp(other, file) != 0)
+				problem(out, file, line,
+				        "reading \"%s\" is also given by %s: one tree per reading", name,
+				        other);
+			else if (other == NULL && n > 0)
+				json_object_set_new(names, name, json_string(file));
+		}
+	}
 }
 
 /* Every quoted "ABC-123" in a tree's source must be a catalogue code. */
@@ -238,6 +282,24 @@ engine_check(const char *trees_dir, const char *data_dir, json_t **problems)
 	char **sources;
 	size_t nfiles = 0;
 	int have_data;
+	json_t *reading_names = json_object();
+	/* A history no bench would store: every tree must survive it (DESIGN 4.9 rows). */
+	json_t *hostile =
+	    json_loads("[{}, 7, {\"at\":\"yesterday\",\"cycle_count\":-5,\"health_pct\":\"x\"},"
+	               "{\"at\":\"2025-06-01T00:00:00Z\",\"battery_serial\":7,\"cycle_count\":1e300,"
+	               "\"health_pct\":1000,\"nominal_capacity_mah\":null},"
+	               "{\"at\":\"2025-07-01T00:00:00Z\",\"battery_serial\":\"B1\",\"cycle_count\":100,"
+	               "\"health_pct\":99},"
+	               "{\"at\":\"2025-09-01T00:00:00Z\",\"battery_serial\":\"B1\",\"cycle_count\":150,"
+	               "\"health_pct\":97.5},"
+	               "{\"at\":\"2025-10-01T00:00:00Z\",\"battery_serial\":\"B1\",\"cycle_count\":140,"
+	               "\"health_pct\":99},"
+	               "{\"at\":\"2025-12-01T00:00:00Z\",\"battery_serial\":\"B1\",\"cycle_count\":200,"
+	               "\"health_pct\":150},"
+	               "{\"at\":\"2027-01-01T00:00:00Z\",\"battery_serial\":\"B1\",\"cycle_count\":900,"
+	               "\"health_pct\":60}]",
+	               0, NULL);
+	struct engine_opts hostile_opts = {.history = hostile};
 
 	*problems = out;
 	have_data = engine_data_load(ddir, &data, why, sizeof(why)) == ENGINE_OK;
@@ -270,6 +332,9 @@ engine_check(const char *trees_dir, const char *data_dir, json_t **problems)
 		     "\"crashes\":[{}],\"syslog\":{\"signatures\":[{}]}}"),
 		    ("{\"schema\":\"benchd.snapshot/1\","
 		     "\"device\":{\"mode\":\"dfu\",\"lockdown\":\"unavailable\"}}"),
+		    ("{\"schema\":\"benchd.snapshot/1\",\"captured_at\":\"2026-01-01T00:00:00Z\","
+		     "\"device\":{\"mode\":\"normal\",\"lockdown\":\"ok\"},\"battery\":{\"serial\":\"B1\","
+		     "\"health_pct\":95,\"cycle_count\":250}}"),
 		};
 		struct engine_result *res = xcalloc(1, sizeof(*res));
 		struct engine_ctx *c;
@@ -283,6 +348,7 @@ engine_check(const char *trees_dir, const char *data_dir, json_t **problems)
 		res->questions = json_array();
 		res->errors = json_array();
 		res->incomplete = json_array();
+		res->readings = json_object();
 		snap = json_loads(bare[0], 0, NULL);
 		c = engine_ctx_new(snap, &data, NULL, res);
 		if (engine_run_file(c, dir, files[i], 1, &decl, &line, NULL, why, sizeof(why)) != 0) {
@@ -296,13 +362,19 @@ engine_check(const char *trees_dir, const char *data_dir, json_t **problems)
 		json_decref(decl);
 		engine_ctx_free(c);
 		json_decref(snap);
-		if (sources[i] != NULL)
+		if (sources[i] != NULL) {
 			check_codes_in_source(out, files[i], sources[i], data.codes);
+			check_readings_in_source(out, files[i], sources[i], reading_names);
+		}
 		for (size_t b = 0; have_data && b < sizeof(bare) / sizeof(bare[0]); b++) {
 			snap = json_loads(bare[b], 0, NULL);
 			c = engine_ctx_new(snap, &data, NULL, res);
 			if (engine_run_file(c, dir, files[i], 0, NULL, NULL, NULL, why, sizeof(why)) != 0)
 				lua_problem(out, files[i], why, "fails on a snapshot with no readings: ");
+			engine_ctx_free(c);
+			c = engine_ctx_new(snap, &data, &hostile_opts, res);
+			if (engine_run_file(c, dir, files[i], 0, NULL, NULL, NULL, why, sizeof(why)) != 0)
+				lua_problem(out, files[i], why, "fails on a hostile battery history: ");
 			engine_ctx_free(c);
 			json_decref(snap);
 		}
@@ -336,6 +408,8 @@ engine_check(const char *trees_dir, const char *data_dir, json_t **problems)
 	}
 	engine_free_list(sources, nfiles);
 done:
+	json_decref(reading_names);
+	json_decref(hostile);
 	engine_free_list(files, nfiles);
 	if (have_data) {
 		engine_data_free(&data);

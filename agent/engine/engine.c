@@ -2,11 +2,11 @@
  * engine: runs the diagnostic trees of a directory over one snapshot (engine.h).
  *
  * For each tree file (sorted by name) a fresh sandbox (sandbox.c) gets the tree API, written
- * here in C (tree, node, fault, ask, incomplete, model, days_between, age_days, probe_failed)
- * and in a small Lua prelude (check, contains), plus read-only views of the snapshot and of the
- * model table. The tree runs once under lua_pcall; whatever it raised is kept, and an error or
- * a limit becomes an entry in `errors`. Nothing here reads a clock or a random source, and JSON
- * leaves in a fixed order, so the same inputs give the same bytes.
+ * here in C (tree, node, fault, ask, incomplete, reading, model, days_between, age_days,
+ * probe_failed) and in a small Lua prelude (check, contains), plus read-only views of the
+ * snapshot, of the battery's history and of the model table. The tree runs once under
+ * lua_pcall; whatever it raised is kept, and an error or a limit becomes an entry in `errors`. Nothing here
+ * reads a clock or a random source, and JSON leaves in a fixed order, so the same inputs give the same bytes.
  */
 #include "engine.h"
 #include "engine_int.h"
@@ -51,6 +51,8 @@ engine_strerror(int err)
 		return "the fault catalogue cannot be read";
 	case ENGINE_E_NOMEM:
 		return "out of memory";
+	case ENGINE_E_HISTORY:
+		return "not a battery history (an array of readings)";
 	}
 	return "unknown engine error";
 }
@@ -277,6 +279,9 @@ engine_parse_time(const char *s, time_t *out)
 
 struct engine_ctx {
 	const json_t *snapshot;
+	const json_t *history; /* opts->history, or empty_history */
+	json_t *empty_history;
+	json_t *reading_tree; /* {reading name: the tree that gave it} */
 	const struct engine_data *data;
 	const struct engine_opts *opts;
 	const char *lang;
@@ -676,6 +681,70 @@ api_incomplete(lua_State *L)
 	return 0;
 }
 
+/* The readings the report copies from the snapshot (reports/report.c readings_of). */
+static const char *const snapshot_readings[] = {"captured_at", "probes", "battery", "storage",
+                                                "crashes",     "syslog", "errors",  NULL};
+
+int
+engine_reading_reserved(const char *name)
+{
+	for (size_t i = 0; snapshot_readings[i]; i++)
+		if (strcmp(name, snapshot_readings[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+valid_reading_name(const char *s)
+{
+	size_t n = 0;
+	if (!(s[0] >= 'a' && s[0] <= 'z'))
+		return 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+			return 0;
+	return n <= 64;
+}
+
+/*
+ * reading(name, value): a derived reading (a forecast, a figure worked out from the snapshot and
+ * the history) for the report's readings. The name is lower case, digits and _; never one of the
+ * snapshot's readings (battery, storage, ...), and given once per run, whichever tree gives it.
+ */
+static int
+api_reading(lua_State *L)
+{
+	struct run *r = run_of(L);
+	const char *name;
+	const char *owner;
+	char why[160] = "";
+	json_t *v;
+
+	need_decl(L, r);
+	if (lua_type(L, 1) != LUA_TSTRING || !valid_reading_name(lua_tostring(L, 1)))
+		return luaL_error(L, "reading(name, value): name must be 1-64 of a-z, 0-9 and _, "
+		                     "starting with a letter");
+	name = lua_tostring(L, 1);
+	if (engine_reading_reserved(name))
+		return luaL_error(L,
+		                  "reading(): '%s' is one of the snapshot's readings and is never "
+		                  "overwritten: choose another name",
+		                  name);
+	owner = json_string_value(json_object_get(r->c->reading_tree, name));
+	if (owner != NULL)
+		return luaL_error(L, "reading(): '%s' was already given by the %s tree", name, owner);
+	if (json_object_size(r->c->res->readings) >= ENGINE_MAX_READINGS)
+		return luaL_error(L, "reading(): more than %d readings", ENGINE_MAX_READINGS);
+	if (lua_isnoneornil(L, 2))
+		return luaL_error(L, "reading(%s, value): the value is nil", name);
+	v = sandbox_to_json(L, 2, why, sizeof(why));
+	if (v == NULL)
+		return luaL_error(L, "reading(%s, value): %s", name, why);
+	json_object_set_new(r->c->res->readings, name, v);
+	json_object_set_new(r->c->reading_tree, name, json_string(tree_name(r)));
+	return 0;
+}
+
 static unsigned long
 hexval(const char *s)
 {
@@ -910,6 +979,8 @@ engine_run_file(struct engine_ctx *c, const char *dir, const char *file, int dec
 	L = sandbox_state(sb);
 	sandbox_push_json(L, c->snapshot);
 	sandbox_setglobal(sb, "snapshot");
+	sandbox_push_json(L, c->history);
+	sandbox_setglobal(sb, "history");
 	sandbox_push_json(L, c->data->models);
 	sandbox_setglobal(sb, "models");
 	reg(sb, &r, "tree", api_tree);
@@ -917,6 +988,7 @@ engine_run_file(struct engine_ctx *c, const char *dir, const char *file, int dec
 	reg(sb, &r, "fault", api_fault);
 	reg(sb, &r, "ask", api_ask);
 	reg(sb, &r, "incomplete", api_incomplete);
+	reg(sb, &r, "reading", api_reading);
 	reg(sb, &r, "model", api_model);
 	reg(sb, &r, "days_between", api_days_between);
 	reg(sb, &r, "age_days", api_age_days);
@@ -970,6 +1042,9 @@ engine_ctx_new(const json_t *snapshot, const struct engine_data *data, const str
 	const char *cap = json_string_value(json_object_get(snapshot, "captured_at"));
 
 	c->snapshot = snapshot;
+	c->empty_history = json_array();
+	c->history = opts && opts->history ? opts->history : c->empty_history;
+	c->reading_tree = json_object();
 	c->data = data;
 	c->opts = opts;
 	c->lang = opts && opts->lang ? opts->lang : "en";
@@ -982,6 +1057,10 @@ engine_ctx_new(const json_t *snapshot, const struct engine_data *data, const str
 void
 engine_ctx_free(struct engine_ctx *c)
 {
+	if (c == NULL)
+		return;
+	json_decref(c->empty_history);
+	json_decref(c->reading_tree);
 	free(c);
 }
 
@@ -995,6 +1074,7 @@ result_new(void)
 	r->questions = json_array();
 	r->errors = json_array();
 	r->incomplete = json_array();
+	r->readings = json_object();
 	util_strlcpy(r->outcome, "incomplete", sizeof(r->outcome));
 	return r;
 }
@@ -1010,6 +1090,7 @@ engine_result_free(struct engine_result *r)
 	json_decref(r->questions);
 	json_decref(r->errors);
 	json_decref(r->incomplete);
+	json_decref(r->readings);
 	free(r);
 }
 
@@ -1044,6 +1125,36 @@ engine_check_snapshot(const json_t *snapshot, char *why, size_t whylen)
 		snprintf(why, whylen, "the snapshot's schema is %s%s%s, not \"benchd.snapshot/1\"",
 		         schema ? "\"" : "", schema ? schema : "missing", schema ? "\"" : "");
 		return ENGINE_E_SNAPSHOT;
+	}
+	return ENGINE_OK;
+}
+
+int
+engine_check_history(const json_t *history, char *why, size_t whylen)
+{
+	size_t i;
+	json_t *row;
+
+	if (history == NULL)
+		return ENGINE_OK;
+	if (!json_is_array(history)) {
+		snprintf(why, whylen, "the history is not a JSON array of readings");
+		return ENGINE_E_HISTORY;
+	}
+	if (json_array_size(history) > ENGINE_MAX_HISTORY) {
+		snprintf(why, whylen, "the history has %zu readings, more than the %d it may have",
+		         json_array_size(history), ENGINE_MAX_HISTORY);
+		return ENGINE_E_HISTORY;
+	}
+	json_array_foreach(history, i, row)
+	{
+		if (!json_is_object(row)) {
+			snprintf(why, whylen,
+			         "history reading %zu is not an object {at, battery_serial, cycle_count, "
+			         "health_pct, ...}",
+			         i + 1);
+			return ENGINE_E_HISTORY;
+		}
 	}
 	return ENGINE_OK;
 }
@@ -1127,6 +1238,8 @@ engine_run(const json_t *snapshot, const struct engine_opts *opts, struct engine
 
 	*out = NULL;
 	if ((r = engine_check_snapshot(snapshot, why, whylen)) != ENGINE_OK)
+		return r;
+	if ((r = engine_check_history(opts ? opts->history : NULL, why, whylen)) != ENGINE_OK)
 		return r;
 	if ((r = engine_data_load(ddir, &data, why, whylen)) != ENGINE_OK)
 		return r;
@@ -1255,9 +1368,9 @@ engine_probes(const struct engine_opts *opts, json_t **probes, char *why, size_t
 char *
 engine_result_dump(const struct engine_result *r)
 {
-	json_t *o = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:O}", "outcome", r->outcome, "faults",
+	json_t *o = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "outcome", r->outcome, "faults",
 	                      r->faults, "trace", r->trace, "trees", r->trees, "questions", r->questions,
-	                      "errors", r->errors, "incomplete", r->incomplete);
+	                      "errors", r->errors, "incomplete", r->incomplete, "readings", r->readings);
 	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	if (s == NULL)

@@ -27,6 +27,9 @@ void engine_free_list(char **v, size_t n);
 int engine_valid_name(const char *s);
 int engine_parse_time(const char *s, time_t *out);
 int engine_check_snapshot(const json_t *snapshot, char *why, size_t whylen);
+/* 1 when name is a reading the report copies from the snapshot (reports/report.c readings_of):
+ * a tree's reading() may not use it. */
+int engine_reading_reserved(const char *name);
 
 struct engine_ctx;
 struct engine_ctx *engine_ctx_new(const json_t *snapshot, const struct engine_data *data,

@@ -332,7 +332,8 @@ proxy_index(lua_State *L)
 static int
 proxy_newindex(lua_State *L)
 {
-	return luaL_error(L, "the snapshot and the model table are read-only: copy the value into a local");
+	return luaL_error(
+	    L, "the snapshot, the history and the model table are read-only: copy the value into a local");
 }
 
 static int

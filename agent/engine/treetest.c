@@ -5,6 +5,9 @@
  *     "description": "700 cycles on an iPhone 11 is past the 500-cycle rating",
  *     "snapshot": { "schema": "benchd.snapshot/1", ... }   (or "snapshot_file": "x.json",
  *                                                           relative to the case file)
+ *     "history": [{"at": ..., "battery_serial": ..., "cycle_count": ..., "health_pct": ...}],
+ *                                            optional (or "history_file", relative to the case
+ *                                            file): the battery's earlier readings (DESIGN 4.9)
  *     "trees": ["battery"],                  optional: only these trees
  *     "answers": {"key": "value"},           optional: technician answers
  *     "lang": "en",                          optional
@@ -13,7 +16,11 @@
  *       "faults": [{"code": "BAT-002", "part": "battery", "evidence": {"rating": 500}}],
  *       "questions": ["key"],                optional; default: none may be left
  *       "errors": ["substring"],             optional; default: no tree may err
- *       "incomplete": ["substring"]          optional; default: not checked
+ *       "incomplete": ["substring"],         optional; default: not checked
+ *       "readings": {"battery_forecast": {"status": "too early"}}
+ *                                            optional: each named derived reading must match
+ *                                            (objects by the keys given, recursively; arrays and
+ *                                            values exactly; null: the reading must be absent)
  *     }
  *   }
  * The faults must be exactly those listed (as a multiset of codes; part and evidence keys are
@@ -116,6 +123,62 @@ compare_faults(const json_t *want, const json_t *got, json_t *reasons)
 	free(used);
 }
 
+/* Does got match want? Objects: every key of want matches (null: absent); else equal. */
+static int
+reading_matches(const json_t *want, const json_t *got)
+{
+	const char *k;
+	json_t *v;
+	if (json_is_null(want))
+		return got == NULL || json_is_null(got);
+	if (!json_is_object(want))
+		return got != NULL && json_equal(want, got);
+	if (!json_is_object(got))
+		return 0;
+	json_object_foreach((json_t *)want, k, v)
+	{
+		if (!reading_matches(v, json_object_get(got, k)))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+compare_readings(const json_t *want, const json_t *got, json_t *reasons)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)want, k, v)
+	{
+		const json_t *g = json_object_get(got, k);
+		if (!reading_matches(v, g)) {
+			char *ws = compact(v), *gs = g ? compact(g) : xstrdup("absent");
+			reason(reasons, "reading %s is %s, expected %s", k, gs, ws);
+			free(ws);
+			free(gs);
+		}
+	}
+}
+
+static json_t *
+load_history(const json_t *tc, const char *tests_dir, json_t *reasons)
+{
+	json_t *h = json_object_get(tc, "history");
+	const char *hf = json_string_value(json_object_get(tc, "history_file"));
+	json_error_t je;
+
+	if (h != NULL)
+		return json_incref(h);
+	if (hf != NULL) {
+		char *hp = xasprintf("%s/%s", tests_dir, hf);
+		h = json_load_file(hp, JSON_REJECT_DUPLICATES, &je);
+		if (h == NULL)
+			reason(reasons, "%s line %d: %s", hp, je.line, je.text);
+		free(hp);
+	}
+	return h;
+}
+
 static void
 compare_substrings(const char *what, const json_t *want, const json_t *got, json_t *reasons)
 {
@@ -141,7 +204,7 @@ static json_t *
 run_case(const char *trees_dir, const char *tests_dir, const char *file)
 {
 	char *path = xasprintf("%s/%s", tests_dir, file), *data = NULL, why[1024] = "";
-	json_t *out, *reasons = json_array(), *tc = NULL, *snap = NULL, *expect;
+	json_t *out, *reasons = json_array(), *tc = NULL, *snap = NULL, *expect, *history = NULL;
 	struct engine_answer *answers = NULL;
 	const char **trees = NULL;
 	struct engine_result *res = NULL, *res2 = NULL;
@@ -177,6 +240,9 @@ run_case(const char *trees_dir, const char *tests_dir, const char *file)
 		reason(reasons, "%s: no \"snapshot\" or \"snapshot_file\"", file);
 		goto done;
 	}
+	history = load_history(tc, tests_dir, reasons);
+	if (history == NULL && json_array_size(reasons) > 0)
+		goto done;
 	expect = json_object_get(tc, "expect");
 	if (!json_is_object(expect) || !json_is_string(json_object_get(expect, "outcome"))) {
 		reason(reasons, "%s: \"expect\" needs at least an \"outcome\"", file);
@@ -203,7 +269,8 @@ run_case(const char *trees_dir, const char *tests_dir, const char *file)
 		                        .ntrees = ntrees,
 		                        .answers = answers,
 		                        .nanswers = nans,
-		                        .lang = json_string_value(json_object_get(tc, "lang"))};
+		                        .lang = json_string_value(json_object_get(tc, "lang")),
+		                        .history = history};
 		char *d1, *d2;
 		int r = engine_run(snap, &o, &res, why, sizeof(why));
 		if (r != ENGINE_OK) {
@@ -256,6 +323,8 @@ run_case(const char *trees_dir, const char *tests_dir, const char *file)
 			                   res->incomplete, reasons);
 		json_decref(empty);
 	}
+	if (json_is_object(json_object_get(expect, "readings")))
+		compare_readings(json_object_get(expect, "readings"), res->readings, reasons);
 done:
 	json_object_set_new(out, "ok", json_boolean(json_array_size(reasons) == 0));
 	json_object_set_new(out, "reasons", reasons);
@@ -264,6 +333,7 @@ done:
 	free(answers);
 	free(trees);
 	json_decref(snap);
+	json_decref(history);
 	json_decref(tc);
 	free(data);
 	free(path);

@@ -31,6 +31,8 @@ pipeline_strerror(int err)
 		return "an answer was refused";
 	case PIPELINE_E_TREES_CHANGED:
 		return "the diagnostic trees changed";
+	case PIPELINE_E_HISTORY:
+		return "not a battery history";
 	}
 	return "unknown pipeline error";
 }
@@ -311,9 +313,15 @@ pipeline_run(const char *snapshot_bytes, size_t len, const struct pipeline_opts 
 		json_decref(snap);
 		return PIPELINE_E_SNAPSHOT;
 	}
-	r = engine_run(snap, &opts->engine, &er, why, whylen);
+	{
+		struct engine_opts eo = opts->engine;
+		eo.history = opts->history;
+		r = engine_run(snap, &eo, &er, why, whylen);
+	}
 	if (r != ENGINE_OK) {
-		r = r == ENGINE_E_SNAPSHOT ? PIPELINE_E_SNAPSHOT : PIPELINE_E_ENGINE;
+		r = r == ENGINE_E_SNAPSHOT  ? PIPELINE_E_SNAPSHOT
+		    : r == ENGINE_E_HISTORY ? PIPELINE_E_HISTORY
+		                            : PIPELINE_E_ENGINE;
 		goto out;
 	}
 	if (opts->strict_answers && check_answers(&opts->engine, er, why, whylen) < 0) {
@@ -346,6 +354,8 @@ pipeline_run(const char *snapshot_bytes, size_t len, const struct pipeline_opts 
 	    .revision = opts->revision,
 	    .supersedes = opts->supersedes,
 	    .lang = opts->case_lang,
+	    .history = opts->history,
+	    .readings = er->readings,
 	};
 	report =
 	    opts->report_id ? report_build_at(&in, k, opts->report_id, time(NULL)) : report_build(&in, k);

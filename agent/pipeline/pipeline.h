@@ -6,7 +6,8 @@
  * Writes <state_dir>/reports/<report_id>.snapshot.json (the exact snapshot bytes) and then
  * <state_dir>/reports/<report_id>.jws.json (the exact signed bytes), each atomically, so a
  * report file on disk always has its snapshot beside it and `benchctl run --snapshot` on that
- * snapshot replays the diagnosis with the same faults. The bench key is created on first use
+ * snapshot (with the report's inputs.history and answers) replays the diagnosis with the same
+ * faults and readings. The bench key is created on first use
  * (<state_dir>/bench-key.pem) unless no_key_init is set.
  * Ownership: pipeline_result_free releases everything in the result.
  */
@@ -28,6 +29,7 @@ enum pipeline_err {
 	/* Added by issue 12: */
 	PIPELINE_E_ANSWER = -6,        /* strict_answers: an answer no tree asks for, or not a choice */
 	PIPELINE_E_TREES_CHANGED = -7, /* expect_trees: the trees are not those of the last revision */
+	PIPELINE_E_HISTORY = -8,       /* the battery history is not an array of readings (issue 16) */
 };
 const char *pipeline_strerror(int err);
 
@@ -53,6 +55,10 @@ struct pipeline_opts {
 	 * refuse the run (PIPELINE_E_TREES_CHANGED, nothing written), so a revision never mixes
 	 * answers given to one set of trees with another. */
 	const json_t *expect_trees;
+	/* Added by issue 16: this bench's earlier readings of the same battery, oldest first
+	 * (DESIGN 4.9); the trees read it as `history` and the report records it under
+	 * inputs.history. NULL: none (recorded as []). Borrowed. engine.history is ignored. */
+	const json_t *history;
 };
 
 struct pipeline_result {

@@ -347,8 +347,85 @@ test_probes_and_list(void **state)
 	assert_int_equal(engine_list(DIAG_TREES, &l, why, sizeof(why)), ENGINE_OK);
 	assert_int_equal(json_array_size(l), 5);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "name")), "battery");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "version")), "1.0");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "version")), "1.1");
 	json_decref(l);
+}
+
+/* history reaches every tree read-only; reading() gives derived readings under its rules. */
+static void
+test_history_and_readings(void **state)
+{
+	json_t *snap = snapshot_fixture(), *hist, *seen;
+	struct engine_opts o = {0};
+	struct engine_result *r;
+	char why[256] = "", dir[512];
+	(void)state;
+
+	hist =
+	    json_pack("[{s:s, s:i, s:i}, {s:s, s:i, s:i}]", "at", "2026-05-01T00:00:00Z", "cycle_count", 10,
+	              "health_pct", 99, "at", "2026-08-01T00:00:00Z", "cycle_count", 90, "health_pct", 97);
+	o.history = hist;
+	r = run("readings", NULL, 0, snap, &o);
+	seen = json_object_get(r->readings, "history_seen");
+	assert_int_equal(json_integer_value(json_object_get(seen, "rows")), 2);
+	assert_string_equal(json_string_value(json_object_get(seen, "last_at")), "2026-08-01T00:00:00Z");
+	assert_contains(error_of(r, "reserved"), "'battery' is one of the snapshot's readings");
+	assert_contains(error_of(r, "twice"), "'history_seen' was already given by the give tree");
+	assert_contains(error_of(r, "writehist"), "the history and the model table are read-only");
+	assert_true(json_is_true(json_object_get(r->readings, "before_write")));
+	assert_contains(error_of(r, "badname"), "name must be 1-64 of a-z");
+	assert_contains(error_of(r, "nilvalue"), "the value is nil");
+	assert_null(json_object_get(r->readings, "battery"));
+	assert_string_equal(r->outcome, "incomplete");
+	engine_result_free(r);
+
+	/* No history: an empty array. */
+	r = run("readings", NULL, 0, snap, NULL);
+	seen = json_object_get(r->readings, "history_seen");
+	assert_int_equal(json_integer_value(json_object_get(seen, "rows")), 0);
+	assert_string_equal(json_string_value(json_object_get(seen, "last_at")), "none");
+	engine_result_free(r);
+
+	/* A history that is not an array of objects is refused, with a reason. */
+	snprintf(dir, sizeof(dir), "%s/readings", TREES);
+	json_decref(hist);
+	hist = json_pack("[{}, i]", 3);
+	o.trees_dir = dir;
+	o.data_dir = DIAG_TREES;
+	o.history = hist;
+	r = NULL;
+	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_E_HISTORY);
+	assert_null(r);
+	assert_contains(why, "history reading 2 is not an object");
+	json_decref(hist);
+	hist = json_object();
+	o.history = hist;
+	assert_int_equal(engine_run(snap, &o, &r, why, sizeof(why)), ENGINE_E_HISTORY);
+	assert_contains(why, "not a JSON array");
+	json_decref(hist);
+
+	/* trees check finds the same mistakes without a phone. */
+	{
+		json_t *problems = NULL, *p;
+		size_t i;
+		int reserved = 0, twice = 0;
+		assert_true(engine_check(dir, DIAG_TREES, &problems) > 0);
+		json_array_foreach(problems, i, p)
+		{
+			const char *f = json_string_value(json_object_get(p, "file"));
+			const char *why2 = json_string_value(json_object_get(p, "reason"));
+			if (strcmp(f, "reserved.lua") == 0 &&
+			    json_integer_value(json_object_get(p, "line")) == 2 &&
+			    strstr(why2, "\"battery\" is one of the snapshot's readings"))
+				reserved = 1;
+			if (strcmp(f, "twice.lua") == 0 && strstr(why2, "also given by give.lua"))
+				twice = 1;
+		}
+		assert_true(reserved);
+		assert_true(twice);
+		json_decref(problems);
+	}
+	json_decref(snap);
 }
 
 static void
@@ -518,6 +595,7 @@ main(void)
 	    cmocka_unit_test(test_not_a_snapshot_is_refused),
 	    cmocka_unit_test(test_unknown_tree_and_missing_catalogue),
 	    cmocka_unit_test(test_probes_and_list),
+	    cmocka_unit_test(test_history_and_readings),
 	    cmocka_unit_test(test_language_of_titles_and_questions),
 	    cmocka_unit_test(test_incomplete_reason_in_every_language),
 	    cmocka_unit_test(test_parallel_sessions_agree),

@@ -2,7 +2,10 @@
 """Every tree test case of diag-trees/tests through the whole command-line path: benchctl run
 --snapshot (with the case's --tree and --answer) writes a signed report whose outcome and fault
 codes are the ones the case expects, the report verifies, and its HTML page (languages in turn)
-is well-formed. Recorded emulator snapshots are also replayed from the stored copy."""
+is well-formed. Recorded emulator snapshots are also replayed from the stored copy. A case with a
+battery history runs with --history: the report records it under inputs.history, its readings
+hold the forecast the case expects, and (when it gives an interval or a fault) `benchctl run
+--replay` of the stored report gives the same outcome, faults and forecast."""
 import base64
 import concurrent.futures
 import collections
@@ -60,6 +63,10 @@ def one(i, case, tmp, state):
             json.dump(d["history"], f)
         args += ["--history", hist]
     rc, out, err = run(args, state)
+    if "history" in d and d.get("expect", {}).get("outcome") == "refused":
+        check(rc == 2 and len(err.strip().splitlines()) == 1 and "history" in err,
+              "%s: a history that is not one is refused with one line, exit 2 (%d: %s)" % (name, rc, err.strip()))
+        return 0
     if not isinstance(doc, dict) or doc.get("schema") != "benchd.snapshot/1":
         check(rc == 1 and len(err.strip().splitlines()) == 1, "%s: not a snapshot, refused with one line" % name)
         return 0
@@ -82,6 +89,24 @@ def one(i, case, tmp, state):
                                                                        sorted(got.elements())))
     rc, _, err = run(["report", "verify", s["report_path"]], state)
     check(rc == 0, "%s: the report verifies" % name)
+    check(rep.get("inputs") == {"history": d.get("history", [])},
+          "%s: the report records the history it ran with under inputs.history" % name)
+    for k, v in (exp.get("readings") or {}).items():
+        got_r = rep["readings"].get(k)
+        check(got_r == v if not isinstance(v, dict) else
+              isinstance(got_r, dict) and all(got_r.get(kk) == vv for kk, vv in v.items()),
+              "%s: readings.%s is %s as the case expects (%s)" % (name, k, v, got_r))
+    # Replays of the cases that give an interval or a fault (reports.replay tests the rest).
+    fc_want = (exp.get("readings") or {}).get("battery_forecast") or {}
+    if "history" in d and ("months_to_80" in fc_want or exp.get("faults")):
+        rc, out3, err = run(["--json", "run", "--replay", s["report_id"]], state)
+        r3 = json.loads(out3) if rc == 0 else {}
+        rep3 = payload(r3["report_path"]) if rc == 0 else {}
+        check(rc == 0 and r3["replay"]["same"] and rep3["faults"] == rep["faults"] and
+              rep3["readings"].get("battery_forecast") == rep["readings"].get("battery_forecast") and
+              rep3["inputs"] == rep["inputs"] and rep3["outcome"] == rep["outcome"],
+              "%s: run --replay of the stored report gives the same faults and forecast (%s)" %
+              (name, r3.get("replay", err.strip())))
     lang = LANGS[i % 4]
     rc, page, err = run(["--lang", lang, "report", "show", s["report_path"], "--format", "html"], state)
     try:
