@@ -211,6 +211,18 @@ def local_commands(work, c):
     fail_doc(c("run", "--snapshot", worn, "--answer", "nosuchkey=yes"), "run with a refused --answer", 2,
              "bad_request")
 
+    d = ok_doc(c("run", "--replay", worn_id), "run --replay")
+    check(d["replay"]["of"] == worn_id and d["replay"]["same"] is True, "run --replay: %s" % d.get("replay"))
+    fail_doc(c("run", "--replay", "00000000-0000-4000-8000-000000000000"), "run --replay of no report", 2)
+    hist = os.path.join(work, "history.json")
+    with open(hist, "w") as f:
+        json.dump([{"at": "2026-01-10T10:00:00Z", "battery_serial": "F5D0TEST", "cycle_count": 300,
+                    "health_pct": 90, "nominal_capacity_mah": 2800, "design_capacity_mah": 3110}], f)
+    ok_doc(c("run", "--snapshot", worn, "--history", hist), "run --history")
+    with open(hist, "w") as f:
+        f.write("[1,")
+    fail_doc(c("run", "--snapshot", worn, "--history", hist), "run --history of a file that is not JSON", 2)
+
     # report show and verify.
     d = ok_doc(c("report", "show", worn_id), "report show --json")
     check(d["report_id"] == worn_id and RFC3339.match(d["created_at"]), "report show: %s" % d.get("report_id"))
