@@ -15,3 +15,5 @@ pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(MICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
 pkg_check_modules(UMOCKDEV IMPORTED_TARGET umockdev-1.0)
+# benchfleet (issue 17): PostgreSQL's client library (libmicrohttpd is found above).
+pkg_check_modules(LIBPQ IMPORTED_TARGET libpq)

@@ -124,6 +124,7 @@ struct trend {
 	time_t now;   /* when this report's reading was taken */
 	enum trend_forecast fc;
 	double lo, hi;               /* months to 80 %, FC_RANGE */
+	int open_ended;              /* the high end is the forecast's horizon, not a bound */
 	double visits, cycles, days; /* the forecast's basis (< 0: not given) */
 	size_t history_rows;         /* inputs.history rows in the report (all batteries) */
 };

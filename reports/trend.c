@@ -87,6 +87,7 @@ trend_build(const json_t *r, struct trend *t)
 			t->fc = FC_RANGE;
 			t->lo = lo;
 			t->hi = hi;
+			t->open_ended = json_is_true(json_object_get(fc, "open_ended"));
 		}
 	} else if (status != NULL) {
 		t->fc = strcmp(status, "too early") == 0     ? FC_TOO_EARLY
@@ -133,6 +134,13 @@ trend_sentence(const struct trend *t, const char *lang)
 		months(t, &lo, &hi);
 		if (t->hi < 1.5)
 			return xstrdup(i18n_label(lang, "fc_soon"));
+		if (t->open_ended) {
+			/* the high end is only the tree's horizon (5 years): never say it as a bound */
+			if (lo >= 60)
+				return xstrdup(i18n_label(lang, "fc_beyond"));
+			snprintf(a, sizeof(a), "%d", lo);
+			return rx_fill(i18n_label(lang, "fc_open"), a, NULL, NULL);
+		}
 		if (lo >= 24) {
 			int ly = (int)lround(lo / 12.0), hy = (int)lround(hi / 12.0);
 			if (hy < ly)

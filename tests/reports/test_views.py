@@ -249,6 +249,12 @@ with TempDir() as tmp:
                                                 "fr": "À ce rythme, votre batterie atteindra 80 % d’ici un mois."}),
         ("years", {"months_to_80": [36, 60]}, {"en": "At this rate your battery reaches 80 % in 3 to 5 years.",
                                                "zh": "按目前的速度，您的电池将在 3 到 5 年后降至 80%。"}),
+        # open_ended: the high end is the tree's 5-year horizon, never said as a bound
+        ("open", {"months_to_80": [14, 60], "open_ended": True},
+         {"en": "At this rate your battery reaches 80 % in 14 months at the soonest, perhaps much later.",
+          "fr": "À ce rythme, votre batterie atteindra 80 % dans 14 mois au plus tôt, peut-être bien plus tard."}),
+        ("beyond", {"months_to_80": [60, 60], "open_ended": True},
+         {"en": "At this rate your battery stays above 80 % for five years or more."}),
     ]
     for name, fc, want in cases:
         jws = signed_variant(tmp, "fc-" + name, "trend", forecast(fc))
