@@ -14,6 +14,9 @@ TEST:
           is a code in run --json (device_state); devices --json gives a usbmux device's serial.
   usage   every command and subcommand, and benchd: a bad command line is exactly one line
           "benchctl CMD: WHAT: see benchctl CMD --help" (exit 2), never the whole usage.
+  demo    what scripts/demo --keep-running says to type, run as printed against a running demo:
+          status, history, benchctl devices on the demo's usbmuxd socket, scripts/emu-ctl list /
+          detach / attach (benchctl watch sees the phone go and come back); Ctrl-C stops it all.
 
 Exit 0 pass, 1 fail.
 """
@@ -446,7 +449,94 @@ def t_usage(work):
     log("%d bad command lines, each one line naming its --help" % (len(USAGE) + 6))
 
 
-TESTS = {"json": t_json, "usage": t_usage}
+def t_demo(work):
+    """What scripts/demo --keep-running tells a new user to type works as printed. The demo runs
+    on this build (--bin, the bench page on a free port); every command line of its hint is run
+    as printed, by the shell: status, history of the named serial, benchctl devices on the demo's
+    usbmuxd socket, and scripts/emu-ctl list, detach and attach, with benchctl watch seeing the
+    phone go and come back. SIGTERM (as Ctrl-C) then stops everything the demo started."""
+    tb.devices_ready()
+    out = os.path.join(work, "demo.log")
+    env = dict(os.environ, TMPDIR=work)
+    env.pop("USBMUXD_SOCKET_ADDRESS", None)
+    demo = tb.Proc([os.path.join(TOP, "scripts", "demo"), "--keep-running", "--bin", tb.A.bin,
+                    "--web", "127.0.0.1:0"], out, env=env)
+    wait_for("the demo's hint", lambda: " attach " in demo.text() or not demo.alive(), 180, 0.2)
+    check(demo.alive(), "the demo stopped before its hint: %s" % demo.text()[-2000:])
+    text = demo.text()
+    hint = text[text.index("Try, in another terminal:"):]
+    lines = [ln.strip() for ln in hint.splitlines() if ln.startswith("    ")]
+    log("the hint's command lines:\n  " + "\n  ".join(lines))
+
+    def line(word):
+        found = [ln for ln in lines if re.search(r"(^|\s)%s(\s|$)" % word, ln)]
+        check(len(found) == 1, "the hint has no single command line with %r: %r" % (word, lines))
+        return found[0]
+
+    def sh(cmdline):
+        # As a user pastes it: a shell in another terminal, without the demo's environment.
+        r = subprocess.run(["bash", "-c", cmdline], capture_output=True, text=True, timeout=60, cwd=work,
+                           env={k: v for k, v in os.environ.items() if k != "USBMUXD_SOCKET_ADDRESS"})
+        return r
+
+    r = sh(line("status"))
+    check(r.returncode == 0 and "running" in r.stdout, "the hint's status: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+    r = sh(line("history"))
+    check(r.returncode == 0 and "SERIAL" not in line("history") and "1 report" in r.stdout,
+          "the hint's history names a serial with its report: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+    devices = line("devices")
+    check("USBMUXD_SOCKET_ADDRESS=UNIX:" in devices, "the hint's devices line sets USBMUXD_SOCKET_ADDRESS: " + devices)
+    r = sh(devices)
+    listed = [ln.split()[0] for ln in r.stdout.splitlines()[1:] if ln.strip()]
+    check(r.returncode == 0 and len(listed) == len(tc_profiles()), "the hint's devices: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+    r = sh(line("list"))
+    check(r.returncode == 0 and r.stdout.startswith("ok %d " % len(listed)), "the hint's emu-ctl list: %r %r" % (r.stdout, r.stderr))
+    detach = line("detach")
+    udid = detach.split()[-1]
+    check(udid in listed, "the hint's detach names a listed phone: " + detach)
+    watch = tb.Proc(["bash", "-c", line("watch")], os.path.join(work, "watch.log"))
+    wait_for("benchctl watch", lambda: os.path.getsize(watch.logpath) > 0 or not watch.alive(), 20)
+    time.sleep(0.5)
+    r = sh(detach)
+    check(r.returncode == 0 and r.stdout == "ok\n", "the hint's detach: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+    wait_for("the phone gone from benchctl devices", lambda: udid not in sh(devices).stdout, 20, 0.3)
+    r = sh(line("attach"))
+    check(r.returncode == 0 and r.stdout.startswith("ok " + udid), "the hint's attach: %r %r" % (r.stdout, r.stderr))
+    wait_for("the phone back in benchctl devices", lambda: udid in sh(devices).stdout, 20, 0.3)
+    wait_for("benchctl watch sees it go and come back",
+             lambda: watch.text().count(udid) >= 2, 30, 0.3)
+    watch.stop(signal.SIGINT)
+    log("benchctl watch while the phone was unplugged and plugged:\n" + watch.text()[-800:])
+
+    # scripts/emu-ctl's own failures: one line that says what to do.
+    ctl = os.path.join(TOP, "scripts", "emu-ctl")
+    r = subprocess.run([ctl], capture_output=True, text=True)
+    check(r.returncode == 2 and "see scripts/emu-ctl --help" in r.stderr, "emu-ctl with nothing: %r" % r.stderr)
+    r = subprocess.run([ctl, os.path.join(work, "nobody.sock"), "list"], capture_output=True, text=True)
+    check(r.returncode == 1 and "no emulator answers" in r.stderr, "emu-ctl to no emulator: %r" % r.stderr)
+    r = sh(detach.replace(udid, "NOSUCHUDID"))
+    check(r.returncode == 1 and r.stdout.startswith("error "), "emu-ctl detach of an unknown phone: %r" % r.stdout)
+
+    # Ctrl-C (the demo traps INT and TERM alike; TERM here, as INT may be ignored in a
+    # background job): the demo stops benchd, the receiver and the emulator.
+    pgid = demo.p.pid
+    rc = demo.stop(signal.SIGTERM, 30)
+    check(rc == 130 and "demo: interrupted" in demo.text(), "the demo on Ctrl-C: %d %r" % (rc, demo.text()[-300:]))
+
+    def group_gone():
+        try:
+            os.killpg(pgid, 0)
+            return False
+        except ProcessLookupError:
+            return True
+    wait_for("everything the demo started to stop", group_gone, 15)
+
+
+def tc_profiles():
+    return [d for d in os.listdir(tb.PROFILES) if os.path.exists(os.path.join(tb.PROFILES, d, "device.plist"))]
+
+
+TESTS = {"json": t_json, "usage": t_usage, "demo": t_demo}
 
 
 def main():
