@@ -519,14 +519,14 @@ cmd_report_list(struct ctl *g, int argc, char **argv)
 		return finish_parse(&o, rc);
 	printf("reports: %zu\n", json_array_size(json_object_get(resp, "reports")));
 	if (json_array_size(json_object_get(resp, "reports")) > 0)
-		printf("  %-36s %-20s %-18s %-3s %-12s %-10s %-8s %s\n", "REPORT", "CREATED", "MODEL", "REV",
+		printf("  %-36s %-20s %-26s %-3s %-12s %-10s %-8s %s\n", "REPORT", "CREATED", "MODEL", "REV",
 		       "TICKET", "OUTCOME", "FINAL", "FAULTS");
 	json_array_foreach(json_object_get(resp, "reports"), i, v)
 	{
 		char f[256], rev[24];
 		codes(json_object_get(v, "faults"), f, sizeof(f));
 		num(v, "revision", "", rev, sizeof(rev));
-		printf("  %-36s %-20s %-18s %-3s %-12s %-10s %-8s %s\n", s_or(v, "report_id", "?"),
+		printf("  %-36s %-20s %-26s %-3s %-12s %-10s %-8s %s\n", s_or(v, "report_id", "?"),
 		       s_or(v, "created_at", "?"), s_or(v, "model_name", s_or(v, "product_type", "-")), rev,
 		       s_or(v, "ticket", "-"), s_or(v, "outcome", "?"),
 		       json_is_true(json_object_get(v, "final")) ? "yes" : "waiting", f);

@@ -290,12 +290,12 @@ cmd_sessions(struct ctl *g, int argc, char **argv)
 	recent = json_object_get(resp, "recent");
 	printf("attached now: %zu\n", json_array_size(live));
 	if (json_array_size(live) > 0) {
-		printf("  %-40s %-18s %-9s %-10s %-12s %-20s %s\n", "DEVICE", "MODEL", "MODE", "STATE",
+		printf("  %-40s %-26s %-9s %-10s %-12s %-20s %s\n", "DEVICE", "MODEL", "MODE", "STATE",
 		       "TICKET", "SINCE", "STEP / RESULT");
 		json_array_foreach(live, i, v)
 		{
 			int running = strcmp(s_or(v, "state", ""), "running") == 0;
-			printf("  %-40s %-18s %-9s %-10s %-12s %-20s %s\n", s_or(v, "device", "?"),
+			printf("  %-40s %-26s %-9s %-10s %-12s %-20s %s\n", s_or(v, "device", "?"),
 			       model_of(v), s_or(v, "mode", "?"), s_or(v, "state", "?"),
 			       s_or(v, "ticket", "-"), s_or(v, "since", "?"),
 			       running ? s_or(v, "stage", "connecting") : s_or(v, "result", "-"));
@@ -303,11 +303,11 @@ cmd_sessions(struct ctl *g, int argc, char **argv)
 	}
 	printf("recent sessions: %zu\n", json_array_size(recent));
 	if (json_array_size(recent) > 0) {
-		printf("  %-6s %-40s %-18s %-12s %-20s %-9s %s\n", "ID", "DEVICE", "MODEL", "TICKET",
+		printf("  %-6s %-40s %-26s %-12s %-20s %-9s %s\n", "ID", "DEVICE", "MODEL", "TICKET",
 		       "STARTED", "STATE", "RESULT");
 		json_array_foreach(recent, i, v)
 		{
-			printf("  %-6lld %-40s %-18s %-12s %-20s %-9s %s%s%s\n", (long long)i_of(v, "id"),
+			printf("  %-6lld %-40s %-26s %-12s %-20s %-9s %s%s%s\n", (long long)i_of(v, "id"),
 			       s_or(v, "device", "?"), model_of(v), s_or(v, "ticket", "-"),
 			       s_or(v, "started_at", "-"), s_or(v, "state", "?"), s_or(v, "reason", "-"),
 			       s_or(v, "report_id", NULL) ? "; report " : "", s_or(v, "report_id", ""));

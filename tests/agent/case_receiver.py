@@ -240,7 +240,7 @@ def summary(a):
         with open(os.path.join(a.dir, "accepted", name)) as f:
             c = json.load(f)["case"]
         dev = c.get("device") or {}
-        faults = ", ".join("%s (%s)" % (x.get("code"), x.get("part")) for x in c.get("faults", [])) or "none"
+        faults = ", ".join("%s (%s)" % (x.get("code"), x.get("part") or "no part") for x in c.get("faults", [])) or "none"
         print("  %s  %-22s %-8s faults: %s" % (name[:-5], dev.get("model_name") or dev.get("product_type") or dev.get("udid"),
                                                c.get("outcome"), faults))
 

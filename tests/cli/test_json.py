@@ -464,6 +464,13 @@ def t_demo(work):
     wait_for("the demo's hint", lambda: " attach " in demo.text() or not demo.alive(), 180, 0.2)
     check(demo.alive(), "the demo stopped before its hint: %s" % demo.text()[-2000:])
     text = demo.text()
+    # benchctl sessions as the demo prints it: every row's columns under their heading, even for
+    # the longest model name ("iPhone SE (2nd generation)").
+    table = text[text.index("attached now:"):text.index("recent sessions:")].splitlines()[1:]
+    col = table[0].index(" MODE ") + 1
+    check(any("(2nd generation)" in r for r in table) and
+          all(r[col - 1] == " " and r[col:].split()[0] in ("normal", "recovery", "dfu") for r in table[1:]),
+          "benchctl sessions' columns do not line up:\n" + "\n".join(table))
     hint = text[text.index("Try, in another terminal:"):]
     lines = [ln.strip() for ln in hint.splitlines() if ln.startswith("    ")]
     log("the hint's command lines:\n  " + "\n  ".join(lines))
