@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the bundled idevice-emu profiles (tests/profiles/<name>/): device.plist, syslog.txt and
 crashes/. The output is committed; rerun after editing this file. Values follow
-shared/docs/DOMAIN.md and PROTOCOL.md section 7; dates are fixed (the bench "today" is
+docs/DOMAIN.md and docs/PROTOCOL.md section 7; dates are fixed (the bench "today" is
 2026-11-22) so every test is reproducible. Each profile's DevicePublicKey is generated once
 with openssl and kept on later runs."""
 
