@@ -21,7 +21,27 @@ end
 local failed = probe_failed("battery")
 if failed ~= nil and b == nil then
   node("readable", { probe_error = failed }, "failed")
-  incomplete("the battery could not be read: " .. failed)
+  incomplete{ key = "battery_not_read", detail = failed,
+              text = { en = "the battery could not be read: reconnect the phone and diagnose again",
+                       it = "non è stato possibile leggere la batteria: ricollega il telefono e ripeti la diagnosi",
+                       fr = "la batterie n'a pas pu être lue : reconnectez le téléphone et relancez le diagnostic",
+                       zh = "无法读取电池：请重新连接手机后重新诊断" } }
+  return
+end
+-- A snapshot taken without the battery probe (benchctl snapshot --probe info) never asked for the
+-- gauge: that is "not read", not BAT-004 "gauge not reporting" (issue 13). Snapshots without a
+-- probes list (older ones) keep the gauge check below.
+local probed = type(snapshot.probes) ~= "table"
+for _, p in ipairs(type(snapshot.probes) == "table" and snapshot.probes or {}) do
+  if p == "battery" then probed = true end
+end
+if b == nil and not probed then
+  node("readable", { probes = snapshot.probes }, "battery not read")
+  incomplete{ key = "battery_not_probed",
+              text = { en = "the battery was not read: diagnose again with the battery probe",
+                       it = "la batteria non è stata letta: ripeti la diagnosi con la lettura della batteria",
+                       fr = "la batterie n'a pas été lue : relancez le diagnostic avec la lecture de la batterie",
+                       zh = "未读取电池：请在读取电池的情况下重新诊断" } }
   return
 end
 

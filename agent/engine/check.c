@@ -249,6 +249,12 @@ check_models(json_t *out, const struct engine_data *d, const char *text)
 		    !hex_ok(json_string_value(json_object_get(m, "bdid"))))
 			problem(out, "models.json", line,
 			        "%s: cpid and bdid must be hex strings like \"0x8030\"", pt);
+		/* every row says where its facts come from (issue 13): a model table nobody can
+		 * trace is a table nobody can correct */
+		if (!json_is_string(json_object_get(m, "source")) ||
+		    json_string_length(json_object_get(m, "source")) == 0)
+			problem(out, "models.json", line,
+			        "%s: source is missing (name where the row's facts come from)", pt);
 		json_array_foreach(json_object_get(m, "smc_sensor_array"), i, e)
 		{
 			if (!hex_ok(json_string_value(json_object_get(e, "value"))) ||

@@ -25,12 +25,18 @@
  *   }
  * The faults must be exactly those listed (as a multiset of codes; part and evidence keys are
  * compared where given, part_note too). Every case also runs twice and must give the same bytes.
+ *
+ * Subfolders of the tests directory are read too (one level: tests/real/x.json is the case
+ * "real/x"). A JSON file there that is a snapshot ("schema" and no "expect") is data for another
+ * case's snapshot_file and is skipped; anything else must be a case. Cases under real/ are logs
+ * quoted from a public source and must say which: "source": {"url", "model", "concluded"}.
  */
 #include "engine_int.h"
 
 #include "util.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -200,6 +206,24 @@ compare_substrings(const char *what, const json_t *want, const json_t *got, json
 	}
 }
 
+/* A case under real/ quotes a public log: its source must be named (SOURCES.md lists them). */
+static void
+check_source(const char *file, const json_t *tc, json_t *reasons)
+{
+	static const char *const keys[] = {"url", "model", "concluded"};
+	const json_t *src = json_object_get(tc, "source");
+
+	if (strncmp(file, "real/", 5) != 0)
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const json_t *v = json_object_get(src, keys[i]);
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			reason(reasons,
+			       "%s: a real-log case needs \"source\": {\"%s\": ...} (url, model, concluded)",
+			       file, keys[i]);
+	}
+}
+
 static json_t *
 run_case(const char *trees_dir, const char *tests_dir, const char *file)
 {
@@ -225,6 +249,7 @@ run_case(const char *trees_dir, const char *tests_dir, const char *file)
 	}
 	if (json_is_string(json_object_get(tc, "description")))
 		json_object_set(out, "description", json_object_get(tc, "description"));
+	check_source(file, tc, reasons);
 	snap = json_incref(json_object_get(tc, "snapshot"));
 	if (snap == NULL && json_is_string(json_object_get(tc, "snapshot_file"))) {
 		char *sp =
@@ -340,6 +365,49 @@ done:
 	return out;
 }
 
+/* Is this file of a subfolder a snapshot kept for snapshot_file rather than a case? */
+static int
+is_snapshot_data(const char *path)
+{
+	char *data = NULL;
+	size_t len;
+	json_t *j;
+	int r = 0;
+
+	if (util_read_file(path, MAX_CASE, &data, &len) != 0)
+		return 0;
+	j = json_loadb(data, len, 0, NULL);
+	r = json_is_object(j) && json_object_get(j, "schema") != NULL && json_object_get(j, "expect") == NULL;
+	json_decref(j);
+	free(data);
+	return r;
+}
+
+/* Add the cases of tdir/sub (one level, no deeper) as "sub/name.json". */
+static size_t
+add_subdir(const char *tdir, const char *sub, char **files, size_t n)
+{
+	char *path = xasprintf("%s/%s", tdir, sub);
+	struct dirent *de;
+	DIR *d = opendir(path);
+
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL && n < MAX_CASES) {
+			size_t l = strlen(de->d_name);
+			char *fp;
+			if (de->d_name[0] == '.' || l <= 5 || strcmp(de->d_name + l - 5, ".json") != 0)
+				continue;
+			fp = xasprintf("%s/%s", path, de->d_name);
+			if (!is_snapshot_data(fp))
+				files[n++] = xasprintf("%s/%s", sub, de->d_name);
+			free(fp);
+		}
+		closedir(d);
+	}
+	free(path);
+	return n;
+}
+
 int
 engine_test(const char *trees_dir, const char *tests_dir, json_t **results, char *why, size_t whylen)
 {
@@ -362,8 +430,17 @@ engine_test(const char *trees_dir, const char *tests_dir, json_t **results, char
 	}
 	while ((de = readdir(d)) != NULL && n < MAX_CASES) {
 		size_t l = strlen(de->d_name);
-		if (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0 && de->d_name[0] != '.')
+		if (de->d_name[0] == '.')
+			continue;
+		if (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0) {
 			files[n++] = xstrdup(de->d_name);
+		} else {
+			char *sub = xasprintf("%s/%s", tdir, de->d_name);
+			struct stat st;
+			if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+				n = add_subdir(tdir, de->d_name, files, n);
+			free(sub);
+		}
 	}
 	closedir(d);
 	qsort(files, n, sizeof(char *), cmp_strp);

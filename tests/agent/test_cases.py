@@ -64,6 +64,8 @@ def profile(work, name, src, udid, serial, product_type=None):
     d = plist_replace(d, root["SerialNumber"], serial)
     if product_type:
         d = plist_replace(d, root["ProductType"], product_type)
+    # crash reports written here carry today's dates: the emulator must serve them as written
+    d.pop("Clock", None)
     with open(pl, "wb") as f:
         plistlib.dump(d, f)
     return dst

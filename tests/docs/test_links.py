@@ -12,7 +12,7 @@ In README.md, HACKING.md and every docs/*.md (and the READMEs of the folders):
     e.g. `tests/bench/README.md`, `agent/common/`) exists, so a moved file cannot leave a stale
     pointer behind;
   - every Markdown file a document names by bare name (`DESIGN.md`, `PROTOCOL.md`, ...) is in
-    docs/ or at the top.
+    docs/, at the top or beside the document.
 Exit 0 pass, 1 fail (each problem on its own line: FILE:LINE: what).
 """
 import os
@@ -24,11 +24,12 @@ TOP = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                       os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 TICK = re.compile(r"`([^`\n]+)`")
-BARE_MD = re.compile(r"\b([A-Z][A-Za-z_-]*\.md)\b")
+BARE_MD = re.compile(r"(?<![/\w.-])([A-Z][A-Za-z_-]*\.md)\b")
 # Parts of a backticked path that make it a pattern or a placeholder, not a file name.
 PLACEHOLDER = re.compile(r"[<>*{}$\[\]|]|\.\.\.|…|XXXX|NNN")
-# A component in capitals (`tests/NAME.json`, `build/bin/TARGET`) is a placeholder too.
-CAPS = re.compile(r"(^|/)(?!README|HACKING)[A-Z][A-Z0-9_]+(\.[a-z]+)?(/|$)")
+# A component in capitals (`tests/NAME.json`, `build/bin/TARGET`) or of one letter
+# (`tests/real/x.json`) is a placeholder too.
+CAPS = re.compile(r"(^|/)((?!README|HACKING|SOURCES)[A-Z][A-Z0-9_]+|[a-z])(\.[a-z]+)?(/|$)")
 # The fact sheets cite files of other projects' repositories (libimobiledevice's `docs/...`).
 CITES_OTHERS = {"docs/DOMAIN.md", "docs/PROTOCOL.md"}
 # Paths of benchd's state directory that share a name with a folder of the repository.
@@ -117,7 +118,7 @@ def main():
                 if not exists(tok) and not exists(os.path.join(here, tok)):
                     problems.append("%s: `%s`: no such file or folder in the repository" % (where, tok))
             for name in BARE_MD.findall(line) if doc not in CITES_OTHERS else []:
-                if name not in md_names and name != "CONTRACTS.md":
+                if name not in md_names and not os.path.join(here, name) in paths:
                     problems.append("%s: %s is not in docs/ or at the top of the repository" % (where, name))
     for p in problems:
         print(p)

@@ -32,8 +32,18 @@ struct emu_device {
 	int latency_ms;            /* Behaviour/LatencyMs */
 	char disconnect_after[16]; /* Behaviour/DisconnectAfter or "" */
 	int service_port_zero;     /* Behaviour/ServicePortZero: StartService "succeeds" with Port 0 */
+	long long crash_shift;     /* Clock/CrashDatesAsOf: seconds crash-report dates move (emu_clock.c) */
 	atomic_int detached;       /* set on detach and on emulator shutdown; connections end */
 };
+
+/*
+ * Crash-report dates relative to the emulator's start (emu_clock.c, profile key
+ * Clock/CrashDatesAsOf): non-zero when this device's dates move. emu_dates_shift rewrites, in
+ * place and keeping every length, each "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DDTHH:MM:SS" and
+ * "YYYY-MM-DD-HHMMSS" in buf: direction +1 from disk to what the phone shows, -1 back.
+ */
+int emu_dates_active(const struct emu_device *d);
+void emu_dates_shift(const struct emu_device *d, char *buf, size_t len, int direction);
 
 /* Sleep the device's LatencyMs (before every reply); cut short by detach or shutdown. */
 void emu_delay(const struct emu_device *d);
@@ -51,12 +61,15 @@ int emu_read_full(int fd, void *buf, size_t n, int timeout_ms, const struct emu_
 int emu_write_all(int fd, const void *buf, size_t n);
 
 /*
- * Lockdown-style framing: 4-byte big-endian length then an XML plist (hosts send XML; binary
- * plists and messages with more than 1024 arrays/dicts are refused, as libplist's parsers
- * recurse without a depth limit). -1 on any problem.
+ * Lockdown-style framing: 4-byte big-endian length then a plist, XML or binary ("bplist00") as a
+ * real device accepts (libimobiledevice sends XML, other clients binary). Both are checked with
+ * bounds before libplist parses them, since its parsers recurse without limit: XML with more
+ * than 1024 arrays/dicts, binary plists with a bad trailer, out-of-range offsets or references,
+ * nesting deeper than 32 or more than 16384 objects reached are refused. -1 on any problem.
  */
 int emu_plist_recv(int fd, plist_t *out, int timeout_ms, const struct emu_device *d);
-/* Send as XML (starting "<?xml") with the length, in one write. */
+/* Send with the length, in one write, in the format the last request on this connection came in
+ * (XML starts "<?xml"). */
 int emu_plist_send(int fd, plist_t p);
 
 /*

@@ -4,6 +4,8 @@
  *   attach PROFILE_DIR   -> "ok UDID DEVICEID"     | "error <reason>"
  *   detach UDID          -> "ok"                   | "error no attached device UDID"
  *   list                 -> "ok N UDID UDID ..."   (N attached devices, in DeviceID order)
+ *   trust UDID           -> "ok UDID trusted"      | "error no attached device UDID"
+ *                           (the user tapped Trust: pairing succeeds, Listen clients get Paired)
  *
  * A bad profile given to attach is refused with its one-line reason; the emulator carries on.
  * Lines are at most 4 KiB; an idle client is dropped after 10 minutes.
@@ -37,6 +39,15 @@ reply(int fd, const char *fmt, ...)
 	rc = emu_write_all(fd, s, (size_t)n);
 	free(s);
 	return rc;
+}
+
+/* "trust UDID": a trust-pending phone's user taps Trust (issue 13). */
+static int
+run_trust(int fd, const char *udid)
+{
+	if (core_dev_trust(udid) != 0)
+		return reply(fd, "error no attached device %s\n", udid);
+	return reply(fd, "ok %s trusted\n", udid);
 }
 
 static int
@@ -81,6 +92,8 @@ run(int fd, char *line)
 			return reply(fd, "error no attached device %s\n", arg);
 		return reply(fd, "ok\n");
 	}
+	if (strcmp(line, "trust") == 0 && arg != NULL && *arg != '\0')
+		return run_trust(fd, arg);
 	if (strcmp(line, "list") == 0 && (arg == NULL || *arg == '\0')) {
 		char *s = core_dev_list();
 		int rc = reply(fd, "ok %s\n", s);
@@ -88,9 +101,11 @@ run(int fd, char *line)
 		return rc;
 	}
 	if (*line == '\0')
-		return reply(fd, "error empty command: use attach PROFILE_DIR, detach UDID or list\n");
-	return reply(fd, "error unknown command '%.64s': use attach PROFILE_DIR, detach UDID or list\n",
-	             line);
+		return reply(
+		    fd, "error empty command: use attach PROFILE_DIR, detach UDID, trust UDID or list\n");
+	return reply(
+	    fd, "error unknown command '%.64s': use attach PROFILE_DIR, detach UDID, trust UDID or list\n",
+	    line);
 }
 
 void

@@ -12,6 +12,7 @@
 
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "emu.h"
 
@@ -42,6 +43,7 @@ struct core_dev {
 struct core_conn {
 	int fd;
 	int listener;         /* a usbmux Listen client: gets events */
+	int binary;           /* the client writes binary plists: events go to it in binary too */
 	struct core_dev *dev; /* the device this connection reached, or NULL */
 	struct core_conn *next;
 };
@@ -74,6 +76,18 @@ extern struct emu_core emu_core;
  * EMU_MAX_CONTAINERS arrays and dicts (libplist recurses per level). NULL when refused. */
 plist_t core_plist_from_xml(const char *buf, size_t len);
 
+/* emu_bplist.c: a client's plist in either format: binary ("bplist00", its structure checked with
+ * bounds before libplist sees it) or XML (core_plist_from_xml). *binary (may be NULL) says which
+ * came in. NULL when refused. */
+plist_t core_plist_parse(const char *buf, size_t len, int *binary);
+/* Serialize p as binary or XML (0, or -1); free with core_plist_serialize_free. */
+int core_plist_serialize(plist_t p, int binary, char **out, uint32_t *len);
+void core_plist_serialize_free(char *buf, int binary);
+/* emu_io.c: the format of the plist last received on this thread (= this connection), which its
+ * replies use: a client that writes binary plists reads binary ones, XML stays XML. */
+void core_plist_set_reply_binary(int binary);
+int core_plist_reply_binary(void);
+
 /* emu_main.c: devices and connections */
 struct core_dev *core_dev_find(uint32_t device_id); /* referenced, or NULL */
 void core_dev_unref(struct core_dev *cd);           /* lock not held */
@@ -81,10 +95,17 @@ void core_dev_unref_locked(struct core_dev *cd);
 int core_dev_attach(struct core_dev *cd, char *err, size_t errlen); /* takes cd */
 int core_dev_detach(const char *udid);                              /* 0 or -1: no such device */
 char *core_dev_list(void);                                          /* "N udid udid..." malloc'd */
+int core_dev_trust(const char *udid);            /* "trust UDID": 0 or -1: no such device */
+int core_dev_trust_pending(struct core_dev *cd); /* Behaviour/TrustPending, until trusted */
 struct core_conn *core_conn_add(int fd);
 void core_conn_remove(struct core_conn *c);
 int core_conn_set_dev(struct core_conn *c, struct core_dev *cd); /* -1 when cd is detached */
 void core_udid_key(const char *udid, char *out, size_t outlen);  /* strip '-' */
+
+/* emu_clock.c: the emulator's start (fixed at the first call: main calls it first), and the
+ * profile's Clock dict (CrashDatesAsOf) into d->crash_shift. 0, or -1 with why. */
+time_t emu_clock_start(void);
+int core_clock_load(plist_t root, struct emu_device *d, char *why, size_t whylen);
 
 /* emu_profile.c */
 int core_profile_load(const char *dir, struct core_dev **out, char *err, size_t errlen);

@@ -115,6 +115,7 @@ emu_plist_recv(int fd, plist_t *out, int timeout_ms, const struct emu_device *d)
 	uint32_t len;
 	char *body;
 	plist_t p = NULL;
+	int binary = 0;
 
 	*out = NULL;
 	if (emu_read_full(fd, &be, sizeof(be), timeout_ms, d) != 0)
@@ -127,12 +128,27 @@ emu_plist_recv(int fd, plist_t *out, int timeout_ms, const struct emu_device *d)
 		free(body);
 		return -1;
 	}
-	p = core_plist_from_xml(body, len);
+	p = core_plist_parse(body, len, &binary);
 	free(body);
 	if (p == NULL)
 		return -1;
+	core_plist_set_reply_binary(binary);
 	*out = p;
 	return 0;
+}
+
+static __thread int reply_binary;
+
+void
+core_plist_set_reply_binary(int binary)
+{
+	reply_binary = binary;
+}
+
+int
+core_plist_reply_binary(void)
+{
+	return reply_binary;
 }
 
 plist_t
@@ -164,16 +180,15 @@ emu_plist_send(int fd, plist_t p)
 	uint32_t len = 0;
 	uint32_t be;
 	char *msg;
-	int rc;
+	int rc, binary = core_plist_reply_binary();
 
-	plist_to_xml(p, &xml, &len);
-	if (xml == NULL)
+	if (core_plist_serialize(p, binary, &xml, &len) != 0)
 		return -1;
 	msg = xmalloc((size_t)len + 4);
 	be = htonl(len);
 	memcpy(msg, &be, 4);
 	memcpy(msg + 4, xml, len);
-	plist_to_xml_free(xml);
+	core_plist_serialize_free(xml, binary);
 	rc = emu_write_all(fd, msg, (size_t)len + 4);
 	free(msg);
 	return rc;

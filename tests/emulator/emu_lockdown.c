@@ -68,8 +68,12 @@ ld_recv(struct ld *l, plist_t *out)
 		return LD_EOF;
 	body = xmalloc(len);
 	rc = ssl_read_full(l->ssl, body, len);
-	if (rc == LD_OK)
-		p = core_plist_from_xml(body, len);
+	if (rc == LD_OK) {
+		int binary = 0;
+		p = core_plist_parse(body, len, &binary);
+		if (p != NULL)
+			core_plist_set_reply_binary(binary);
+	}
 	free(body);
 	if (rc != LD_OK)
 		return LD_EOF;
@@ -85,18 +89,18 @@ ld_send(struct ld *l, plist_t p)
 	char *xml = NULL;
 	uint32_t len = 0, be;
 	char *msg;
-	int rc;
+	int rc, binary;
 
 	if (l->ssl == NULL)
 		return emu_plist_send(l->fd, p);
-	plist_to_xml(p, &xml, &len);
-	if (xml == NULL)
+	binary = core_plist_reply_binary();
+	if (core_plist_serialize(p, binary, &xml, &len) != 0)
 		return -1;
 	msg = xmalloc((size_t)len + 4);
 	be = htonl(len);
 	memcpy(msg, &be, 4);
 	memcpy(msg + 4, xml, len);
-	plist_to_xml_free(xml);
+	core_plist_serialize_free(xml, binary);
 	rc = SSL_write(l->ssl, msg, (int)len + 4) == (int)len + 4 ? 0 : -1;
 	if (rc != 0)
 		ERR_clear_error();
@@ -242,7 +246,7 @@ do_pair(struct ld *l, plist_t req)
 		return ld_error(l, "Pair", "InvalidPairRecord");
 	if (l->cd->d.passcode_locked)
 		return ld_error(l, "Pair", "PasswordProtected");
-	if (l->cd->d.trust_pending)
+	if (core_dev_trust_pending(l->cd)) /* until the control socket says "trust" */
 		return ld_error(l, "Pair", "PairingDialogResponsePending");
 	host_add(l->cd, host);
 	log_info("paired with host %s", host);

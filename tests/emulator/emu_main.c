@@ -96,6 +96,70 @@ find_udid_locked(const char *udid)
 	return NULL;
 }
 
+/* The device trusts this run's host, and "usbmuxd" holds the matching pair record. */
+static void
+trust_host_locked(struct core_dev *cd)
+{
+	plist_t wifi = plist_dict_get_item(
+	    plist_dict_get_item(plist_dict_get_item(cd->d.plist, "Lockdown"), "Root"), "WiFiAddress");
+	plist_t rec = emu_pki_pair_record(wifi != NULL && plist_get_node_type(wifi) == PLIST_STRING
+	                                      ? plist_get_string_ptr(wifi, NULL)
+	                                      : NULL);
+	char *bin = NULL;
+	uint32_t len = 0;
+	int known = 0;
+
+	for (int i = 0; i < cd->nhosts; i++)
+		if (strcasecmp(cd->hosts[i], emu_core.host_id) == 0)
+			known = 1;
+	if (!known && cd->nhosts < EMU_MAX_HOSTS)
+		util_strlcpy(cd->hosts[cd->nhosts++], emu_core.host_id, sizeof(cd->hosts[0]));
+	plist_to_bin(rec, &bin, &len);
+	plist_free(rec);
+	if (bin != NULL)
+		emu_mux_store_locked(cd->d.udid, bin, len);
+	plist_to_bin_free(bin);
+}
+
+/*
+ * The control socket's "trust UDID": the user tapped Trust. What real usbmuxd's preflight does
+ * once the dialog is accepted happens here: the device trusts the host, the pair record is saved
+ * and Listen clients get Paired (benchd diagnoses a device again on Paired). 0, or -1 when no
+ * such device is attached.
+ */
+int
+core_dev_trust(const char *udid)
+{
+	struct core_dev *cd;
+	char name[65];
+
+	pthread_mutex_lock(&emu_core.lock);
+	cd = find_udid_locked(udid);
+	if (cd == NULL) {
+		pthread_mutex_unlock(&emu_core.lock);
+		return -1;
+	}
+	cd->d.trust_pending = 0;
+	cd->d.paired = 1;
+	trust_host_locked(cd);
+	emu_mux_event_locked(cd, "Paired");
+	util_strlcpy(name, cd->d.udid, sizeof(name));
+	pthread_mutex_unlock(&emu_core.lock);
+	log_info("%s: trusted this computer (control socket)", name);
+	return 0;
+}
+
+int
+core_dev_trust_pending(struct core_dev *cd)
+{
+	int v;
+
+	pthread_mutex_lock(&emu_core.lock);
+	v = cd->d.trust_pending;
+	pthread_mutex_unlock(&emu_core.lock);
+	return v;
+}
+
 int
 core_dev_attach(struct core_dev *cd, char *err, size_t errlen)
 {
@@ -113,24 +177,8 @@ core_dev_attach(struct core_dev *cd, char *err, size_t errlen)
 	cd->d.device_id = emu_core.next_id++;
 	cd->refs = 1;
 	cd->listed = 1;
-	if (cd->d.paired) {
-		/* the device trusts this run's host, and "usbmuxd" holds the matching record */
-		plist_t wifi = plist_dict_get_item(
-		    plist_dict_get_item(plist_dict_get_item(cd->d.plist, "Lockdown"), "Root"), "WiFiAddress");
-		plist_t rec = emu_pki_pair_record(wifi != NULL && plist_get_node_type(wifi) == PLIST_STRING
-		                                      ? plist_get_string_ptr(wifi, NULL)
-		                                      : NULL);
-		char *bin = NULL;
-		uint32_t len = 0;
-
-		util_strlcpy(cd->hosts[0], emu_core.host_id, sizeof(cd->hosts[0]));
-		cd->nhosts = 1;
-		plist_to_bin(rec, &bin, &len);
-		plist_free(rec);
-		if (bin != NULL)
-			emu_mux_store_locked(cd->d.udid, bin, len);
-		plist_to_bin_free(bin);
-	}
+	if (cd->d.paired)
+		trust_host_locked(cd);
 	for (pp = &emu_core.devs; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = cd;
@@ -425,6 +473,7 @@ main(int argc, char **argv)
 	int nloaded = 0;
 
 	log_init("idevice-emu", LOG_LEVEL_INFO);
+	(void)emu_clock_start(); /* the moment Clock/CrashDatesAsOf dates are relative to */
 	while ((ch = getopt_long(argc, argv, "s:c:vh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':

@@ -2,11 +2,12 @@
  * emu_mux: the usbmuxd side of idevice-emu (PROTOCOL.md 1).
  *
  * One connection = one thread. Requests are 16-byte little-endian headers (version 1, message 8)
- * plus an XML plist; every reply is one write. Connect turns the connection into the device
- * stream: port 62078 goes to lockdownd, a port handed out by StartService goes to that service.
- * Listen clients stay registered and receive Attached/Detached/Paired events (tag 0).
- * The pair-record store (ReadPairRecord/SavePairRecord/DeletePairRecord) lives here, keyed by
- * the UDID without '-', guarded by emu_core.lock. Never answers BADVERSION.
+ * plus a plist, XML or binary (emu_bplist.c checks the binary ones); every reply is one write, in
+ * the request's format (libusbmuxd reads XML only, and sends XML). Connect turns the connection into the
+ * device stream: port 62078 goes to lockdownd, a port handed out by StartService goes to that service. Listen
+ * clients stay registered and receive Attached/Detached/Paired events (tag 0). The pair-record store
+ * (ReadPairRecord/SavePairRecord/DeletePairRecord) lives here, keyed by the UDID without '-', guarded by
+ * emu_core.lock. Never answers BADVERSION.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -30,9 +31,10 @@ enum {
 	RES_CONNREFUSED = 3,
 };
 
-/* One message in one send. flags: MSG_DONTWAIT for events sent under the lock. */
+/* One message in one send, XML or binary (binary: the client wrote binary plists). flags:
+ * MSG_DONTWAIT for events sent under the lock. */
 static int
-mux_send(int fd, uint32_t tag, plist_t p, int flags)
+mux_send_fmt(int fd, uint32_t tag, plist_t p, int flags, int binary)
 {
 	char *xml = NULL;
 	uint32_t len = 0;
@@ -41,8 +43,7 @@ mux_send(int fd, uint32_t tag, plist_t p, int flags)
 	size_t total, off = 0;
 	int rc = 0;
 
-	plist_to_xml(p, &xml, &len);
-	if (xml == NULL)
+	if (core_plist_serialize(p, binary, &xml, &len) != 0)
 		return -1;
 	total = (size_t)len + MUX_HDR;
 	hdr[0] = htole32((uint32_t)total);
@@ -52,7 +53,7 @@ mux_send(int fd, uint32_t tag, plist_t p, int flags)
 	msg = xmalloc(total);
 	memcpy(msg, hdr, MUX_HDR);
 	memcpy(msg + MUX_HDR, xml, len);
-	plist_to_xml_free(xml);
+	core_plist_serialize_free(xml, binary);
 	if (flags == 0) {
 		rc = emu_write_all(fd, msg, total);
 	} else {
@@ -67,6 +68,13 @@ mux_send(int fd, uint32_t tag, plist_t p, int flags)
 	}
 	free(msg);
 	return rc;
+}
+
+/* A reply on this connection's thread: in the format of the request just read. */
+static int
+mux_send(int fd, uint32_t tag, plist_t p, int flags)
+{
+	return mux_send_fmt(fd, tag, p, flags, core_plist_reply_binary());
 }
 
 static int
@@ -90,6 +98,7 @@ mux_recv(int fd, plist_t *out, uint32_t *tag)
 	uint32_t len, version, message;
 	char *body;
 	plist_t p = NULL;
+	int binary = 0;
 
 	*out = NULL;
 	if (emu_read_full(fd, hdr, sizeof(hdr), EMU_READ_TIMEOUT_MS, NULL) != 0)
@@ -111,13 +120,14 @@ mux_recv(int fd, plist_t *out, uint32_t *tag)
 		free(body);
 		return -1;
 	}
-	p = core_plist_from_xml(body, len - MUX_HDR);
+	p = core_plist_parse(body, len - MUX_HDR, &binary);
 	free(body);
 	if (p == NULL || plist_get_node_type(p) != PLIST_DICT) {
-		log_debug("mux: payload is not an XML dictionary, closing");
+		log_debug("mux: payload is not a plist dictionary (XML or binary), closing");
 		plist_free(p);
 		return -1;
 	}
+	core_plist_set_reply_binary(binary);
 	*out = p;
 	return 0;
 }
@@ -181,7 +191,7 @@ emu_mux_event_locked(const struct core_dev *cd, const char *type)
 		plist_dict_set_item(p, "MessageType", plist_new_string(type));
 	}
 	for (struct core_conn *c = emu_core.conns; c != NULL; c = c->next)
-		if (c->listener && mux_send(c->fd, 0, p, MSG_DONTWAIT) != 0)
+		if (c->listener && mux_send_fmt(c->fd, 0, p, MSG_DONTWAIT, c->binary) != 0)
 			shutdown(c->fd, SHUT_RDWR); /* a stalled listener: it reconnects */
 	plist_free(p);
 }
@@ -272,6 +282,7 @@ do_listen(struct core_conn *c, uint32_t tag)
 	/* under the lock so no event is lost or doubled; never blocking, so the lock is never held
 	 * by a client that does not read (an empty socket buffer takes these few KiB at once) */
 	pthread_mutex_lock(&emu_core.lock);
+	c->binary = core_plist_reply_binary(); /* later events go out as the Listen request came */
 	{
 		plist_t p = plist_new_dict();
 		plist_dict_set_item(p, "MessageType", plist_new_string("Result"));

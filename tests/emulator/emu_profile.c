@@ -200,6 +200,8 @@ check_profile(plist_t root, struct emu_device *d, char *why, size_t whylen)
 		}
 		d->product_id = (unsigned)v;
 	}
+	if (core_clock_load(root, d, why, whylen) != 0)
+		return -1;
 	d->paired = 1;
 	n = plist_dict_get_item(root, "Behaviour");
 	if (n != NULL) {

@@ -72,6 +72,8 @@ struct afc_file {
 	uint64_t handle; /* 0: free slot */
 	int fd;
 	off_t pos;
+	char *mem; /* the report with its dates moved (Clock/CrashDatesAsOf), or NULL: read fd */
+	size_t memlen;
 };
 
 struct afc_conn {
@@ -146,6 +148,39 @@ static void __attribute__((destructor)) afc_removed_free(void)
 	afc_nremoved = 0;
 }
 
+/* ---- relative dates (Clock/CrashDatesAsOf, emu_clock.c) ---- */
+
+#define AFC_MAX_SHIFTED ((size_t)16 * 1024 * 1024) /* larger reports are served as they are */
+
+/* A name or path as the phone shows it (dir +1: disk -> phone) or back (-1). */
+static void
+afc_dates_path(const struct afc_conn *c, const char *in, char *out, size_t outlen, int dir)
+{
+	util_strlcpy(out, in, outlen);
+	emu_dates_shift(c->d, out, strlen(out), dir);
+}
+
+/* Read the whole report into f->mem with its dates moved; the sizes do not change. */
+static void
+afc_load_shifted(const struct afc_conn *c, struct afc_file *f)
+{
+	struct stat st;
+	size_t got = 0;
+
+	if (!emu_dates_active(c->d) || fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > AFC_MAX_SHIFTED)
+		return;
+	f->mem = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = pread(f->fd, f->mem + got, (size_t)st.st_size - got, (off_t)got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	f->memlen = got;
+	emu_dates_shift(c->d, f->mem, f->memlen, +1);
+}
+
 /* ---- paths ---- */
 
 /*
@@ -187,11 +222,13 @@ afc_norm(const char *in, size_t inlen, char *out, size_t outlen)
 static int
 afc_resolve(const struct afc_conn *c, const char *rel, char *out, size_t outlen, struct stat *st)
 {
+	char disk[AFC_MAX_PATH + 1];
 	int n;
 
 	if (*rel && afc_is_removed(c->d->udid, rel))
 		return AFC_S_NOT_FOUND;
-	n = snprintf(out, outlen, "%s%s%s", c->root, *rel ? "/" : "", rel);
+	afc_dates_path(c, rel, disk, sizeof(disk), -1); /* the file on disk has the profile's dates */
+	n = snprintf(out, outlen, "%s%s%s", c->root, *disk ? "/" : "", disk);
 	if (n < 0 || (size_t)n >= outlen)
 		return AFC_S_INVALID_ARG;
 	if (lstat(out, st) != 0) {
@@ -289,14 +326,15 @@ afc_read_dir(struct afc_conn *c, const char *rel)
 	if (!(dir = opendir(path)) && !(errno == ENOENT && !*rel))
 		return afc_status(c, AFC_S_PERM_DENIED);
 	while (dir && (de = readdir(dir))) {
-		char *child;
+		char *child, view[AFC_MAX_PATH + 1];
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		child = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		afc_dates_path(c, de->d_name, view, sizeof(view), +1);
+		child = *rel ? xasprintf("%s/%s", rel, view) : xstrdup(view);
 		if (!afc_is_removed(c->d->udid, child)) {
 			names = xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = xstrdup(de->d_name);
+			names[n++] = xstrdup(view);
 		}
 		free(child);
 	}
@@ -330,11 +368,12 @@ afc_dir_has_visible(const struct afc_conn *c, const char *path, const char *rel)
 	if (!dir)
 		return 0;
 	while (!found && (de = readdir(dir))) {
-		char *child;
+		char *child, view[AFC_MAX_PATH + 1];
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		child = xasprintf("%s/%s", rel, de->d_name);
+		afc_dates_path(c, de->d_name, view, sizeof(view), +1);
+		child = xasprintf("%s/%s", rel, view);
 		found = !afc_is_removed(c->d->udid, child);
 		free(child);
 	}
@@ -479,6 +518,9 @@ afc_open(struct afc_conn *c, uint64_t mode, const char *rel)
 	f->handle = c->next_handle++;
 	f->fd = ffd;
 	f->pos = 0;
+	f->mem = NULL;
+	f->memlen = 0;
+	afc_load_shifted(c, f);
 	h = htole64(f->handle);
 	return afc_send(c, AFC_OP_FILE_OPEN_RES, &h, 8, NULL, 0);
 }
@@ -499,7 +541,13 @@ afc_read(struct afc_conn *c, uint64_t h, uint64_t want)
 	if (want > AFC_MAX_READ)
 		want = AFC_MAX_READ;
 	data = xmalloc(want ? want : 1);
-	n = pread(f->fd, data, want, f->pos);
+	if (f->mem != NULL) {
+		size_t at = (size_t)f->pos < f->memlen ? (size_t)f->pos : f->memlen;
+		n = (ssize_t)(want < f->memlen - at ? want : f->memlen - at);
+		memcpy(data, f->mem + at, (size_t)n);
+	} else {
+		n = pread(f->fd, data, want, f->pos);
+	}
 	if (n < 0) {
 		free(data);
 		return afc_status(c, AFC_S_READ_ERROR);
@@ -530,6 +578,9 @@ static void
 afc_close_file(struct afc_file *f)
 {
 	close(f->fd);
+	free(f->mem);
+	f->mem = NULL;
+	f->memlen = 0;
 	f->handle = 0;
 	f->fd = -1;
 }

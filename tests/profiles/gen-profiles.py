@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Write the bundled idevice-emu profiles (tests/profiles/<name>/): device.plist, syslog.txt and
 crashes/. The output is committed; rerun after editing this file. Values follow
-docs/DOMAIN.md and docs/PROTOCOL.md section 7; dates are fixed (the bench "today" is
-2026-11-22) so every test is reproducible. Each profile's DevicePublicKey is generated once
+docs/DOMAIN.md and docs/PROTOCOL.md section 7. Crash dates are written as of AS_OF (the bench
+"today", 2026-11-22 10:00 UTC) and every device.plist says so in Clock/CrashDatesAsOf: the
+emulator moves them to its own start, so the demo's panics are recent on any date. Each profile's DevicePublicKey is generated once
 with openssl and kept on later runs."""
 
 import json
@@ -13,6 +14,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The bench "today" the data is written for (Clock/CrashDatesAsOf in every device.plist).
+AS_OF = "2026-11-22T10:00:00Z"
 
 BUILDS = {"15.8": "19H370", "16.7.2": "20H115", "17.1.2": "21B101", "17.4.1": "21E236",
           "17.5.1": "21F90", "17.6.1": "21G93"}
@@ -201,6 +204,9 @@ def device_plist(name, p):
         "MobileGestalt": gestalt,
         "Diagnostics": diags,
         "Behaviour": p.get("behaviour", {}),
+        # The crash reports below are dated as of this moment; idevice-emu serves their dates
+        # moved to its own start, so a panic 2 days before it is 2 days old on any date.
+        "Clock": {"CrashDatesAsOf": AS_OF},
     }
     assert health == p["expect_health"], (name, health)
     return doc

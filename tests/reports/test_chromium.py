@@ -25,7 +25,7 @@ keep = os.environ.get("BENCHD_KEEP_RENDERS")
 
 def browser(tmp, html, *args):
     profile = tempfile.mkdtemp(dir=tmp)
-    return subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    return subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
                            "--disable-component-update", "--disable-sync", "--no-first-run",
                            "--user-data-dir=" + profile] + list(args) + ["file://" + html],
                           capture_output=True, timeout=90)

@@ -137,5 +137,7 @@ with TempDir() as tmp:
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         n = sum(pool.map(lambda a: one(a[0], a[1], tmp, state), enumerate(cases)))
     check(n >= 50, "ran %d tree test cases through benchctl run" % n)
+    real = [c for c in cases if os.path.basename(os.path.dirname(c)) == "real"]
+    check(len(real) >= 25, "the real-log corpus (tests/real/) ran too: %d cases" % len(real))
 
 finish()

@@ -69,7 +69,7 @@ const tile = (udid) => '[data-device="' + udid + '"]';
 async function main() {
   const browser = await chromium.launch({
     executablePath: cfg.chromium || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--no-first-run', '--disable-default-apps', '--disable-features=Translate,MediaRouter,OptimizationHints',
       '--metrics-recording-only', '--password-store=basic'],
   });
@@ -220,7 +220,7 @@ async function main() {
 async function many() {
   const browser = await chromium.launch({
     executablePath: cfg.chromium || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--no-first-run', '--disable-default-apps'],
   });
   const problems = [];

@@ -67,6 +67,14 @@ def snapshot_of_store(b):
             W.store_rows(b, "SELECT case_id, ticket, answers, final_report_id FROM cases ORDER BY case_id"))
 
 
+def stable_store(b):
+    first = snapshot_of_store(b)
+    if first[1][0][0] < 1:
+        return False
+    time.sleep(1.0)
+    return snapshot_of_store(b) == first
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -111,6 +119,11 @@ def t_safety(work):
 
     # Writes: the CSRF header, the same Origin, JSON. A refused write changes nothing.
     good = {"serial": "F2LTEST00001", "ticket": "T-9001", "lang": "it"}
+    # The phone's own session writes its case and report meanwhile: compare against the store
+    # once that is over (signed, stored and unchanged for a second), or the session's own write
+    # looks like a refused write's.
+    wait_report(b, 1)
+    W.wait_for("the session's store writes to settle", lambda: stable_store(b), 30)
     before = snapshot_of_store(b)
     token = page.token()
     refusals = [

@@ -245,6 +245,8 @@ def clone(work, name, udid, product_type=None, replace=()):
     d["Lockdown"]["Root"]["UniqueDeviceID"] = udid
     if "UniqueChipID" in d["Lockdown"]["Root"] and "-" in udid:
         d["Lockdown"]["Root"]["UniqueChipID"] = int(udid.split("-")[1], 16)  # the ECID, as in the UDID
+    # this copy's crash dates are moved below, by hand: the emulator must not move them again
+    d.pop("Clock", None)
     data = plistlib.dumps(d)
     # Another phone: its own serial number and battery serial too (cases and battery history
     # follow them), the same length as the originals.

@@ -641,7 +641,7 @@
       // A new benchd: a new CSRF token, so a new page.
       setConn('restarted');
       setTimeout(() => location.reload(), 500);
-      return false;
+      return 'restarted';
     }
     started = st.started_at || started;
     applyState(st);
@@ -654,11 +654,12 @@
 
   function connect() {
     es = new EventSource('/api/events');
-    es.onopen = () => {
-      setConn('live');
+    es.onopen = async () => {
       haveState = false;
       buffered = [];
-      loadState();
+      // Live only once the state says this is the same benchd: a restarted one means a reload
+      // (a new CSRF token), and a form filled in meanwhile would be lost or refused.
+      if ((await loadState()) !== 'restarted') setConn('live');
     };
     es.onmessage = (m) => {
       let ev;

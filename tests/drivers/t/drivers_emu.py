@@ -187,7 +187,15 @@ def crash_files(pdir):
 # ------------------------------------------------------------------ cases
 
 def case_thermal():
-    pdir = bundled('thermal-loop-12')
+    # a copy without Clock/CrashDatesAsOf: the reports must arrive byte for byte as on disk
+    pdir = os.path.join(TMP, 'thermal-loop-12')
+    shutil.copytree(bundled('thermal-loop-12'), pdir)
+    pl = os.path.join(pdir, 'device.plist')
+    with open(pl, 'rb') as f:
+        d = plistlib.load(f)
+    d.pop('Clock', None)
+    with open(pl, 'wb') as f:
+        plistlib.dump(d, f)
     emu = Emu([pdir], verbose=True)
     cdir = os.path.join(TMP, 'crashes')
     rc, snap, se, dt = snapshot(emu, UDID['thermal'], secs=1, extra=['--crash-dir', cdir])

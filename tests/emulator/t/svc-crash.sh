@@ -10,7 +10,9 @@ SMC=00008110-000C39D20A78801E
 case $CASE in
 keep)
 	# -k copies byte for byte, subfolders included, and leaves everything on the device.
-	svc_start "$PROFILES/smc-14" "$PROFILES/healthy-15pro"
+	svc_copy smc-14
+	svc_copy healthy-15pro
+	svc_start "$T/smc-14" "$T/healthy-15pro"
 	for n in 1 2; do
 		mkdir "$T/c$n"
 		start=$(now_ms)

@@ -1,7 +1,10 @@
 # Shared helpers for the idevice-emu service tests (sourced, not run).
 #   EMU=path/to/idevice-emu PROFILES=tests/profiles; . svc-lib.sh
 #   svc_copy NAME [BEHAVIOUR_XML]   copy a bundled profile to $T/NAME, optionally replacing its
-#                                   (empty) Behaviour dict with BEHAVIOUR_XML (dict contents)
+#                                   (empty) Behaviour dict with BEHAVIOUR_XML (dict contents); the
+#                                   copy has no Clock, so its crash reports are served with the
+#                                   dates on disk and compare byte for byte (emu-client-clock tests
+#                                   the moved dates)
 #   svc_start DIR...                start the emulator on $T/mux.sock (control socket
 #                                   $T/ctl.sock) and wait for the mux socket
 #   svc_stop                        stop it; fails on a non-zero exit or a sanitizer report
@@ -37,6 +40,8 @@ fail() {
 
 svc_copy() {
 	cp -R "$PROFILES/$1" "$T/$1" || fail "cannot copy profile $1"
+	sed -i '/<key>Clock<\/key>/,/<\/dict>/d' "$T/$1/device.plist"
+	grep -q "<key>Clock</key>" "$T/$1/device.plist" && fail "could not drop Clock from $1"
 	if [ $# -ge 2 ]; then
 		sed -i "/<key>Behaviour<\/key>/{n;s|<dict/>|<dict>$2</dict>|}" "$T/$1/device.plist"
 		grep -q "$2" "$T/$1/device.plist" || fail "could not set Behaviour in $1"
