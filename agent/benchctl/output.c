@@ -33,6 +33,9 @@ benchctl_exit_code_name(int code)
 	}
 }
 
+static int vfail(struct ctl *g, int code, json_t *extra, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
 static int
 vfail(struct ctl *g, int code, json_t *extra, const char *fmt, va_list ap)
 {

@@ -191,7 +191,8 @@ class Watch:
 
     def __init__(self, b):
         argv = [os.path.join(tb.A.bin, "benchctl"), "--state-dir", b.state, "--json", "watch", "--socket", b.sock]
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
         STARTED.append(self)
         self.events = []
         self.lock = threading.Lock()
@@ -212,6 +213,14 @@ class Watch:
 
     def alive(self):
         return self.p.poll() is None
+
+    def kill(self):
+        """What the harness calls however the test ends (tb.kill_started)."""
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.p.wait()
 
     def stop(self, sig=signal.SIGINT):
         if self.p.poll() is None:
