@@ -19,11 +19,11 @@
  *                    rejoins its case
  *
  * A revision is final when no question is open and, with [bench] require_ticket or a booking
- * system as [upload] kind (repairshopr, repairdesk), it has a ticket, or when the case was finished; only final revisions are queued for the configured
- * outbox targets (upload, fleet), with the 4.7 body built once from the signed bytes. The report
- * files are written (pipeline.h) before the store commit, so a crash in between loses nothing:
- * the next adoption commits the revision once. Revisions of one case are made one at a time.
- * Publishes report.signed, case.question, case.waiting, case.finished and case.closed (events.h).
+ * system as [upload] kind (repairshopr, repairdesk), it has a ticket, or when the case was finished; only
+ * final revisions are queued for the configured outbox targets (upload, fleet), with the 4.7 body built once
+ * from the signed bytes. The report files are written (pipeline.h) before the store commit, so a crash in
+ * between loses nothing: the next adoption commits the revision once. Revisions of one case are made one at a
+ * time. Publishes report.signed, case.question, case.waiting, case.finished and case.closed (events.h).
  *
  * Threads: any. Ownership: cases_new/cases_free; the store, events, outboxes and config must
  * outlive it.

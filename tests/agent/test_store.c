@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -299,6 +300,69 @@ test_outbox_cycle(void **state)
 	                    "LOCAL");
 	json_decref(list);
 	store_close(st);
+}
+
+static void *
+blocked_writer(void *arg)
+{
+	struct store *st = arg;
+	char why[512];
+	/* Waits (busy timeout) on the other process's write lock while it holds the store's mutex. */
+	(void)store_device_seen(st, "D-BLOCKED", "normal", "iPhone12,1", why, sizeof(why));
+	return NULL;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Lists read on their own connection: with a writer stuck behind another process's write lock
+ * (as 64 sessions' fsyncs queue on a loaded disk), status and outbox still answer at once.
+ */
+static void
+test_lists_do_not_wait_for_writes(void **state)
+{
+	struct store *st;
+	char why[512];
+	sqlite3 *other;
+	pthread_t t;
+	json_t *j;
+	double t0, took;
+
+	(void)state;
+	assert_int_equal(store_open(path, &st, why, sizeof(why)), STORE_OK);
+	struct store_report r = {.report_id = "R-LIST",
+	                         .device = "D",
+	                         .outcome = "pass",
+	                         .path = "/p",
+	                         .created_at = "t",
+	                         .body = "{}",
+	                         .bodylen = 2};
+	assert_int_equal(store_report_add(st, &r, why, sizeof(why)), STORE_OK);
+	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(pthread_create(&t, NULL, blocked_writer, st), 0);
+	usleep(300 * 1000); /* the writer is inside its busy wait now */
+	t0 = now_s();
+	assert_int_equal(store_counts(st, &j), STORE_OK);
+	assert_int_equal(json_integer_value(json_object_get(j, "reports")), 1);
+	json_decref(j);
+	assert_int_equal(store_outbox_list(st, 10, &j), STORE_OK);
+	json_decref(j);
+	assert_int_equal(store_sessions_list(st, 10, &j), STORE_OK);
+	json_decref(j);
+	took = now_s() - t0;
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	pthread_join(t, NULL);
+	store_close(st);
+	if (took > 1.0)
+		fail_msg("the lists waited %.2f s for a blocked write", took);
 }
 
 #define NTHREADS   8
@@ -802,6 +866,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_outbox_cycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lists_do_not_wait_for_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cases_open_continue_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_case_not_joined_by_a_conflicting_id, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revisions_waiting_delivery, setup, teardown),

@@ -206,6 +206,7 @@ def t_errors(work):
     emu, b, page = W.start(work, [q, HEALTHY])
     wait_report(b, 2)
     W.wait_for("the question's case", lambda: W.store_rows(b, "SELECT COUNT(*) FROM cases")[0][0] >= 2, 20)
+    W.wait_for("the sessions' store writes to settle", lambda: stable_store(b), 30)
     before = snapshot_of_store(b)
     base = "/api/cases/%s" % q[0]
     # Not JSON, not an object, unknown fields, wrong types: 400, one line.
