@@ -479,7 +479,9 @@ def t_token(work):
         f.write("second-token")
     write_token(work, " second-token \n")
     r2, _, _ = make_report(b.state, n=2)  # adopted while benchd runs (README "The state directory")
-    wait_for("the second report delivered", lambda: rx.accepted() == {r1, r2}, 30)
+    # The receiver files a case as accepted a moment before it records the request itself.
+    wait_for("the second report delivered", lambda: rx.accepted() == {r1, r2} and
+             {r1, r2} <= {r["key"] for r in rx.requests()}, 30)
     by = {}
     for r in rx.requests():
         by.setdefault(r["key"], []).append({k.lower(): v for k, v in r["headers"].items()}.get("authorization"))
