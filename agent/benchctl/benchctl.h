@@ -68,9 +68,27 @@ char *benchctl_socket_path(struct ctl *g, const struct bc_conn *o, int *rc);
  * failure; then the reason is on stderr and, with --json, the refusal is on stdout.
  */
 int benchctl_ask(struct ctl *g, const struct bc_conn *o, json_t *req, json_t **resp);
-/* A failure of ours: {"ok":false,"error"} on stdout with --json, the line on stderr. Returns code. */
+/*
+ * Output (output.c, CONTRACTS 1). A failure: the line "benchctl: MESSAGE" on stderr and, with
+ * --json, {"ok":false,"error":MESSAGE,"code":NAME} on stdout, NAME the exit code's name
+ * (benchctl_exit_code_name). Each returns code. _with adds the fields of extra (stolen) to the
+ * JSON line.
+ */
 int benchctl_fail(struct ctl *g, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* One compact JSON line on stdout (CONTRACTS 1). */
+int benchctl_fail_with(struct ctl *g, int code, json_t *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* "bad_request" for 2, "no_device" 3, "device_locked" 4, "device_untrusted" 5, "invalid_report"
+ * 6, "not_running" 7, "failed" otherwise. */
+const char *benchctl_exit_code_name(int code);
+/*
+ * A bad command line: "benchctl CMD: WHAT: see benchctl CMD --help", one line, exit 2.
+ * benchctl_bad_option says it for what getopt_long (opterr = 0, optstring starting with ':' after
+ * any '+' or '-') returned as ch ('?' or ':'), naming the option as it was typed.
+ */
+int benchctl_usage_error(struct ctl *g, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int benchctl_bad_option(struct ctl *g, const char *cmd, int ch, int argc, char **argv);
+/* One compact JSON line on stdout (CONTRACTS 1), flushed. */
 void benchctl_print_json(const json_t *v);
 /*
  * Read a battery history file (DESIGN 4.9: a JSON array of {at, battery_serial, cycle_count,

@@ -72,15 +72,16 @@ allowed(const char *cmd, int opt)
 
 /* Parse argv (argv[0] is the command's last word); -1 after --help, else an exit code. */
 static int
-parse(const char *cmd, const char *usage, int argc, char **argv, struct copts *o)
+parse(struct ctl *g, const char *cmd, const char *usage, int argc, char **argv, struct copts *o)
 {
+
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	o->args = xcalloc((size_t)argc + 1, sizeof(char *));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "-:h", longopts, NULL)) != -1) {
 		if (ch == 1) {
 			o->args[o->nargs++] = optarg;
 			continue;
@@ -89,11 +90,10 @@ parse(const char *cmd, const char *usage, int argc, char **argv, struct copts *o
 			printf("usage: benchctl %s\n", usage);
 			return -1;
 		}
-		if (ch == '?' || !allowed(cmd, ch)) {
-			fprintf(stderr, "benchctl %s: unknown option '%s' (usage: benchctl %s)\n", cmd,
-			        argv[optind - 1], usage);
-			return BC_EXIT_USAGE;
-		}
+		if (ch == '?' || ch == ':')
+			return benchctl_bad_option(g, cmd, ch, argc, argv);
+		if (!allowed(cmd, ch))
+			return benchctl_usage_error(g, cmd, "unknown option '%s'", argv[optind - 1]);
 		switch (ch) {
 		case OPT_SOCKET:
 			o->conn.socket = optarg;
@@ -128,10 +128,9 @@ parse(const char *cmd, const char *usage, int argc, char **argv, struct copts *o
 		case OPT_LIMIT: {
 			char *end;
 			long n = strtol(optarg, &end, 10);
-			if (*end || n < 1 || n > 1000) {
-				fprintf(stderr, "benchctl %s: --limit must be 1..1000\n", cmd);
-				return BC_EXIT_USAGE;
-			}
+			if (*optarg == '\0' || *end || n < 1 || n > 1000)
+				return benchctl_usage_error(g, cmd, "--limit takes 1 to 1000, not '%s'",
+				                            optarg);
 			o->limit = (int)n;
 			break;
 		}
@@ -199,24 +198,21 @@ cmd_answer(struct ctl *g, int argc, char **argv)
 	static const char usage[] = "answer DEVICE KEY=VALUE... [--socket PATH | --config FILE] [--json]";
 	struct copts o;
 	json_t *answers, *resp;
-	int rc = parse("answer", usage, argc, argv, &o);
+	int rc = parse(g, "answer", usage, argc, argv, &o);
 
 	if (rc != BC_EXIT_OK)
 		return finish_parse(&o, rc);
-	if (o.nargs < 2) {
-		fprintf(stderr,
-		        "benchctl answer: give the device and one answer or more (usage: benchctl %s)\n",
-		        usage);
-		return finish_parse(&o, BC_EXIT_USAGE);
-	}
+	if (o.nargs < 2)
+		return finish_parse(&o, benchctl_usage_error(g, "answer",
+		                                             "give the device and one answer or more, "
+		                                             "e.g. benchctl answer F2LZK0ABN72J KEY=VALUE"));
 	answers = json_object();
 	for (int i = 1; i < o.nargs; i++) {
 		const char *eq = strchr(o.args[i], '=');
 		if (eq == NULL || eq == o.args[i] || eq[1] == '\0') {
 			json_decref(answers);
-			rc = benchctl_fail(g, BC_EXIT_USAGE,
-			                   "answer: '%s' is not KEY=VALUE (e.g. tg0b_new_battery=yes)",
-			                   o.args[i]);
+			rc = benchctl_usage_error(
+			    g, "answer", "'%s' is not KEY=VALUE (e.g. tg0b_new_battery=yes)", o.args[i]);
 			return finish_parse(&o, rc);
 		}
 		{
@@ -241,15 +237,15 @@ cmd_link(struct ctl *g, int argc, char **argv)
 	static const char usage[] = "link DEVICE TICKET [--socket PATH | --config FILE] [--json]";
 	struct copts o;
 	json_t *resp;
-	int rc = parse("link", usage, argc, argv, &o);
+	int rc = parse(g, "link", usage, argc, argv, &o);
 
 	if (rc != BC_EXIT_OK)
 		return finish_parse(&o, rc);
-	if (o.nargs != 2) {
-		fprintf(stderr, "benchctl link: give the device and the ticket (usage: benchctl %s)\n",
-		        usage);
-		return finish_parse(&o, BC_EXIT_USAGE);
-	}
+	if (o.nargs < 2)
+		return finish_parse(&o, benchctl_usage_error(g, "link", "give the device and the ticket"));
+	if (o.nargs > 2)
+		return finish_parse(&o,
+		                    benchctl_usage_error(g, "link", "unexpected argument '%s'", o.args[2]));
 	rc = ask(g, &o, json_pack("{s:s, s:s, s:s}", "cmd", "link", "device", o.args[0], "ticket", o.args[1]),
 	         &resp);
 	if (rc == BC_EXIT_OK && resp) {
@@ -265,14 +261,15 @@ cmd_finish(struct ctl *g, int argc, char **argv)
 	static const char usage[] = "finish DEVICE [--socket PATH | --config FILE] [--json]";
 	struct copts o;
 	json_t *resp;
-	int rc = parse("finish", usage, argc, argv, &o);
+	int rc = parse(g, "finish", usage, argc, argv, &o);
 
 	if (rc != BC_EXIT_OK)
 		return finish_parse(&o, rc);
-	if (o.nargs != 1) {
-		fprintf(stderr, "benchctl finish: give the device (usage: benchctl %s)\n", usage);
-		return finish_parse(&o, BC_EXIT_USAGE);
-	}
+	if (o.nargs != 1)
+		return finish_parse(
+		    &o, o.nargs == 0
+		            ? benchctl_usage_error(g, "finish", "give the device")
+		            : benchctl_usage_error(g, "finish", "unexpected argument '%s'", o.args[1]));
 	rc = ask(g, &o, json_pack("{s:s, s:s}", "cmd", "finish", "device", o.args[0]), &resp);
 	if (rc == BC_EXIT_OK && resp) {
 		if (json_is_true(json_object_get(resp, "unchanged")))
@@ -318,23 +315,25 @@ cmd_booking(struct ctl *g, int argc, char **argv)
 	size_t i;
 	int rc;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fprintf(argc < 2 ? stderr : stdout, "usage: benchctl %s\n", usage);
-		return argc < 2 ? BC_EXIT_USAGE : BC_EXIT_OK;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("usage: benchctl %s\n", usage);
+		return BC_EXIT_OK;
 	}
+	if (argc < 2)
+		return benchctl_usage_error(g, "booking", "say add, list or remove");
 	if (strcmp(argv[1], "add") == 0) {
 		int n;
-		if ((rc = parse("booking add", usage, argc - 1, argv + 1, &o)) != BC_EXIT_OK)
+		if ((rc = parse(g, "booking add", usage, argc - 1, argv + 1, &o)) != BC_EXIT_OK)
 			return finish_parse(&o, rc);
 		n = (o.serial != NULL) + (o.imei != NULL) + (o.udid != NULL);
-		if (n != 1 || o.ticket == NULL || o.nargs != 0) {
-			fprintf(stderr,
-			        "benchctl booking add: name the device with one of --serial, --imei or "
-			        "--udid, and give "
-			        "--ticket (usage: benchctl %s)\n",
-			        usage);
-			return finish_parse(&o, BC_EXIT_USAGE);
-		}
+		if (o.nargs != 0)
+			return finish_parse(&o, benchctl_usage_error(g, "booking add",
+			                                             "unexpected argument '%s'", o.args[0]));
+		if (n != 1 || o.ticket == NULL)
+			return finish_parse(&o, benchctl_usage_error(g, "booking add",
+			                                             "name the device with one of "
+			                                             "--serial, --imei or --udid, and give "
+			                                             "--ticket"));
 		req = json_pack("{s:s, s:s}", "cmd", "booking_add", "ticket", o.ticket);
 		json_object_set_new(req,
 		                    o.serial ? "serial"
@@ -361,12 +360,11 @@ cmd_booking(struct ctl *g, int argc, char **argv)
 		return finish_parse(&o, rc);
 	}
 	if (strcmp(argv[1], "list") == 0) {
-		if ((rc = parse("booking list", usage, argc - 1, argv + 1, &o)) != BC_EXIT_OK)
+		if ((rc = parse(g, "booking list", usage, argc - 1, argv + 1, &o)) != BC_EXIT_OK)
 			return finish_parse(&o, rc);
-		if (o.nargs != 0) {
-			fprintf(stderr, "benchctl booking list: unexpected argument '%s'\n", o.args[0]);
-			return finish_parse(&o, BC_EXIT_USAGE);
-		}
+		if (o.nargs != 0)
+			return finish_parse(&o, benchctl_usage_error(g, "booking list",
+			                                             "unexpected argument '%s'", o.args[0]));
 		rc = ask(g, &o, json_pack("{s:s}", "cmd", "booking_list"), &resp);
 		if (rc == BC_EXIT_OK && resp) {
 			json_t *list = json_object_get(resp, "bookings");
@@ -385,13 +383,13 @@ cmd_booking(struct ctl *g, int argc, char **argv)
 	if (strcmp(argv[1], "remove") == 0) {
 		char *end;
 		long long id;
-		if ((rc = parse("booking remove", usage, argc - 1, argv + 1, &o)) != BC_EXIT_OK)
+		if ((rc = parse(g, "booking remove", usage, argc - 1, argv + 1, &o)) != BC_EXIT_OK)
 			return finish_parse(&o, rc);
-		if (o.nargs != 1 || (id = strtoll(o.args[0], &end, 10)) <= 0 || *end) {
-			fprintf(stderr, "benchctl booking remove: give the booking's id (a number: benchctl "
-			                "booking list)\n");
-			return finish_parse(&o, BC_EXIT_USAGE);
-		}
+		if (o.nargs != 1 || (id = strtoll(o.args[0], &end, 10)) <= 0 || *end)
+			return finish_parse(&o,
+			                    benchctl_usage_error(g, "booking remove",
+			                                         "give the booking's id, a "
+			                                         "number that benchctl booking list shows"));
 		rc =
 		    ask(g, &o, json_pack("{s:s, s:I}", "cmd", "booking_remove", "id", (json_int_t)id), &resp);
 		if (rc == BC_EXIT_OK && resp) {
@@ -400,8 +398,7 @@ cmd_booking(struct ctl *g, int argc, char **argv)
 		}
 		return finish_parse(&o, rc);
 	}
-	fprintf(stderr, "benchctl booking: unknown subcommand '%s' (add, list or remove)\n", argv[1]);
-	return BC_EXIT_USAGE;
+	return benchctl_usage_error(g, "booking", "unknown subcommand '%s' (add, list or remove)", argv[1]);
 }
 
 /* ---- history and report list -------------------------------------------------------------- */
@@ -442,16 +439,17 @@ cmd_history(struct ctl *g, int argc, char **argv)
 	struct copts o;
 	json_t *resp, *dev, *v;
 	size_t i;
-	int rc = parse("history", usage, argc, argv, &o);
+	int rc = parse(g, "history", usage, argc, argv, &o);
 
 	if (rc != BC_EXIT_OK)
 		return finish_parse(&o, rc);
-	if (o.nargs != 1) {
-		fprintf(
-		    stderr,
-		    "benchctl history: give the device: a serial number, UDID, ECID, case id or report id\n");
-		return finish_parse(&o, BC_EXIT_USAGE);
-	}
+	if (o.nargs != 1)
+		return finish_parse(
+		    &o, o.nargs == 0
+		            ? benchctl_usage_error(g, "history",
+		                                   "give the device: a serial number, UDID, "
+		                                   "ECID, case id or report id")
+		            : benchctl_usage_error(g, "history", "unexpected argument '%s'", o.args[1]));
 	rc = ask(g, &o, json_pack("{s:s, s:s}", "cmd", "history", "device", o.args[0]), &resp);
 	if (rc != BC_EXIT_OK || resp == NULL)
 		return finish_parse(&o, rc);
@@ -495,15 +493,13 @@ cmd_report_list(struct ctl *g, int argc, char **argv)
 	json_t *resp, *req, *v;
 	char since[40];
 	size_t i;
-	int rc = parse("report list", usage, argc, argv, &o);
+	int rc = parse(g, "report list", usage, argc, argv, &o);
 
 	if (rc != BC_EXIT_OK)
 		return finish_parse(&o, rc);
-	if (o.nargs != 0) {
-		fprintf(stderr, "benchctl report list: unexpected argument '%s' (usage: benchctl %s)\n",
-		        o.args[0], usage);
-		return finish_parse(&o, BC_EXIT_USAGE);
-	}
+	if (o.nargs != 0)
+		return finish_parse(
+		    &o, benchctl_usage_error(g, "report list", "unexpected argument '%s'", o.args[0]));
 	req = json_pack("{s:s}", "cmd", "reports");
 	if (o.device)
 		json_object_set_new(req, "device", json_string(o.device));
@@ -523,14 +519,14 @@ cmd_report_list(struct ctl *g, int argc, char **argv)
 		return finish_parse(&o, rc);
 	printf("reports: %zu\n", json_array_size(json_object_get(resp, "reports")));
 	if (json_array_size(json_object_get(resp, "reports")) > 0)
-		printf("  %-36s %-20s %-18s %-3s %-12s %-10s %-8s %s\n", "REPORT", "CREATED", "MODEL", "REV",
+		printf("  %-36s %-20s %-26s %-3s %-12s %-10s %-8s %s\n", "REPORT", "CREATED", "MODEL", "REV",
 		       "TICKET", "OUTCOME", "FINAL", "FAULTS");
 	json_array_foreach(json_object_get(resp, "reports"), i, v)
 	{
 		char f[256], rev[24];
 		codes(json_object_get(v, "faults"), f, sizeof(f));
 		num(v, "revision", "", rev, sizeof(rev));
-		printf("  %-36s %-20s %-18s %-3s %-12s %-10s %-8s %s\n", s_or(v, "report_id", "?"),
+		printf("  %-36s %-20s %-26s %-3s %-12s %-10s %-8s %s\n", s_or(v, "report_id", "?"),
 		       s_or(v, "created_at", "?"), s_or(v, "model_name", s_or(v, "product_type", "-")), rev,
 		       s_or(v, "ticket", "-"), s_or(v, "outcome", "?"),
 		       json_is_true(json_object_get(v, "final")) ? "yes" : "waiting", f);
@@ -648,14 +644,13 @@ cmd_watch(struct ctl *g, int argc, char **argv)
 	struct ctl_stream *st = NULL;
 	json_t *resp = NULL;
 	char why[512], *path, *line;
-	int rc = parse("watch", usage, argc, argv, &o), r;
+	int rc = parse(g, "watch", usage, argc, argv, &o), r;
 
 	if (rc != BC_EXIT_OK)
 		return finish_parse(&o, rc);
-	if (o.nargs != 0) {
-		fprintf(stderr, "benchctl watch: unexpected argument '%s'\n", o.args[0]);
-		return finish_parse(&o, BC_EXIT_USAGE);
-	}
+	if (o.nargs != 0)
+		return finish_parse(&o,
+		                    benchctl_usage_error(g, "watch", "unexpected argument '%s'", o.args[0]));
 	if ((path = benchctl_socket_path(g, &o.conn, &rc)) == NULL)
 		return finish_parse(&o, rc);
 	{
@@ -707,14 +702,13 @@ cmd_watch(struct ctl *g, int argc, char **argv)
 		if (e && strcmp(s_or(e, "type", ""), "events.dropped") == 0) {
 			json_decref(e);
 			ctl_stream_close(st);
-			fprintf(
-			    stderr,
-			    "benchctl: watch fell behind and benchd dropped it: run benchctl watch again\n");
-			return finish_parse(&o, BC_EXIT_FAIL);
+			return finish_parse(
+			    &o, benchctl_fail(
+			            g, BC_EXIT_FAIL,
+			            "watch fell behind and benchd dropped it: run benchctl watch again"));
 		}
 		json_decref(e);
 	}
 	ctl_stream_close(st);
-	fprintf(stderr, "benchctl: benchd closed the stream (it stopped)\n");
-	return finish_parse(&o, BC_EXIT_FAIL);
+	return finish_parse(&o, benchctl_fail(g, BC_EXIT_FAIL, "benchd closed the stream (it stopped)"));
 }

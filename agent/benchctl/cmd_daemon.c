@@ -22,24 +22,24 @@
 struct dopts {
 	struct bc_conn conn;
 	int limit;
+	int held; /* outbox retry --held */
 };
 
 static int
-parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_arg)
+parse_opts(struct ctl *g, const char *cmd, int argc, char **argv, struct dopts *o, int *first_arg)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"limit", required_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+	    {"limit", required_argument, NULL, 'n'},  {"held", no_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	/* Options anywhere (getopt moves the arguments after them): outbox retry ID --socket P. */
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			o->conn.socket = optarg;
@@ -47,12 +47,21 @@ parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_a
 		case 'c':
 			o->conn.config = optarg;
 			break;
-		case 'n':
-			o->limit = atoi(optarg);
-			if (o->limit <= 0 || o->limit > 1000) {
-				fprintf(stderr, "benchctl %s: --limit must be 1..1000\n", cmd);
-				return BC_EXIT_USAGE;
-			}
+		case 'n': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (strcmp(cmd, "status") == 0)
+				return benchctl_usage_error(g, cmd, "unknown option '--limit'");
+			if (*optarg == '\0' || *end != '\0' || n < 1 || n > 1000)
+				return benchctl_usage_error(g, cmd, "--limit takes 1 to 1000, not '%s'",
+				                            optarg);
+			o->limit = (int)n;
+			break;
+		}
+		case 'H':
+			if (strcmp(cmd, "outbox") != 0)
+				return benchctl_usage_error(g, cmd, "unknown option '--held'");
+			o->held = 1;
 			break;
 		case 'h':
 			printf("usage: benchctl %s%s [--socket PATH | --config FILE]%s [--json]\n", cmd,
@@ -60,9 +69,7 @@ parse_opts(const char *cmd, int argc, char **argv, struct dopts *o, int *first_a
 			       strcmp(cmd, "status") == 0 ? "" : " [--limit N]");
 			return -1;
 		default:
-			fprintf(stderr, "benchctl %s: unknown option '%s' (see benchctl %s --help)\n", cmd,
-			        argv[optind - 1], cmd);
-			return BC_EXIT_USAGE;
+			return benchctl_bad_option(g, cmd, ch, argc, argv);
 		}
 	}
 	*first_arg = optind;
@@ -89,35 +96,6 @@ benchctl_socket_path(struct ctl *g, const struct bc_conn *o, int *rc)
 		return p;
 	}
 	return xasprintf("%s/control.sock", g->state_dir);
-}
-
-int
-benchctl_fail(struct ctl *g, int code, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (g->json) {
-		json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-		benchctl_print_json(o);
-		json_decref(o);
-	}
-	fprintf(stderr, "benchctl: %s\n", msg);
-	return code;
-}
-
-void
-benchctl_print_json(const json_t *v)
-{
-	char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	if (s != NULL)
-		printf("%s\n", s);
-	free(s);
-	fflush(stdout);
 }
 
 /* The exit code of a refusal: its code (commands.h) says whose fault it is. */
@@ -246,12 +224,10 @@ cmd_status(struct ctl *g, int argc, char **argv)
 	size_t i;
 	int rc, first;
 
-	if ((rc = parse_opts("status", argc, argv, &o, &first)) != BC_EXIT_OK)
+	if ((rc = parse_opts(g, "status", argc, argv, &o, &first)) != BC_EXIT_OK)
 		return rc < 0 ? BC_EXIT_OK : rc;
-	if (first < argc) {
-		fprintf(stderr, "benchctl status: unexpected argument '%s'\n", argv[first]);
-		return BC_EXIT_USAGE;
-	}
+	if (first < argc)
+		return benchctl_usage_error(g, "status", "unexpected argument '%s'", argv[first]);
 	if ((rc = query(g, &o, "status", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
 	s = json_object_get(resp, "sessions");
@@ -317,24 +293,22 @@ cmd_sessions(struct ctl *g, int argc, char **argv)
 	size_t i;
 	int rc, first;
 
-	if ((rc = parse_opts("sessions", argc, argv, &o, &first)) != BC_EXIT_OK)
+	if ((rc = parse_opts(g, "sessions", argc, argv, &o, &first)) != BC_EXIT_OK)
 		return rc < 0 ? BC_EXIT_OK : rc;
-	if (first < argc) {
-		fprintf(stderr, "benchctl sessions: unexpected argument '%s'\n", argv[first]);
-		return BC_EXIT_USAGE;
-	}
+	if (first < argc)
+		return benchctl_usage_error(g, "sessions", "unexpected argument '%s'", argv[first]);
 	if ((rc = query(g, &o, "sessions", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
 	live = json_object_get(resp, "live");
 	recent = json_object_get(resp, "recent");
 	printf("attached now: %zu\n", json_array_size(live));
 	if (json_array_size(live) > 0) {
-		printf("  %-40s %-18s %-9s %-10s %-12s %-20s %s\n", "DEVICE", "MODEL", "MODE", "STATE",
+		printf("  %-40s %-26s %-9s %-10s %-12s %-20s %s\n", "DEVICE", "MODEL", "MODE", "STATE",
 		       "TICKET", "SINCE", "STEP / RESULT");
 		json_array_foreach(live, i, v)
 		{
 			int running = strcmp(s_or(v, "state", ""), "running") == 0;
-			printf("  %-40s %-18s %-9s %-10s %-12s %-20s %s\n", s_or(v, "device", "?"),
+			printf("  %-40s %-26s %-9s %-10s %-12s %-20s %s\n", s_or(v, "device", "?"),
 			       model_of(v), s_or(v, "mode", "?"), s_or(v, "state", "?"),
 			       s_or(v, "ticket", "-"), s_or(v, "since", "?"),
 			       running ? s_or(v, "stage", "connecting") : s_or(v, "result", "-"));
@@ -342,11 +316,11 @@ cmd_sessions(struct ctl *g, int argc, char **argv)
 	}
 	printf("recent sessions: %zu\n", json_array_size(recent));
 	if (json_array_size(recent) > 0) {
-		printf("  %-6s %-40s %-18s %-12s %-20s %-9s %s\n", "ID", "DEVICE", "MODEL", "TICKET",
+		printf("  %-6s %-40s %-26s %-12s %-20s %-9s %s\n", "ID", "DEVICE", "MODEL", "TICKET",
 		       "STARTED", "STATE", "RESULT");
 		json_array_foreach(recent, i, v)
 		{
-			printf("  %-6lld %-40s %-18s %-12s %-20s %-9s %s%s%s\n", (long long)i_of(v, "id"),
+			printf("  %-6lld %-40s %-26s %-12s %-20s %-9s %s%s%s\n", (long long)i_of(v, "id"),
 			       s_or(v, "device", "?"), model_of(v), s_or(v, "ticket", "-"),
 			       s_or(v, "started_at", "-"), s_or(v, "state", "?"), s_or(v, "reason", "-"),
 			       s_or(v, "report_id", NULL) ? "; report " : "", s_or(v, "report_id", ""));
@@ -364,15 +338,19 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 	size_t i;
 	int rc, first;
 
-	if ((rc = parse_opts("outbox", argc, argv, &o, &first)) != BC_EXIT_OK)
+	if ((rc = parse_opts(g, "outbox", argc, argv, &o, &first)) != BC_EXIT_OK)
 		return rc < 0 ? BC_EXIT_OK : rc;
 	if (first < argc && strcmp(argv[first], "retry") == 0) {
-		int held = first + 2 == argc && strcmp(argv[first + 1], "--held") == 0;
-		if (first + 2 != argc) {
-			fprintf(stderr,
-			        "usage: benchctl outbox retry REPORT_ID | benchctl outbox retry --held\n");
-			return BC_EXIT_USAGE;
-		}
+		int held = o.held;
+		if (held && first + 1 < argc)
+			return benchctl_usage_error(g, "outbox retry",
+			                            "give a REPORT_ID or --held, not both");
+		if (!held && first + 2 > argc)
+			return benchctl_usage_error(g, "outbox retry",
+			                            "give the REPORT_ID, or --held for every held report");
+		if (!held && first + 2 < argc)
+			return benchctl_usage_error(g, "outbox retry", "unexpected argument '%s'",
+			                            argv[first + 2]);
 		if (held)
 			req = json_pack("{s:s, s:b}", "cmd", "retry", "held", 1);
 		else
@@ -389,12 +367,11 @@ cmd_outbox(struct ctl *g, int argc, char **argv)
 		json_decref(resp);
 		return BC_EXIT_OK;
 	}
-	if (first < argc) {
-		fprintf(stderr,
-		        "benchctl outbox: unknown argument '%s' (benchctl outbox [retry REPORT_ID])\n",
-		        argv[first]);
-		return BC_EXIT_USAGE;
-	}
+	if (first < argc)
+		return benchctl_usage_error(g, "outbox", "unknown subcommand '%s' (retry)", argv[first]);
+	if (o.held)
+		return benchctl_usage_error(g, "outbox",
+		                            "--held goes with retry: benchctl outbox retry --held");
 	if ((rc = query(g, &o, "outbox", &resp)) != BC_EXIT_OK || resp == NULL)
 		return rc;
 	items = json_object_get(resp, "items");

@@ -1,7 +1,7 @@
 /*
  * benchctl devices [--json]: devices seen now. usbmux devices (normal mode, with their model
- * from a session-less lockdown look) and USB-level Apple devices in recovery, DFU, WTF or Port
- * DFU mode (ECID and model from the iBoot string). With no usbmuxd the USB-level ones are
+ * and serial number from a session-less lockdown look, idev_peek) and USB-level Apple devices in recovery,
+ * DFU, WTF or Port DFU mode (ECID and model from the iBoot string). With no usbmuxd the USB-level ones are
  * still listed, with a warning on stderr.
  */
 #include "benchctl.h"
@@ -20,9 +20,12 @@
 static void
 devices_usage(FILE *f)
 {
-	fprintf(f, "usage: benchctl devices [--json]\n"
-	           "  lists usbmux devices (udid) and USB-level devices in recovery/DFU/WTF/Port DFU mode "
-	           "(ECID)\n");
+	fprintf(f,
+	        "usage: benchctl devices [--json]\n"
+	        "  lists usbmux devices (udid) and USB-level devices in recovery/DFU/WTF/Port DFU mode "
+	        "(ECID)\n"
+	        "  --json: one line, an array of {id, udid|ecid, mode, connection, product_type,\n"
+	        "  model_name, name, serial, product_id}, each field absent when the device did not say\n");
 }
 
 /* Normal-mode USB serial is the UDID without its dash. */
@@ -57,10 +60,10 @@ cmd_devices(struct ctl *g, int argc, char **argv)
 			json_decref(arr);
 			return BC_EXIT_OK;
 		} else {
-			fprintf(stderr, "benchctl devices: unknown option '%s'\n", argv[i]);
-			devices_usage(stderr);
 			json_decref(arr);
-			return BC_EXIT_USAGE;
+			return benchctl_usage_error(
+			    g, "devices", "%s '%s'",
+			    argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i]);
 		}
 	}
 	m = models_load(NULL, NULL, 0);
@@ -73,11 +76,12 @@ cmd_devices(struct ctl *g, int argc, char **argv)
 		fprintf(stderr, "benchctl: warning: %s\n", usbdev_strerror(ur));
 
 	for (size_t i = 0; i < nmux; i++) {
-		char pt[64], name[128];
+		char pt[64], name[128], serial[64];
 		json_t *d = json_object();
 		const char *mn;
 
 		idev_peek(mux[i].udid, pt, sizeof(pt), name, sizeof(name));
+		idev_peek_serial(mux[i].udid, serial, sizeof(serial));
 		mn = models_name(m, pt);
 		json_object_set_new(d, "id", json_string(mux[i].udid));
 		json_object_set_new(d, "udid", json_string(mux[i].udid));
@@ -89,6 +93,8 @@ cmd_devices(struct ctl *g, int argc, char **argv)
 			json_object_set_new(d, "model_name", json_string(mn));
 		if (name[0])
 			json_object_set_new(d, "name", json_string(name));
+		if (serial[0])
+			json_object_set_new(d, "serial", json_string(serial));
 		json_array_append_new(arr, d);
 	}
 	for (size_t i = 0; i < nusb; i++) {
@@ -121,9 +127,7 @@ cmd_devices(struct ctl *g, int argc, char **argv)
 	models_free(m);
 
 	if (json) {
-		char *s = json_dumps(arr, JSON_INDENT(2));
-		printf("%s\n", s ? s : "[]");
-		free(s);
+		benchctl_print_json(arr);
 	} else if (json_array_size(arr) == 0) {
 		printf("no devices\n");
 	} else {

@@ -39,7 +39,8 @@ key_init(struct ctl *g, int argc, char **argv)
 	int c, force = 0, r;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			force = 1;
@@ -48,25 +49,18 @@ key_init(struct ctl *g, int argc, char **argv)
 			key_usage(stdout);
 			return BC_EXIT_OK;
 		default:
-			key_usage(stderr);
-			return BC_EXIT_USAGE;
+			return benchctl_bad_option(g, "key init", c, argc, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "benchctl: key init: unexpected argument '%s'\n", argv[optind]);
-		return BC_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return benchctl_usage_error(g, "key init", "unexpected argument '%s'", argv[optind]);
 	r = bench_key_init(g->state_dir, force, why, sizeof(why));
-	if (r != REPORT_OK) {
-		fprintf(stderr, "benchctl: key init: %s\n", why);
-		return BC_EXIT_FAIL;
-	}
+	if (r != REPORT_OK)
+		return benchctl_fail(g, BC_EXIT_FAIL, "key init: %s", why);
 	char *path = bench_key_path(g->state_dir);
 	if (g->json) {
-		json_t *o = json_pack("{s:s, s:s}", "path", path, "kid", why);
-		char *s = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", s);
-		free(s);
+		json_t *o = json_pack("{s:b, s:s, s:s}", "ok", 1, "path", path, "kid", why);
+		benchctl_print_json(o);
 		json_decref(o);
 	} else {
 		printf("bench key created: %s\nkey id: %s\n", path, why);
@@ -88,13 +82,12 @@ key_export(struct ctl *g, int argc, char **argv)
 			key_usage(stdout);
 			return BC_EXIT_OK;
 		}
-		fprintf(stderr, "benchctl: key export: unexpected argument '%s'\n", argv[1]);
-		return BC_EXIT_USAGE;
+		return benchctl_usage_error(g, "key export", "%s '%s'",
+		                            argv[1][0] == '-' ? "unknown option" : "unexpected argument",
+		                            argv[1]);
 	}
-	if (bench_key_load(g->state_dir, &k, why, sizeof(why)) != REPORT_OK) {
-		fprintf(stderr, "benchctl: key export: %s\n", why);
-		return BC_EXIT_FAIL;
-	}
+	if (bench_key_load(g->state_dir, &k, why, sizeof(why)) != REPORT_OK)
+		return benchctl_fail(g, BC_EXIT_FAIL, "key export: %s", why);
 	jwk = bench_key_public_jwk(k);
 	json_object_set_new(jwk, "kid", json_string(bench_key_id(k)));
 	json_object_set_new(jwk, "alg", json_string("EdDSA"));
@@ -102,6 +95,7 @@ key_export(struct ctl *g, int argc, char **argv)
 	s = json_dumps(jwk, JSON_COMPACT);
 	printf("%s\n", s);
 	free(s);
+	fflush(stdout);
 	json_decref(jwk);
 	bench_key_free(k);
 	return BC_EXIT_OK;
@@ -110,14 +104,15 @@ key_export(struct ctl *g, int argc, char **argv)
 int
 cmd_key(struct ctl *g, int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		key_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? BC_EXIT_USAGE : BC_EXIT_OK;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		key_usage(stdout);
+		return BC_EXIT_OK;
 	}
+	if (argc < 2)
+		return benchctl_usage_error(g, "key", "say init or export");
 	if (strcmp(argv[1], "init") == 0)
 		return key_init(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "export") == 0)
 		return key_export(g, argc - 1, argv + 1);
-	fprintf(stderr, "benchctl: key: unknown subcommand '%s' (init or export)\n", argv[1]);
-	return BC_EXIT_USAGE;
+	return benchctl_usage_error(g, "key", "unknown subcommand '%s' (init or export)", argv[1]);
 }

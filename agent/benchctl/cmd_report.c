@@ -59,28 +59,6 @@ report_usage(FILE *f)
 	    "{\"ok\":false,\"error\":...} on standard output.\n");
 }
 
-/* One line saying what went wrong: {"ok":false,"error":...} on stdout with --json, else stderr. */
-static void fail(const struct ctl *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-fail(const struct ctl *g, const char *fmt, ...)
-{
-	va_list ap;
-	char msg[1024];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (g->json) {
-		json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-		char *s = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", s);
-		free(s);
-		json_decref(o);
-	} else {
-		fprintf(stderr, "benchctl: %s\n", msg);
-	}
-}
-
 /* The key(s) to verify with: the given JWK file, else the bench key's public JWK. */
 static int
 load_keys(struct ctl *g, const char *keyfile, json_t **keys, char *why, size_t whylen, int *exit_code)
@@ -330,6 +308,20 @@ struct report_args {
 	enum report_view view;
 };
 
+/* "--format" for the option whose val is ch. */
+static const char *
+option_name(const struct option *opts, int ch)
+{
+	static char name[64];
+
+	for (; opts->name != NULL; opts++)
+		if (opts->val == ch) {
+			snprintf(name, sizeof(name), "--%s", opts->name);
+			return name;
+		}
+	return "that option";
+}
+
 /* The index of arg among names (NULL-terminated), or -1. */
 static int
 pick(const char *arg, const char *const *names)
@@ -341,7 +333,7 @@ pick(const char *arg, const char *const *names)
 }
 
 static int
-parse_args(struct ctl *g, const char *cmd, int show, int argc, char **argv, struct report_args *a)
+parse_args(struct ctl *g, int show, int argc, char **argv, struct report_args *a)
 {
 	static const struct option opts[] = {
 	    {"key", required_argument, NULL, 'k'},    {"format", required_argument, NULL, 'f'},
@@ -359,27 +351,26 @@ parse_args(struct ctl *g, const char *cmd, int show, int argc, char **argv, stru
 	optind = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":k:f:v:t:c:o:h", opts, NULL)) != -1) {
-		if (!show && ch != 'k' && ch != 'h' && ch != '?' && ch != ':') {
-			fail(g, "report verify takes only --key, not %s (see benchctl report --help)",
-			     argv[optind - 1]);
-			return BC_EXIT_USAGE;
-		}
+		if (!show && ch != 'k' && ch != 'h' && ch != '?' && ch != ':')
+			return benchctl_usage_error(g, "report verify",
+			                            "%s is for report show; verify takes only --key",
+			                            option_name(opts, ch));
 		switch (ch) {
 		case 'k':
 			a->keyfile = optarg;
 			break;
 		case 'f':
-			if ((i = pick(optarg, formats)) < 0) {
-				fail(g, "--format must be text, html or json, not '%s'", optarg);
-				return BC_EXIT_USAGE;
-			}
+			if ((i = pick(optarg, formats)) < 0)
+				return benchctl_usage_error(g, "report show",
+				                            "--format must be text, html or json, not '%s'",
+				                            optarg);
 			a->fmt = (enum report_format)i; /* the names are in the enum's order */
 			break;
 		case 'v':
-			if ((i = pick(optarg, views)) <= 0) {
-				fail(g, "--view must be customer or technician, not '%s'", optarg);
-				return BC_EXIT_USAGE;
-			}
+			if ((i = pick(optarg, views)) <= 0)
+				return benchctl_usage_error(g, "report show",
+				                            "--view must be customer or technician, not '%s'",
+				                            optarg);
 			a->view = (enum report_view)i;
 			break;
 		case 't':
@@ -394,20 +385,13 @@ parse_args(struct ctl *g, const char *cmd, int show, int argc, char **argv, stru
 		case 'h':
 			report_usage(stdout);
 			return -1;
-		case ':':
-			fail(g, "report %s: %s needs a value (see benchctl report --help)", cmd,
-			     argv[optind - 1]);
-			return BC_EXIT_USAGE;
 		default:
-			fail(g, "report %s: unknown option '%s' (see benchctl report --help)", cmd,
-			     argv[optind - 1]);
-			return BC_EXIT_USAGE;
+			return benchctl_bad_option(g, show ? "report show" : "report verify", ch, argc, argv);
 		}
 	}
-	if (optind != argc - 1) {
-		fail(g, "report %s takes one FILE, report id or - (see benchctl report --help)", cmd);
-		return BC_EXIT_USAGE;
-	}
+	if (optind != argc - 1)
+		return benchctl_usage_error(g, show ? "report show" : "report verify",
+		                            "give one FILE, report id or - (standard input)");
 	a->file = argv[optind];
 	return BC_EXIT_OK;
 }
@@ -419,7 +403,7 @@ report_verify_cmd(struct ctl *g, int argc, char **argv)
 	struct checked c;
 	int ec;
 
-	if ((ec = parse_args(g, "verify", 0, argc, argv, &a)) != BC_EXIT_OK)
+	if ((ec = parse_args(g, 0, argc, argv, &a)) != BC_EXIT_OK)
 		return ec < 0 ? BC_EXIT_OK : ec;
 	ec = check_file(g, a.file, a.keyfile, &c);
 	if (ec == BC_EXIT_OK) {
@@ -428,27 +412,16 @@ report_verify_cmd(struct ctl *g, int argc, char **argv)
 			json_t *o = json_pack("{s:b, s:s, s:b, s:O?, s:O?, s:s}", "ok", 1, "file", a.file,
 			                      "valid", 1, "report_id", json_object_get(c.report, "report_id"),
 			                      "outcome", json_object_get(c.report, "outcome"), "kid", c.kid);
-			char *s = json_dumps(o, JSON_COMPACT);
-			printf("%s\n", s);
-			free(s);
+			benchctl_print_json(o);
 			json_decref(o);
 		} else {
 			printf("%s: valid: report %s signed by key %s\n", a.file, id != NULL ? id : "?",
 			       c.kid);
 		}
-	} else if (g->json) {
-		char msg[800];
-		snprintf(msg, sizeof(msg), "%s: %s%s", a.file,
-		         ec == BC_EXIT_INVALID ? "invalid report: " : "", c.why);
-		json_t *o = json_pack("{s:b, s:s, s:s, s:b, s:s}", "ok", 0, "error", msg, "file", a.file,
-		                      "valid", 0, "reason", c.why);
-		char *s = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", s);
-		free(s);
-		json_decref(o);
 	} else {
-		fprintf(stderr, "benchctl: %s: %s%s\n", a.file,
-		        ec == BC_EXIT_INVALID ? "invalid report: " : "", c.why);
+		benchctl_fail_with(
+		    g, ec, json_pack("{s:s, s:b, s:s}", "file", a.file, "valid", 0, "reason", c.why),
+		    "%s: %s%s", a.file, ec == BC_EXIT_INVALID ? "invalid report: " : "", c.why);
 	}
 	checked_free(&c);
 	return ec;
@@ -467,10 +440,9 @@ load_catalogue(struct ctl *g, const char *treesdir, json_t **cat)
 	free(path);
 	if (r == REPORT_OK)
 		return BC_EXIT_OK;
-	if (treesdir != NULL) {
-		fail(g, "%s (--trees-dir names the diagnostic trees directory)", why);
-		return BC_EXIT_USAGE;
-	}
+	if (treesdir != NULL)
+		return benchctl_fail(g, BC_EXIT_USAGE,
+		                     "%s (--trees-dir names the diagnostic trees directory)", why);
 	fprintf(stderr, "benchctl: warning: %s: showing the report's own English texts\n", why);
 	return BC_EXIT_OK;
 }
@@ -488,24 +460,23 @@ report_show_cmd(struct ctl *g, int argc, char **argv)
 	size_t outlen = 0;
 	int ec, rc;
 
-	if ((ec = parse_args(g, "show", 1, argc, argv, &a)) != BC_EXIT_OK)
+	if ((ec = parse_args(g, 1, argc, argv, &a)) != BC_EXIT_OK)
 		return ec < 0 ? BC_EXIT_OK : ec;
 	if (a.config != NULL) {
-		if (config_load(a.config, &cfg, why, sizeof(why)) != CONFIG_OK) {
-			fail(g, "%s", why);
-			return BC_EXIT_USAGE;
-		}
+		if (config_load(a.config, &cfg, why, sizeof(why)) != CONFIG_OK)
+			return benchctl_fail(g, BC_EXIT_USAGE, "%s", why);
 		if (!g->lang_given)
 			lang = cfg->lang;
 	}
 	ec = check_file(g, a.file, a.keyfile, &c);
 	if (c.report == NULL) {
-		fail(g, "%s: %s%s", a.file, ec == BC_EXIT_INVALID ? "invalid report: " : "", c.why);
+		ec = benchctl_fail(g, ec == BC_EXIT_OK ? BC_EXIT_FAIL : ec, "%s: %s%s", a.file,
+		                   ec == BC_EXIT_INVALID ? "invalid report: " : "", c.why);
 		checked_free(&c);
 		config_free(cfg);
-		return ec == BC_EXIT_OK ? BC_EXIT_FAIL : ec;
+		return ec;
 	}
-	if (!c.verified && !g->json)
+	if (!c.verified)
 		fprintf(stderr, "benchctl: %s: WARNING: the signature does not verify: %s\n", a.file,
 		        not_verified_detail(c.why));
 	if (a.fmt == REPORT_FMT_JSON && g->json) {
@@ -514,12 +485,13 @@ report_show_cmd(struct ctl *g, int argc, char **argv)
 		snprintf(msg, sizeof(msg), "the signature does not verify: %s", not_verified_detail(c.why));
 		json_t *o = c.verified
 		                ? json_incref(c.report)
-		                : json_pack("{s:b, s:s, s:O}", "ok", 0, "error", msg, "report", c.report);
+		                : json_pack("{s:b, s:s, s:s, s:O}", "ok", 0, "error", msg, "code",
+		                            benchctl_exit_code_name(BC_EXIT_INVALID), "report", c.report);
 		out = json_dumps(o, JSON_COMPACT);
 		json_decref(o);
 		if (out == NULL) {
-			fail(g, "%s: the report cannot be printed as JSON", a.file);
-			ec = BC_EXIT_FAIL;
+			ec = benchctl_fail(g, BC_EXIT_FAIL, "%s: the report cannot be printed as JSON",
+			                   a.file);
 			goto done;
 		}
 		outlen = strlen(out);
@@ -543,29 +515,28 @@ report_show_cmd(struct ctl *g, int argc, char **argv)
 		ro.shop_name = cfg != NULL ? cfg->shop_name : NULL;
 		ro.shop_contact = cfg != NULL ? cfg->shop_contact : NULL;
 		if (report_render_ex(c.report, &ro, &out, &outlen, why, sizeof(why)) != REPORT_OK) {
-			fail(g, "%s: cannot render: %s", a.file, why);
-			ec = BC_EXIT_FAIL;
+			ec = benchctl_fail(g, BC_EXIT_FAIL, "%s: cannot render: %s", a.file, why);
 			goto done;
 		}
 	}
 	if (a.outfile != NULL) {
 		if (util_write_file_atomic(a.outfile, out, outlen, 0644) < 0) {
-			fail(g, "cannot write %s: %s", a.outfile, strerror(errno));
-			ec = BC_EXIT_FAIL;
+			ec =
+			    benchctl_fail(g, BC_EXIT_FAIL, "cannot write %s: %s", a.outfile, strerror(errno));
 		} else if (g->json) {
 			json_t *o = json_pack("{s:b, s:s, s:b}", "ok", c.verified, "out", a.outfile,
 			                      "verified", c.verified);
-			if (!c.verified)
+			if (!c.verified) {
 				json_object_set_new(o, "error", json_string(not_verified_detail(c.why)));
-			char *s = json_dumps(o, JSON_COMPACT);
-			printf("%s\n", s);
-			free(s);
+				json_object_set_new(o, "code",
+				                    json_string(benchctl_exit_code_name(BC_EXIT_INVALID)));
+			}
+			benchctl_print_json(o);
 			json_decref(o);
 		}
 	} else if (fwrite(out, 1, outlen, stdout) != outlen || fflush(stdout) != 0) {
-		fprintf(stderr, "benchctl: cannot write the report to standard output: %s\n",
-		        strerror(errno));
-		ec = BC_EXIT_FAIL;
+		ec = benchctl_fail(g, BC_EXIT_FAIL, "cannot write the report to standard output: %s",
+		                   strerror(errno));
 	}
 done:
 	free(out);
@@ -578,16 +549,17 @@ done:
 int
 cmd_report(struct ctl *g, int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		report_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? BC_EXIT_USAGE : BC_EXIT_OK;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		report_usage(stdout);
+		return BC_EXIT_OK;
 	}
+	if (argc < 2)
+		return benchctl_usage_error(g, "report", "say show, verify or list");
 	if (strcmp(argv[1], "verify") == 0)
 		return report_verify_cmd(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return report_show_cmd(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "list") == 0)
 		return cmd_report_list(g, argc - 1, argv + 1);
-	fail(g, "report: unknown subcommand '%s' (show, verify or list)", argv[1]);
-	return BC_EXIT_USAGE;
+	return benchctl_usage_error(g, "report", "unknown subcommand '%s' (show, verify or list)", argv[1]);
 }

@@ -68,7 +68,11 @@ run_usage(FILE *f)
 	    "                       configuration file (options given here win)\n"
 	    "  --no-key-init        fail when there is no bench key; by default the first run\n"
 	    "                       creates <state-dir>/bench-key.pem (mode 0600) and says so on stderr\n\n"
-	    "Prints a short summary (--json: a JSON object). Exit 0 when a signed report was written,\n"
+	    "Prints a short summary; --json: one line {ok, report_id, outcome, fault_count, faults\n"
+	    "[{code, severity, part, part_note, title}], device_state (ok, locked, untrusted,\n"
+	    "pairing-pending, unavailable), device_mode, questions, incomplete, errors, report_path,\n"
+	    "snapshot_path, kid, key_created, battery_forecast?, replay?}, or {ok: false, error, code}\n"
+	    "when no report was written. Exit 0 when a signed report was written,\n"
 	    "whatever it found (a replay that differs too: it says how; a locked or untrusted device\n"
 	    "gives a report whose outcome is incomplete); 1 with the reason when none could be\n"
 	    "(unreadable snapshot, no trees, no key, disk, a device that crashed the reader or ran out\n"
@@ -354,23 +358,47 @@ replay_differences(const json_t *old, const json_t *now)
 	return d;
 }
 
+/*
+ * What the device let us read, from the snapshot (docs/snapshot.md): device.lockdown ("ok",
+ * "locked", "untrusted", "pairing-pending", "unavailable" in recovery/DFU) and device.mode; ""
+ * when the snapshot does not say.
+ */
 static void
-print_summary(struct ctl *g, const struct pipeline_result *res, const char *replay_of, const json_t *diffs)
+device_state(const char *bytes, size_t len, char *state, size_t statelen, char *mode, size_t modelen)
+{
+	json_t *s = json_loadb(bytes, len, 0, NULL);
+	const json_t *d = json_object_get(s, "device");
+	const char *v;
+
+	v = json_string_value(json_object_get(d, "lockdown"));
+	util_strlcpy(state, v ? v : "", statelen);
+	v = json_string_value(json_object_get(d, "mode"));
+	util_strlcpy(mode, v ? v : "", modelen);
+	json_decref(s);
+}
+
+static void
+print_summary(struct ctl *g, const struct pipeline_result *res, const char *state, const char *mode,
+              const char *replay_of, const json_t *diffs)
 {
 	const json_t *faults = json_object_get(res->report, "faults"), *f, *q;
 	size_t i;
 
 	if (g->json) {
-		json_t *o =
-		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "report_id", res->report_id, "outcome",
-		              res->outcome, "report_path", res->report_path, "snapshot_path",
-		              res->snapshot_path, "kid", res->kid, "key_created", res->key_created);
+		json_t *o = json_pack("{s:b, s:s, s:s, s:I, s:s, s:s, s:s, s:b}", "ok", 1, "report_id",
+		                      res->report_id, "outcome", res->outcome, "fault_count",
+		                      (json_int_t)json_array_size(faults), "report_path", res->report_path,
+		                      "snapshot_path", res->snapshot_path, "kid", res->kid, "key_created",
+		                      res->key_created);
 		json_t *fl = json_array();
+		/* What the phone let us read: a locked or untrusted one gives SYS-003 and says so here. */
+		json_object_set_new(o, "device_state", state[0] ? json_string(state) : json_null());
+		json_object_set_new(o, "device_mode", mode[0] ? json_string(mode) : json_null());
 		json_array_foreach(faults, i, f)
 		{
 			json_t *x = json_object();
-			const char *keys[] = {"code", "severity", "part", "title"};
-			for (size_t j = 0; j < 4; j++) {
+			const char *keys[] = {"code", "severity", "part", "part_note", "title"};
+			for (size_t j = 0; j < 5; j++) {
 				json_t *v = json_object_get(f, keys[j]);
 				if (v != NULL)
 					json_object_set(x, keys[j], v);
@@ -389,9 +417,7 @@ print_summary(struct ctl *g, const struct pipeline_result *res, const char *repl
 			json_object_set_new(o, "replay",
 			                    json_pack("{s:s, s:b, s:O}", "of", replay_of, "same",
 			                              json_array_size(diffs) == 0, "differences", diffs));
-		char *s = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", s);
-		free(s);
+		benchctl_print_json(o);
 		json_decref(o);
 		return;
 	}
@@ -400,10 +426,12 @@ print_summary(struct ctl *g, const struct pipeline_result *res, const char *repl
 	json_array_foreach(faults, i, f)
 	{
 		const char *part = json_string_value(json_object_get(f, "part"));
-		printf("  [%s] %s %s%s%s\n", json_string_value(json_object_get(f, "severity")),
+		const char *note = json_string_value(json_object_get(f, "part_note"));
+		printf("  [%s] %s %s%s%s%s%s\n", json_string_value(json_object_get(f, "severity")),
 		       json_string_value(json_object_get(f, "code")),
 		       json_string_value(json_object_get(f, "title")), part ? " - part: " : "",
-		       part ? part : "");
+		       part ? part : "", !part && note ? " - no part to replace: " : "",
+		       !part && note ? note : "");
 	}
 	if (json_array_size(res->questions) > 0) {
 		printf("unanswered questions (the outcome stays incomplete until they are answered):\n");
@@ -465,8 +493,8 @@ print_summary(struct ctl *g, const struct pipeline_result *res, const char *repl
  * report is written with outcome incomplete (exit 0, with a note on stderr).
  */
 static int
-capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, int timeout_s, char **bytes,
-        size_t *len)
+capture(struct ctl *g, const struct pipeline_opts *po, const char *udid, int syslog_seconds, int timeout_s,
+        char **bytes, size_t *len)
 {
 	struct capture_opts co;
 	json_t *probes = NULL;
@@ -476,10 +504,8 @@ capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, in
 	size_t n = 0;
 
 	memset(&co, 0, sizeof(co));
-	if (engine_probes(&po->engine, &probes, why, sizeof(why)) != ENGINE_OK) {
-		fprintf(stderr, "benchctl: run: %s\n", why);
-		return BC_EXIT_FAIL;
-	}
+	if (engine_probes(&po->engine, &probes, why, sizeof(why)) != ENGINE_OK)
+		return benchctl_fail(g, BC_EXIT_FAIL, "run: %s", why);
 	for (size_t i = 0; i < json_array_size(probes) && n < 16; i++)
 		if (json_is_string(json_array_get(probes, i)))
 			plist[n++] = json_string_value(json_array_get(probes, i));
@@ -493,10 +519,9 @@ capture(const struct pipeline_opts *po, const char *udid, int syslog_seconds, in
 	}
 	r = capture_device(udid, &co, bytes, len, &derr, why, sizeof(why));
 	json_decref(probes);
-	if (r != 0) {
-		fprintf(stderr, "benchctl: run: %s: %s\n", udid, why[0] ? why : idev_strerror(r));
-		return benchctl_exit_for_device(r);
-	}
+	if (r != 0)
+		return benchctl_fail(g, benchctl_exit_for_device(r), "run: %s: %s", udid,
+		                     why[0] ? why : idev_strerror(r));
 	if (derr != 0)
 		fprintf(stderr,
 		        "benchctl: run: %s: %s (a report is still written: its outcome is incomplete)\n",
@@ -541,7 +566,8 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	memset(&po, 0, sizeof(po));
 	po.bench_id = "bench-01";
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
 			udid = optarg;
@@ -551,7 +577,8 @@ cmd_run(struct ctl *g, int argc, char **argv)
 			break;
 		case 't':
 			if (ntrees == MAX_TREES_OPT) {
-				fprintf(stderr, "benchctl: run: at most %d --tree options\n", MAX_TREES_OPT);
+				ec = benchctl_usage_error(g, "run", "at most %d --tree options",
+				                          MAX_TREES_OPT);
 				goto out;
 			}
 			trees[ntrees++] = optarg;
@@ -559,17 +586,18 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		case 'a': {
 			const char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
-				fprintf(stderr, "benchctl: run: --answer takes KEY=VALUE, not '%s'\n",
-				        optarg);
+				ec = benchctl_usage_error(g, "run", "--answer takes KEY=VALUE, not '%s'",
+				                          optarg);
 				goto out;
 			}
 			if (nanswers == MAX_ANSWERS) {
-				fprintf(stderr, "benchctl: run: at most %d --answer options\n", MAX_ANSWERS);
+				ec = benchctl_usage_error(g, "run", "at most %d --answer options",
+				                          MAX_ANSWERS);
 				goto out;
 			}
 			keys[nanswers] = strndup(optarg, (size_t)(eq - optarg));
 			if (keys[nanswers] == NULL) {
-				fprintf(stderr, "benchctl: run: out of memory\n");
+				ec = benchctl_fail(g, BC_EXIT_FAIL, "run: out of memory");
 				goto out;
 			}
 			answers[nanswers].key = keys[nanswers];
@@ -585,8 +613,8 @@ cmd_run(struct ctl *g, int argc, char **argv)
 			break;
 		case 'S':
 			if (parse_int(optarg, 0, 600, &syslog_seconds) < 0) {
-				fprintf(stderr, "benchctl: run: --syslog-seconds takes 0 to 600, not '%s'\n",
-				        optarg);
+				ec = benchctl_usage_error(
+				    g, "run", "--syslog-seconds takes 0 to 600, not '%s'", optarg);
 				goto out;
 			}
 			break;
@@ -621,29 +649,30 @@ cmd_run(struct ctl *g, int argc, char **argv)
 			ec = BC_EXIT_OK;
 			goto out;
 		default:
-			run_usage(stderr);
+			ec = benchctl_bad_option(g, "run", c, argc, argv);
 			goto out;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "benchctl: run: unexpected argument '%s' (see benchctl run --help)\n",
-		        argv[optind]);
+		ec = benchctl_usage_error(g, "run", "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
 	if ((udid != NULL) + (snapfile != NULL) + (replay_what != NULL) != 1) {
-		fprintf(stderr, "benchctl: run needs exactly one of --udid UDID or --snapshot FILE "
-		                "(or --replay REPORT)\n");
+		ec = benchctl_usage_error(
+		    g, "run", "give exactly one of --udid UDID or --snapshot FILE (or --replay REPORT)");
 		goto out;
 	}
 	if (replay_what != NULL && (ntrees || nanswers || histfile || po.ticket)) {
-		fprintf(stderr, "benchctl: run --replay takes the trees, answers, ticket and history of the "
-		                "report it replays: drop --tree, --answer, --ticket and --history\n");
+		ec = benchctl_usage_error(
+		    g, "run",
+		    "--replay takes the trees, answers, ticket and history of the report "
+		    "it replays: drop --tree, --answer, --ticket and --history");
 		goto out;
 	}
 	if (histfile != NULL) {
 		ec = benchctl_load_history(histfile, &history, why, sizeof(why));
 		if (ec != BC_EXIT_OK) {
-			fprintf(stderr, "benchctl: run: %s\n", why);
+			ec = benchctl_fail(g, ec, "run: %s", why);
 			goto out;
 		}
 	}
@@ -651,7 +680,7 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		rp = xcalloc(1, sizeof(*rp));
 		ec = replay_load(g, replay_what, rp, why, sizeof(why));
 		if (ec != BC_EXIT_OK) {
-			fprintf(stderr, "benchctl: run --replay: %s\n", why);
+			ec = benchctl_fail(g, ec, "run --replay: %s", why);
 			goto out;
 		}
 		for (size_t i = 0; i < rp->ntrees; i++)
@@ -661,8 +690,7 @@ cmd_run(struct ctl *g, int argc, char **argv)
 	if (cfgpath != NULL) {
 		/* The bench's own settings, so a command-line run signs like the daemon does. */
 		if (config_load(cfgpath, &cfg, why, sizeof(why)) != CONFIG_OK) {
-			fprintf(stderr, "benchctl: run: %s\n", why);
-			ec = BC_EXIT_FAIL;
+			ec = benchctl_fail(g, BC_EXIT_FAIL, "run: %s", why);
 			goto out;
 		}
 		po.bench_id = cfg->bench_id;
@@ -695,28 +723,25 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		len = rp->snapshot_len;
 		rp->snapshot = NULL;
 	} else if (udid != NULL) {
-		ec = capture(&po, udid, syslog_seconds, timeout_s, &bytes, &len);
+		ec = capture(g, &po, udid, syslog_seconds, timeout_s, &bytes, &len);
 		if (ec != BC_EXIT_OK)
 			goto out;
 	} else if (util_read_file(snapfile, REPORT_MAX_SNAPSHOT, &bytes, &len) < 0) {
-		fprintf(stderr, "benchctl: run: cannot read snapshot %s: %s\n", snapfile,
-		        errno == EFBIG ? "bigger than a snapshot may be" : strerror(errno));
-		ec = BC_EXIT_FAIL;
+		ec = benchctl_fail(g, BC_EXIT_FAIL, "run: cannot read snapshot %s: %s", snapfile,
+		                   errno == EFBIG ? "bigger than a snapshot may be" : strerror(errno));
 		goto out;
 	}
 	po.state_dir = g->state_dir;
 	po.strict_answers = rp == NULL; /* a replay runs the answers it recorded, whatever the trees */
 	r = pipeline_run(bytes, len, &po, &res, why, sizeof(why));
 	if (r == PIPELINE_E_ANSWER) {
-		fprintf(stderr, "benchctl: run: --answer refused: %s (nothing was written)\n", why);
-		ec = BC_EXIT_USAGE;
+		ec = benchctl_fail(g, BC_EXIT_USAGE, "run: --answer refused: %s (nothing was written)", why);
 		goto out;
 	}
 	if (r != PIPELINE_OK) {
 		const char *src = snapfile != NULL ? snapfile : udid != NULL ? udid : replay_what;
-		fprintf(stderr, "benchctl: run: %s%s%s\n", r == PIPELINE_E_SNAPSHOT ? src : "",
-		        r == PIPELINE_E_SNAPSHOT ? ": " : "", why);
-		ec = BC_EXIT_FAIL;
+		ec = benchctl_fail(g, BC_EXIT_FAIL, "run: %s%s%s", r == PIPELINE_E_SNAPSHOT ? src : "",
+		                   r == PIPELINE_E_SNAPSHOT ? ": " : "", why);
 		goto out;
 	}
 	if (res->key_created)
@@ -726,7 +751,11 @@ cmd_run(struct ctl *g, int argc, char **argv)
 		        g->state_dir, BENCH_KEY_FILE, res->kid);
 	if (rp != NULL)
 		diffs = replay_differences(rp->report, res->report);
-	print_summary(g, res, rp ? rp->id : NULL, diffs);
+	{
+		char state[32], mode[32];
+		device_state(bytes, len, state, sizeof(state), mode, sizeof(mode));
+		print_summary(g, res, state, mode, rp ? rp->id : NULL, diffs);
+	}
 	ec = BC_EXIT_OK;
 out:
 	for (size_t i = 0; i < nanswers; i++)

@@ -40,11 +40,7 @@ trees_usage(FILE *f)
 static void
 print_json(const json_t *j)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-	if (s != NULL) {
-		printf("%s\n", s);
-		free(s);
-	}
+	benchctl_print_json(j); /* one compact line (CONTRACTS 1) */
 }
 
 static int
@@ -55,12 +51,22 @@ do_list(struct ctl *g, const char *dir)
 	size_t i;
 	int bad = 0;
 
-	if (engine_list(dir, &trees, why, sizeof(why)) != ENGINE_OK) {
-		fprintf(stderr, "benchctl: trees list: %s\n", why);
-		return BC_EXIT_FAIL;
-	}
+	if (engine_list(dir, &trees, why, sizeof(why)) != ENGINE_OK)
+		return benchctl_fail(g, BC_EXIT_FAIL, "trees list: %s", why);
 	if (g->json) {
-		print_json(trees);
+		size_t nbad = 0;
+		json_array_foreach(trees, i, t) nbad += json_object_get(t, "error") != NULL;
+		json_t *o = json_pack("{s:b, s:s, s:O}", "ok", nbad == 0, "trees_dir", dir, "trees", trees);
+		if (nbad > 0) {
+			char msg[256];
+			snprintf(msg, sizeof(msg),
+			         "%zu tree file%s in %s cannot be loaded: see benchctl trees check", nbad,
+			         nbad == 1 ? "" : "s", dir);
+			json_object_set_new(o, "error", json_string(msg));
+			bad = 1;
+		}
+		print_json(o);
+		json_decref(o);
 	} else {
 		printf("%-12s %-8s %-32s %s\n", "NAME", "VERSION", "PROBES", "FILE");
 		json_array_foreach(trees, i, t)
@@ -99,7 +105,12 @@ do_check(struct ctl *g, const char *dir)
 
 	if (g->json) {
 		json_t *o =
-		    json_pack("{s:s, s:b, s:O}", "trees_dir", dir, "ok", n == 0, "problems", problems);
+		    json_pack("{s:b, s:s, s:O}", "ok", n == 0, "trees_dir", dir, "problems", problems);
+		if (n != 0) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "trees check: %d problem%s", n, n == 1 ? "" : "s");
+			json_object_set_new(o, "error", json_string(msg));
+		}
 		print_json(o);
 		json_decref(o);
 	} else {
@@ -133,10 +144,8 @@ do_test(struct ctl *g, const char *dir, const char *tests_dir)
 	size_t i, pass = 0, fail = 0;
 	int n = engine_test(dir, tests_dir, &results, why, sizeof(why));
 
-	if (n < 0) {
-		fprintf(stderr, "benchctl: trees test: %s\n", why);
-		return BC_EXIT_FAIL;
-	}
+	if (n < 0)
+		return benchctl_fail(g, BC_EXIT_FAIL, "trees test: %s", why);
 	json_array_foreach(results, i, r)
 	{
 		if (json_is_true(json_object_get(r, "ok")))
@@ -145,8 +154,13 @@ do_test(struct ctl *g, const char *dir, const char *tests_dir)
 			fail++;
 	}
 	if (g->json) {
-		json_t *o = json_pack("{s:I, s:I, s:O}", "passed", (json_int_t)pass, "failed",
-		                      (json_int_t)fail, "tests", results);
+		json_t *o = json_pack("{s:b, s:I, s:I, s:O}", "ok", fail == 0, "passed", (json_int_t)pass,
+		                      "failed", (json_int_t)fail, "tests", results);
+		if (fail != 0) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "trees test: %zu of %zu failed", fail, pass + fail);
+			json_object_set_new(o, "error", json_string(msg));
+		}
 		print_json(o);
 		json_decref(o);
 	} else {
@@ -200,21 +214,18 @@ do_run(struct ctl *g, const char *dir, const char *snap_path, const json_t *hist
 	json_t *snap, *f;
 	int r;
 
-	if (util_read_file(snap_path, MAX_SNAPSHOT, &data, &len) != 0) {
-		fprintf(stderr, "benchctl: %s: %s\n", snap_path, strerror(errno));
-		return BC_EXIT_FAIL;
-	}
+	if (util_read_file(snap_path, MAX_SNAPSHOT, &data, &len) != 0)
+		return benchctl_fail(g, BC_EXIT_FAIL, "trees run: cannot read the snapshot %s: %s", snap_path,
+		                     errno == EFBIG ? "bigger than 64 MiB" : strerror(errno));
 	snap = json_loadb(data, len, 0, &je);
 	free(data);
-	if (snap == NULL) {
-		fprintf(stderr, "benchctl: %s line %d: %s\n", snap_path, je.line, je.text);
-		return BC_EXIT_FAIL;
-	}
+	if (snap == NULL)
+		return benchctl_fail(g, BC_EXIT_FAIL, "trees run: %s line %d: %s", snap_path, je.line,
+		                     je.text);
 	r = engine_run(snap, &o, &res, why, sizeof(why));
 	if (r != ENGINE_OK) {
-		fprintf(stderr, "benchctl: %s: %s\n", snap_path, why);
 		json_decref(snap);
-		return BC_EXIT_FAIL;
+		return benchctl_fail(g, BC_EXIT_FAIL, "trees run: %s: %s", snap_path, why);
 	}
 	if (g->json) {
 		char *s = engine_result_dump(res);
@@ -294,15 +305,24 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 	size_t ntrees = 0, nanswers = 0;
 	int c, r = BC_EXIT_USAGE, trace = 0;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		trees_usage(argc < 2 ? stderr : stdout);
-		r = argc < 2 ? BC_EXIT_USAGE : BC_EXIT_OK;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		trees_usage(stdout);
+		r = BC_EXIT_OK;
+		goto out;
+	}
+	if (argc < 2) {
+		r = benchctl_usage_error(g, "trees", "say list, check, test or run");
 		goto out;
 	}
 	sub = argv[1];
+	if (strcmp(sub, "list") && strcmp(sub, "check") && strcmp(sub, "test") && strcmp(sub, "run")) {
+		r = benchctl_usage_error(g, "trees", "unknown subcommand '%s' (list, check, test or run)",
+		                         sub);
+		goto out;
+	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc - 1, argv + 1, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
@@ -319,7 +339,8 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 		case 'a': {
 			char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
-				fprintf(stderr, "benchctl: --answer takes KEY=VALUE, not '%s'\n", optarg);
+				r = benchctl_usage_error(g, "trees", "--answer takes KEY=VALUE, not '%s'",
+				                         optarg);
 				goto out;
 			}
 			*eq = '\0';
@@ -339,14 +360,23 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 			r = BC_EXIT_OK;
 			goto out;
 		default:
-			fprintf(stderr,
-			        "benchctl: trees %s: unknown option, or an option without its value\n", sub);
-			trees_usage(stderr);
+			r = benchctl_bad_option(g, "trees", c, argc - 1, argv + 1);
 			goto out;
 		}
 	}
 	if (optind < argc - 1) {
-		fprintf(stderr, "benchctl: trees %s: unexpected argument '%s'\n", sub, argv[optind + 1]);
+		r = benchctl_usage_error(g, "trees", "unexpected argument '%s'", argv[optind + 1]);
+		goto out;
+	}
+	if ((snap != NULL || ntrees || nanswers || trace || histfile) && strcmp(sub, "run") != 0) {
+		r = benchctl_usage_error(g, "trees",
+		                         "trees %s takes only --trees-dir%s; --snapshot, --tree, --answer, "
+		                         "--history and --trace are for trees run",
+		                         sub, strcmp(sub, "test") == 0 ? " and --tests-dir" : "");
+		goto out;
+	}
+	if (tests_dir != NULL && strcmp(sub, "test") != 0) {
+		r = benchctl_usage_error(g, "trees", "--tests-dir is for trees test");
 		goto out;
 	}
 	if (dir == NULL)
@@ -359,21 +389,18 @@ cmd_trees(struct ctl *g, int argc, char **argv)
 		r = do_test(g, dir, tests_dir);
 	} else if (strcmp(sub, "run") == 0) {
 		if (snap == NULL) {
-			fprintf(stderr, "benchctl: trees run needs --snapshot FILE\n");
+			r = benchctl_usage_error(g, "trees", "trees run needs --snapshot FILE");
 			goto out;
 		}
 		if (histfile != NULL) {
 			char why[600];
 			r = benchctl_load_history(histfile, &history, why, sizeof(why));
 			if (r != BC_EXIT_OK) {
-				fprintf(stderr, "benchctl: trees run: %s\n", why);
+				r = benchctl_fail(g, r, "trees run: %s", why);
 				goto out;
 			}
 		}
 		r = do_run(g, dir, snap, history, trees, ntrees, answers, nanswers, trace);
-	} else {
-		fprintf(stderr, "benchctl: trees: unknown subcommand '%s' (list, check, test, run)\n", sub);
-		trees_usage(stderr);
 	}
 out:
 	json_decref(history);

@@ -28,7 +28,7 @@ cmd_upload(struct ctl *g, int argc, char **argv)
 	memset(&conn, 0, sizeof(conn));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			conn.socket = optarg;
@@ -43,15 +43,15 @@ cmd_upload(struct ctl *g, int argc, char **argv)
 			    "  answers, takes the token, and what it holds (open tickets)\n");
 			return BC_EXIT_OK;
 		default:
-			fprintf(stderr, "benchctl upload: unknown option '%s' (see benchctl upload --help)\n",
-			        argv[optind - 1]);
-			return BC_EXIT_USAGE;
+			return benchctl_bad_option(g, "upload", ch, argc, argv);
 		}
 	}
-	if (optind + 1 != argc || strcmp(argv[optind], "check") != 0) {
-		fputs(usage, stderr);
-		return BC_EXIT_USAGE;
-	}
+	if (optind >= argc)
+		return benchctl_usage_error(g, "upload", "say check");
+	if (strcmp(argv[optind], "check") != 0)
+		return benchctl_usage_error(g, "upload", "unknown subcommand '%s' (check)", argv[optind]);
+	if (optind + 1 != argc)
+		return benchctl_usage_error(g, "upload", "unexpected argument '%s'", argv[optind + 1]);
 	rc = benchctl_ask(g, &conn, json_pack("{s:s}", "cmd", "upload_check"), &resp);
 	if (rc != BC_EXIT_OK)
 		return rc;

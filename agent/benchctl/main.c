@@ -104,7 +104,10 @@ main(int argc, char **argv)
 			g.json = 1;
 		} else if (!dashdash && (strcmp(a, "--state-dir") == 0 || strcmp(a, "--lang") == 0)) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "benchctl: %s needs a value\n", a);
+				/* --json may come later on the line: look for it before saying so. */
+				for (int j = i + 1; j < argc && strcmp(argv[j], "--") != 0; j++)
+					g.json |= strcmp(argv[j], "--json") == 0;
+				benchctl_fail(&g, BC_EXIT_USAGE, "%s needs a value: see benchctl --help", a);
 				free(rest);
 				return BC_EXIT_USAGE;
 			}
@@ -132,12 +135,14 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(g.lang, "en") && strcmp(g.lang, "it") && strcmp(g.lang, "fr") && strcmp(g.lang, "zh")) {
-		benchctl_fail(&g, BC_EXIT_USAGE, "--lang must be en, it, fr or zh, not '%s'", g.lang);
+		benchctl_fail(&g, BC_EXIT_USAGE,
+		              "--lang must be en, it, fr or zh, not '%s': see benchctl --help", g.lang);
 		free(rest);
 		return BC_EXIT_USAGE;
 	}
 	if (nrest == 0) {
-		usage(stderr);
+		benchctl_fail(&g, BC_EXIT_USAGE,
+		              "give a command, e.g. benchctl devices: see benchctl --help");
 		free(rest);
 		return BC_EXIT_USAGE;
 	}
@@ -159,10 +164,9 @@ main(int argc, char **argv)
 			break;
 		}
 	}
-	if (r == -1) {
-		fprintf(stderr, "benchctl: unknown command '%s' (see benchctl --help)\n", rest[0]);
-		r = BC_EXIT_USAGE;
-	}
+	if (r == -1)
+		r = benchctl_fail(&g, BC_EXIT_USAGE, "unknown %s '%s': see benchctl --help",
+		                  rest[0][0] == '-' ? "option" : "command", rest[0]);
 	free(g.state_dir);
 	free(rest);
 	return r;

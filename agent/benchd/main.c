@@ -71,6 +71,26 @@ usage(FILE *f)
 	           "  --verbose         debug logging\n");
 }
 
+/* A bad command line: one line naming the option as typed, and --help. Exit 2. */
+static int
+bad_option(int ch, int argc, char **argv)
+{
+	const char *arg = optind >= 1 && optind - 1 < argc ? argv[optind - 1] : "?";
+	int n = (int)strcspn(arg, "=");
+
+	if (strncmp(arg, "--", 2) != 0 && optopt != 0 && ch == ':')
+		fprintf(stderr, "benchd: -%c needs a value: see benchd --help\n", optopt);
+	else if (strncmp(arg, "--", 2) != 0 && optopt != 0)
+		fprintf(stderr, "benchd: unknown option '-%c': see benchd --help\n", optopt);
+	else if (ch == ':')
+		fprintf(stderr, "benchd: %.*s needs a value: see benchd --help\n", n, arg);
+	else if (optopt != 0 && arg[n] == '=')
+		fprintf(stderr, "benchd: %.*s takes no value: see benchd --help\n", n, arg);
+	else
+		fprintf(stderr, "benchd: unknown option '%.*s': see benchd --help\n", n, arg);
+	return 2;
+}
+
 /* Files the configuration names must be readable now, not at the first upload. */
 static int
 check_files(const struct config *cfg, char *why, size_t whylen)
@@ -328,7 +348,8 @@ main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.lockfd = -1;
 	log_init("benchd", LOG_LEVEL_INFO);
-	while ((ch = getopt_long(argc, argv, "c:s:vh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:s:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;
@@ -349,13 +370,11 @@ main(int argc, char **argv)
 			printf("benchd %s\n", BENCHD_VERSION);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return bad_option(ch, argc, argv);
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "benchd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+		fprintf(stderr, "benchd: unexpected argument '%s': see benchd --help\n", argv[optind]);
 		return 2;
 	}
 	if (config_path) {

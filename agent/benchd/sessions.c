@@ -36,6 +36,9 @@ struct sess {
 	char result[400];
 	/* What the last session learned (for the live table): "" until then. */
 	char product_type[32], model_name[64], serial[64], case_id[40], ticket[72], report_id[40];
+	/* The last report's outcome ("" before one) and fault count, the fields beside result. */
+	char outcome[16];
+	int nfaults;
 	time_t since;
 	struct sessions *mgr;
 };
@@ -388,6 +391,8 @@ run_session(struct sess *s, char *reason, size_t reasonlen, char *report_id, siz
 	util_strlcpy(s->case_id, rev.case_id, sizeof(s->case_id));
 	util_strlcpy(s->ticket, rev.ticket, sizeof(s->ticket));
 	util_strlcpy(s->report_id, rev.report_id, sizeof(s->report_id));
+	util_strlcpy(s->outcome, rev.outcome, sizeof(s->outcome));
+	s->nfaults = (int)rev.nfaults;
 	pthread_mutex_unlock(&m->mu);
 	snprintf(reason, reasonlen, "%s: %zu fault%s%s%s", rev.outcome, rev.nfaults,
 	         rev.nfaults == 1 ? "" : "s", rev.final ? "" : "; waiting: ", rev.waiting);
@@ -696,6 +701,9 @@ sessions_live(struct sessions *m)
 		json_object_set_new(o, "ticket", s->ticket[0] ? json_string(s->ticket) : json_null());
 		json_object_set_new(o, "report_id",
 		                    s->report_id[0] ? json_string(s->report_id) : json_null());
+		/* result is for people ("fail: 2 faults"); these are the same as fields. */
+		json_object_set_new(o, "outcome", s->outcome[0] ? json_string(s->outcome) : json_null());
+		json_object_set_new(o, "fault_count", s->outcome[0] ? json_integer(s->nfaults) : json_null());
 		json_array_append_new(a, o);
 	}
 	pthread_mutex_unlock(&m->mu);

@@ -1918,7 +1918,9 @@ store_sessions_list(struct store *st, int limit, json_t **out)
 	    "SELECT s.id, s.device, d.product_type, d.model_name, d.serial, " RFC3339(
 	        "s.started_at") " AS started_at, " RFC3339("s.ended_at") " AS ended_at, s.state, s.reason, "
 	                                                                 "s.report_id, r.case_id, "
-	                                                                 "r.revision, r.ticket FROM sessions "
+	                                                                 "r.revision, r.ticket, r.outcome, "
+	                                                                 "r.faults AS faults_json FROM "
+	                                                                 "sessions "
 	                                                                 "s JOIN devices d ON d.id = "
 	                                                                 "s.device LEFT JOIN reports r ON "
 	                                                                 "r.report_id = s.report_id ORDER BY "

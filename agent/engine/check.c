@@ -184,8 +184,23 @@ check_catalogue(json_t *out, const struct engine_data *d, const char *text)
 			problem(out, "catalogue.json", line,
 			        "%s: severity must be critical, major, minor or info", code);
 		part = json_string_value(json_object_get(e, "part"));
-		if (part == NULL || *part == '\0')
-			problem(out, "catalogue.json", line, "%s: part is missing", code);
+		if (json_is_null(json_object_get(e, "part"))) {
+			/* No part to replace: the reason must be there instead. */
+			const char *note = json_string_value(json_object_get(e, "part_note"));
+			if (note == NULL || *note == '\0')
+				problem(out, "catalogue.json", line,
+				        "%s: part is null but part_note (why there is no part to replace) is "
+				        "missing",
+				        code);
+		} else if (part == NULL || *part == '\0') {
+			problem(out, "catalogue.json", line,
+			        "%s: part is missing (a part name, or null with part_note)", code);
+		} else if (strncmp(part, "none", 4) == 0) {
+			problem(out, "catalogue.json", line,
+			        "%s: part '%s' names no part: write \"part\": null and the reason in "
+			        "part_note",
+			        code, part);
+		}
 		for (const char *const *f = fields; *f; f++) {
 			const json_t *t = json_object_get(e, *f);
 			for (int l = 0; langs[l]; l++) {

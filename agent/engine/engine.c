@@ -490,15 +490,19 @@ api_fault(lua_State *L)
 	node = node_idx && !lua_isnil(L, node_idx) ? lua_tostring(L, node_idx)
 	                                           : (r->node[0] ? r->node : tree_name(r));
 	evidence = arg_json(L, ev_idx, "fault() evidence");
+	/* No part to replace (the catalogue's part is null): "part": null and the reason beside it
+	 * in "part_note" (CONTRACTS 1), never a part named "none". */
 	f = json_pack("{s:s, s:s?, s:o, s:s, s:o, s:s, s:s}", "code", code, "severity",
 	              json_string_value(json_object_get(entry, "severity")), "part",
-	              sandbox_json_string(part ? part : "", part ? strlen(part) : 0, 512), "title",
+	              part ? sandbox_json_string(part, strlen(part), 512) : json_null(), "title",
 	              lang_text(json_object_get(entry, "title"), r->c->lang), "evidence", evidence, "tree",
 	              tree_name(r), "node", node);
 	if (f == NULL || !json_is_string(json_object_get(f, "severity"))) {
 		json_decref(f);
 		return luaL_error(L, "fault %s: the catalogue entry lacks a severity", code);
 	}
+	if (part == NULL && json_is_string(json_object_get(entry, "part_note")))
+		json_object_set(f, "part_note", json_object_get(entry, "part_note"));
 	json_array_append_new(r->c->res->faults, f);
 	return 0;
 }

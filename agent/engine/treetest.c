@@ -24,7 +24,7 @@
  *     }
  *   }
  * The faults must be exactly those listed (as a multiset of codes; part and evidence keys are
- * compared where given). Every case also runs twice and must give the same bytes.
+ * compared where given, part_note too). Every case also runs twice and must give the same bytes.
  *
  * Subfolders of the tests directory are read too (one level: tests/real/x.json is the case
  * "real/x"). A JSON file there that is a snapshot ("schema" and no "expect") is data for another
@@ -81,6 +81,9 @@ fault_matches(const json_t *e, const json_t *f)
 	if (!json_equal(json_object_get(e, "code"), json_object_get(f, "code")))
 		return 0;
 	if (json_object_get(e, "part") && !json_equal(json_object_get(e, "part"), json_object_get(f, "part")))
+		return 0;
+	if (json_object_get(e, "part_note") &&
+	    !json_equal(json_object_get(e, "part_note"), json_object_get(f, "part_note")))
 		return 0;
 	json_object_foreach(json_object_get(e, "evidence"), k, v)
 	{

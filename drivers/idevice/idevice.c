@@ -1540,3 +1540,47 @@ idev_peek(const char *udid, char *product_type, size_t ptlen, char *name, size_t
 	idevice_free(dev);
 	return IDEV_OK;
 }
+
+/* A string value of the Root domain, printable, into out ("" when absent or not a string). */
+static void
+get_root_string(lockdownd_client_t c, const char *key, char *out, size_t outlen)
+{
+	plist_t v = NULL;
+	const char *str;
+
+	out[0] = '\0';
+	if (lockdownd_get_value(c, NULL, key, &v) == LOCKDOWN_E_SUCCESS && v != NULL &&
+	    plist_get_node_type(v) == PLIST_STRING && (str = plist_get_string_ptr(v, NULL)) != NULL)
+		printable(out, str, outlen);
+	plist_free(v);
+}
+
+int
+idev_peek_serial(const char *udid, char *serial, size_t seriallen)
+{
+	idevice_t dev = NULL;
+	lockdownd_client_t c = NULL;
+	char *rec = NULL;
+	uint32_t reclen = 0;
+
+	if (seriallen == 0)
+		return IDEV_E_PROTOCOL;
+	serial[0] = '\0';
+	if (idevice_new_with_options(&dev, udid, IDEVICE_LOOKUP_USBMUX) != IDEVICE_E_SUCCESS)
+		return IDEV_E_NOT_FOUND;
+	if (lockdownd_client_new(dev, &c, "benchd") == LOCKDOWN_E_SUCCESS) {
+		get_root_string(c, "SerialNumber", serial, seriallen);
+		lockdownd_client_free(c);
+		c = NULL;
+	}
+	/* Only with a pair record: lockdownd_client_new_with_handshake pairs when there is none. */
+	if (serial[0] == '\0' && usbmuxd_read_pair_record(udid, &rec, &reclen) == 0) {
+		free(rec);
+		if (lockdownd_client_new_with_handshake(dev, &c, "benchd") == LOCKDOWN_E_SUCCESS) {
+			get_root_string(c, "SerialNumber", serial, seriallen);
+			lockdownd_client_free(c);
+		}
+	}
+	idevice_free(dev);
+	return serial[0] ? IDEV_OK : IDEV_E_PROTOCOL;
+}

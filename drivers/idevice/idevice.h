@@ -133,6 +133,13 @@ int idev_session_device_err(const struct idev_session *s, char *why, size_t whyl
  * attached device. Either output may be NULL. IDEV_OK or an idev_err.
  */
 int idev_peek(const char *udid, char *product_type, size_t ptlen, char *name, size_t namelen);
+/*
+ * The device's serial number (lockdown SerialNumber) into serial ("" when it does not say). Asked
+ * before a session first, as idev_peek does; a phone that answers it only inside a session (iOS
+ * keeps some values for paired hosts) is asked in one when this host already holds its pair
+ * record. It never pairs: a phone that does not trust this computer is not asked to.
+ */
+int idev_peek_serial(const char *udid, char *serial, size_t seriallen);
 
 /*
  * A snapshot for a device that cannot be read (locked, untrusted, pairing pending): device

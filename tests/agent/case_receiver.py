@@ -24,9 +24,13 @@ DIR/plan, when it exists, replaces --plan (re-read on every request). Answers:
   503:S                         503 with Retry-After: S
   drop                          close the connection without answering
   sleep:MS:ANSWER               wait MS milliseconds, then ANSWER
+  redirect:CODE                 CODE (301, 302, 307, 308) with Location: /moved/cases, where the
+                                same case would be taken (2xx): a client that follows redirects
+                                delivers it there, one that does not holds it
 A request for a key already accepted is answered 409 (the server honours the key), unless the
 plan says otherwise for that attempt. A request with a wrong token gets 401, a body that is not
-a case gets 400: the receiver checks what a booking system would.
+a case gets 400: the receiver checks what a booking system would. DIR/token, when it exists,
+replaces --token (re-read on every request: a rotated token).
 """
 
 import argparse
@@ -55,6 +59,13 @@ class State:
         os.makedirs(os.path.join(d, "requests"), exist_ok=True)
         os.makedirs(os.path.join(d, "accepted"), exist_ok=True)
         os.makedirs(os.path.join(d, "begun"), exist_ok=True)
+
+    def current_token(self):
+        try:
+            with open(os.path.join(self.dir, "token")) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return self.token
 
     def current_plan(self):
         p = os.path.join(self.dir, "plan")
@@ -99,7 +110,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         if self.path.rstrip("/") != "/cases":
             self.answer(404, {"error": "POST /cases"})
-        elif st.token is not None and self.headers.get("Authorization") != "Bearer " + st.token:
+        elif st.current_token() is not None and self.headers.get("Authorization") != "Bearer " + st.current_token():
             self.answer(401, {"error": "bad or missing bearer token"})
         else:
             self.answer(200, {"cases": len(os.listdir(os.path.join(st.dir, "accepted")))})
@@ -156,9 +167,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def decide(self, st, spec, key, body):
         """What a booking system checks first, then what the plan says."""
-        if self.path.rstrip("/") != "/cases":
+        moved = self.path.rstrip("/") == "/moved/cases"
+        if self.path.rstrip("/") != "/cases" and not moved:
             return 404, {"error": "no such endpoint: POST /cases"}, None
-        if st.token is not None and self.headers.get("Authorization") != "Bearer " + st.token:
+        token = st.current_token()
+        if token is not None and self.headers.get("Authorization") != "Bearer " + token:
             return 401, {"error": "bad or missing bearer token"}, None
         if self.headers.get("Content-Type") != "application/json":
             return 415, {"error": "Content-Type must be application/json"}, None
@@ -177,6 +190,10 @@ class Handler(BaseHTTPRequestHandler):
             return "drop", None, None
         head, _, arg = spec.partition(":")
         extra = None
+        if head == "redirect" and not moved:
+            return int(arg), {"error": "moved"}, {"Location": "/moved/cases"}
+        if moved:
+            head, arg = "201", ""  # where a redirect points: the case is taken
         if head == "429date":
             status = 429
             extra = {"Retry-After": email.utils.formatdate(time.time() + int(arg), usegmt=True)}
@@ -223,7 +240,7 @@ def summary(a):
         with open(os.path.join(a.dir, "accepted", name)) as f:
             c = json.load(f)["case"]
         dev = c.get("device") or {}
-        faults = ", ".join("%s (%s)" % (x.get("code"), x.get("part")) for x in c.get("faults", [])) or "none"
+        faults = ", ".join("%s (%s)" % (x.get("code"), x.get("part") or "no part") for x in c.get("faults", [])) or "none"
         print("  %s  %-22s %-8s faults: %s" % (name[:-5], dev.get("model_name") or dev.get("product_type") or dev.get("udid"),
                                                c.get("outcome"), faults))
 

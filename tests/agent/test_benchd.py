@@ -11,6 +11,7 @@ Exit 0 pass, 1 fail, 77 skipped (with the reason).
 """
 
 import argparse
+import atexit
 import base64
 import calendar
 import hashlib
@@ -120,6 +121,27 @@ def make_report(state_dir, ticket=None, outcome="fail", n=0):
 # ---------------------------------------------------------------------------------------------
 # Processes
 
+# Every process a test starts (each the leader of its own process group), killed with its whole
+# group when the test ends however it ends: a failed check, an unexpected exception, SIGTERM or
+# SIGINT (ctest's timeout, Ctrl-C), or sys.exit. Every harness that imports this module gets the
+# same guarantee (kill_started runs at exit); t_harness checks it.
+STARTED = []
+
+
+def kill_started():
+    for proc in STARTED:
+        proc.kill()
+
+
+def _exit_on_signal(sig, frame):
+    raise SystemExit(128 + sig)
+
+
+atexit.register(kill_started)
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    if signal.getsignal(_sig) in (signal.SIG_DFL, signal.default_int_handler):
+        signal.signal(_sig, _exit_on_signal)
+
 
 class Proc:
     def __init__(self, argv, logpath, env=None):
@@ -127,9 +149,24 @@ class Proc:
         self.log = open(logpath, "ab")
         self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                   start_new_session=True)
+        STARTED.append(self)
 
     def alive(self):
         return self.p.poll() is None
+
+    def kill(self):
+        """SIGKILL to the process and everything in its process group (a benchd's reader
+        processes, the program umockdev-run or faketime started), then reap it."""
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if not self.log.closed:
+            self.log.close()
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.alive():
@@ -137,8 +174,7 @@ class Proc:
         try:
             rc = self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = self.p.wait()
+            self.kill()
             raise Fail("%s did not stop within %d s" % (self.logpath, timeout))
         self.log.close()
         return rc
@@ -268,7 +304,10 @@ def write_token(work, text=" s3cr3t-token \n"):
 
 def t_upload(work):
     """2xx, 409, 503 then 200, 429 with Retry-After (seconds and HTTP-date), dropped connections,
-    400 held with the server's answer shown by benchctl outbox, then fixed and retried."""
+    400 held with the server's answer shown by benchctl outbox, then fixed and retried; a 307
+    redirect held, never followed (README: redirects are not followed); every request under its
+    report's id as Idempotency-Key, the same on every try (checked as requests come, not by a
+    timeout)."""
     rx = Receiver(work, token="s3cr3t-token")
     b = Bench(work, upload_url=rx.url + "/", token_file=write_token(work))
     cases = {}
@@ -276,7 +315,8 @@ def t_upload(work):
     for n, (name, plan) in enumerate([("ok", "201"), ("ok200", "200"), ("conflict", "409"),
                                       ("unavailable", "503,200"), ("throttled", "429:1,201"),
                                       ("throttled-date", "429date:2,201"), ("dropped", "drop,drop,201"),
-                                      ("crashing", "500,201"), ("bad", "400"), ("unprocessable", "422")]):
+                                      ("crashing", "500,201"), ("bad", "400"), ("unprocessable", "422"),
+                                      ("redirected", "redirect:307")]):
         rid, jws, rep = make_report(b.state, ticket="T-%d" % n if n % 2 == 0 else None, n=n)
         cases[name] = (rid, jws, rep)
         plans[rid] = plan
@@ -284,10 +324,20 @@ def t_upload(work):
     t0 = time.time()
     b.start()
 
+    ids = {c[0] for c in cases.values()}
+
+    def keys_are_report_ids():
+        # A key that is no report's id (one that changes per try, say) fails here at once.
+        for r in rx.requests():
+            check(r["key"] in ids, "a request under Idempotency-Key %r, which is no report's id: the key "
+                  "must be the report_id, the same on every try (request %d, attempt %d)" %
+                  (r["key"], r["n"], r["attempt"]))
+
     def settled():
+        keys_are_report_ids()
         ob = b.outbox()
         c = ob["counts"]
-        return c["pending"] == 0 and c["delivered"] == len(cases) - 2 and c["held"] == 2 and ob
+        return c["pending"] == 0 and c["delivered"] == len(cases) - 3 and c["held"] == 3 and ob
 
     ob = wait_for("every upload to settle", settled, 40)
     log("settled in %.1f s" % (time.time() - t0))
@@ -297,7 +347,13 @@ def t_upload(work):
     for r in reqs:
         by_key.setdefault(r["key"], []).append(r)
     want_attempts = {"ok": 1, "ok200": 1, "conflict": 1, "unavailable": 2, "throttled": 2, "throttled-date": 2,
-                     "dropped": 3, "crashing": 2, "bad": 1, "unprocessable": 1}
+                     "dropped": 3, "crashing": 2, "bad": 1, "unprocessable": 1, "redirected": 1}
+    # Redirects are not followed: nothing reached the address the 307 named.
+    moved = [r for r in reqs if r["path"] != "/cases"]
+    check(not moved, "benchd followed a redirect: %d request(s) to %s" % (len(moved), sorted({r["path"] for r in moved})))
+    red = items[cases["redirected"][0]]
+    check(red["state"] == "held" and red["last_status"] == 307 and "redirects to" in red["last_answer"]
+          and "/moved/cases" in red["last_answer"], "a 307 is held with where it points: %s" % red)
     for name, (rid, jws, rep) in cases.items():
         rs = by_key.get(rid, [])
         check(len(rs) == want_attempts[name], "%s: %d requests, want %d" % (name, len(rs), want_attempts[name]))
@@ -323,7 +379,7 @@ def t_upload(work):
               "%s: case fields of a report without a case: %s" % (name, c))
         # The report travels as the exact signed bytes.
         check('"report":' + jws + "}" in rs[0]["body"], "%s: the JWS is not embedded byte for byte" % name)
-        state = "held" if name in ("bad", "unprocessable") else "delivered"
+        state = "held" if name in ("bad", "unprocessable", "redirected") else "delivered"
         check(items[rid]["state"] == state, "%s: state %s, want %s" % (name, items[rid]["state"], state))
         # The receiver's case id is kept (issue 18.7): "C-<key>" from its 201 or 409 answer.
         if state == "delivered":
@@ -351,17 +407,18 @@ def t_upload(work):
     check(any(ok_id in l and "delivered" in l and "case C-" + ok_id[:8] in l for l in out.splitlines()),
           "benchctl outbox does not show the case id the receiver gave:\n" + out)
     rc, out, err = b.ctl("status")
-    check(rc == 0 and "2 held" in out and "8 delivered" in out, "benchctl status:\n" + out + err)
+    check(rc == 0 and "3 held" in out and "8 delivered" in out, "benchctl status:\n" + out + err)
     # The booking system is fixed; the technician retries the held one.
     plans[bad] = "201"
     plans[cases["unprocessable"][0]] = "201"
+    plans[cases["redirected"][0]] = "201"
     rx.set_plan(plans)
     rc, out, err = b.ctl("outbox", "retry", bad)
     check(rc == 0 and "queued" in out, "outbox retry: %d %s %s" % (rc, out, err))
-    wait_for("the retried report to be delivered", lambda: b.outbox()["counts"]["delivered"] == len(cases) - 1, 15)
+    wait_for("the retried report to be delivered", lambda: b.outbox()["counts"]["delivered"] == len(cases) - 2, 15)
     rc, out, err = b.ctl("outbox", "retry", "--held")
-    check(rc == 0 and out == "1 held report queued for upload now\n", "retry --held: %d %r %s" % (rc, out, err))
-    wait_for("the other held report to be delivered", lambda: b.outbox()["counts"]["delivered"] == len(cases), 15)
+    check(rc == 0 and out == "2 held reports queued for upload now\n", "retry --held: %d %r %s" % (rc, out, err))
+    wait_for("the other held reports to be delivered", lambda: b.outbox()["counts"]["delivered"] == len(cases), 15)
     rc, out, err = b.ctl("outbox", "retry", bad)
     check(rc == 1 and "already delivered" in err, "retry of a delivered report: %d %s" % (rc, err))
     rc, out, err = b.ctl("outbox", "retry", "no-such-report")
@@ -372,6 +429,95 @@ def t_upload(work):
     check(b.stop() == 0, "benchd did not exit 0 on SIGTERM")
     log("benchd log:\n" + b.proc.text())
     rx.stop()
+
+
+def set_conf(b, old, new):
+    with open(b.conf) as f:
+        conf = f.read()
+    check(old in conf, "the test's configuration has no %r" % old)
+    with open(b.conf, "w") as f:
+        f.write(conf.replace(old, new))
+
+
+def t_timeout(work):
+    """timeout_seconds (README "Upload"): a receiver that takes the request and never answers is
+    cut off at that time, said so in the outbox, and the report tried again later."""
+    rx = Receiver(work)
+    b = Bench(work, upload_url=rx.url)
+    set_conf(b, "timeout_seconds = 5", "timeout_seconds = 2")
+    rid, _, _ = make_report(b.state)
+    rx.set_plan("sleep:60000:201")  # takes it, then says nothing for a minute
+    b.start()
+    wait_for("the request to arrive", lambda: rx.begun() >= 1, 20, 0.02)
+    t0 = os.stat(os.path.join(rx.dir, "begun", "000001")).st_mtime  # when the receiver had it
+    item = wait_for("benchd to give up on the silent receiver",
+                    lambda: (lambda o: o["items"] and o["items"][0]["last_answer"] and o["items"][0])(b.outbox()),
+                    30, 0.05)
+    took = time.time() - t0
+    log("cut off %.1f s after the request arrived: %s" % (took, item["last_answer"]))
+    check(item["state"] == "pending" and item["last_status"] == 0, "a timed-out upload stays pending: %s" % item)
+    check("timed out after 2" in item["last_answer"], "the reason names the 2 s timeout: %r" % item["last_answer"])
+    check(1.5 <= took < 15, "cut off %.1f s after the request arrived, want about 2 s (timeout_seconds = 2)" % took)
+    b.stop()
+    rx.stop()
+
+
+def t_token(work):
+    """The token is re-read for every request (README "Upload"): rotating token_file while benchd
+    runs changes the next request's Authorization, with no restart."""
+    rx = Receiver(work)
+    rx_token = os.path.join(rx.dir, "token")
+    with open(rx_token, "w") as f:
+        f.write("first-token")
+    b = Bench(work, upload_url=rx.url, token_file=write_token(work, "first-token\n"))
+    r1, _, _ = make_report(b.state, n=1)
+    b.start()
+    pid = b.proc.p.pid
+    wait_for("the first report delivered", lambda: rx.accepted() == {r1}, 20)
+    # The shop rotates the token: the receiver takes only the new one from now on.
+    with open(rx_token, "w") as f:
+        f.write("second-token")
+    write_token(work, " second-token \n")
+    r2, _, _ = make_report(b.state, n=2)  # adopted while benchd runs (README "The state directory")
+    # The receiver files a case as accepted a moment before it records the request itself.
+    wait_for("the second report delivered", lambda: rx.accepted() == {r1, r2} and
+             {r1, r2} <= {r["key"] for r in rx.requests()}, 30)
+    by = {}
+    for r in rx.requests():
+        by.setdefault(r["key"], []).append({k.lower(): v for k, v in r["headers"].items()}.get("authorization"))
+    check(by[r1] == ["Bearer first-token"], "report 1 went with %s" % by[r1])
+    check(by[r2] == ["Bearer second-token"], "report 2, after the rotation, went with %s (want the new token "
+          "at its first try)" % by[r2])
+    check(b.proc.alive() and b.proc.p.pid == pid and b.runs == 1, "benchd restarted")
+    b.stop()
+    rx.stop()
+
+
+def t_statedir(work):
+    """One benchd per state directory (README): a second one on the same directory, even with a
+    control socket of its own, refuses to start, names the first one's pid, and changes nothing."""
+    a = Bench(work, name="a")
+    a.start()
+    with open(os.path.join(a.state, "benchd.lock")) as f:
+        check(f.read().strip() == str(a.proc.p.pid), "benchd.lock does not hold the running benchd's pid")
+    b = Bench(work, name="b", socket_path=os.path.join(work, "b.sock"))
+    shutil.rmtree(b.state)
+    b.state = a.state
+    p = b.start(wait=False)
+    rc = p.p.wait(timeout=30)
+    text = p.text()
+    check(rc == 1, "a second benchd on the same state directory exited %d, want 1:\n%s" % (rc, text))
+    want = "another benchd (pid %d) uses the state directory %s: stop it first" % (a.proc.p.pid, a.state)
+    check(want in text and text.count("error:") == 1, "the second benchd said:\n%s\nwant: %s" % (text, want))
+    check(not os.path.exists(b.sock), "the refused benchd left a control socket")
+    with open(os.path.join(a.state, "benchd.lock")) as f:
+        check(f.read().strip() == str(a.proc.p.pid), "the refused benchd changed benchd.lock")
+    check(a.ctl("status")[0] == 0, "the first benchd stopped answering")
+    check(a.stop() == 0, "the first benchd did not stop cleanly")
+    # Once it has stopped, the directory is free again.
+    b.start()
+    check(b.ctl("status", json_out=True)[1]["pid"] == b.proc.p.pid, "the state directory is not free after a stop")
+    b.stop()
 
 
 def make_ca_and_cert(work):
@@ -566,6 +712,22 @@ def t_check_config(work):
     r = subprocess.run([exe, "--config", notoken, "--check-config"], capture_output=True, text=True)
     check(r.returncode == 1 and "token_file %s/missing: No such file or directory" % work in r.stderr
           and r.stderr.count("\n") == 1, "missing token: %d %r" % (r.returncode, r.stderr))
+    # ca_file must be readable now, not at the first upload (README --check-config).
+    for section in ("upload", "fleet"):
+        cafile = os.path.join(work, "no-such-ca.pem")
+        conf = os.path.join(work, "ca-%s.conf" % section)
+        with open(conf, "w") as f:
+            f.write("[%s]\nurl = https://x.test\ntoken_file = %s\nca_file = %s\n" % (section, write_token(work), cafile))
+        r = subprocess.run([exe, "--config", conf, "--check-config"], capture_output=True, text=True)
+        want = "%sca_file %s: No such file or directory" % ("[fleet] " if section == "fleet" else "", cafile)
+        check(r.returncode == 1 and want in r.stderr and r.stderr.count("\n") == 1 and r.stdout == "",
+              "[%s] ca_file missing: %d %r, want %r" % (section, r.returncode, r.stderr, want))
+        with open(cafile, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\n")
+        r = subprocess.run([exe, "--config", conf, "--check-config"], capture_output=True, text=True)
+        check(r.returncode == 0 and r.stdout == "configuration OK\n", "[%s] ca_file readable: %d %r" %
+              (section, r.returncode, r.stderr))
+        os.unlink(cafile)
     r = subprocess.run([exe, "--config", work + "/nope.conf", "--check-config"], capture_output=True, text=True)
     check(r.returncode == 1 and "No such file or directory" in r.stderr, "missing config: %r" % r.stderr)
     r = subprocess.run([exe, "--check-config"], capture_output=True, text=True)
@@ -990,7 +1152,84 @@ def t_probes(work):
     emu.stop()
 
 
-TESTS = {"probes": t_probes, "usb": t_usb, "drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
+def harness_child(work, how):
+    """Start what a test starts (a receiver, an emulator, benchd with a session), note their
+    process groups, then end as a broken test would: a failed check, an unexpected exception,
+    or SIGTERM from outside (ctest's timeout)."""
+    rx = Receiver(work)
+    profiles = clone_profiles(work, 1, names=("healthy-15pro",))
+    emu = Emu(work, profiles)
+    os.environ["USBMUXD_SOCKET_ADDRESS"] = "UNIX:" + emu.sock
+    b = Bench(work, upload_url=rx.url)
+    with open(b.conf) as f:
+        conf = f.read().replace("syslog_seconds = 0", "syslog_seconds = 30")
+    with open(b.conf, "w") as f:
+        f.write(conf)
+    b.start()
+    wait_for("a running session", lambda: any(s["state"] == "running" for s in
+                                               b.ctl("sessions", json_out=True)[1]["live"]), 20)
+    with open(os.path.join(work, "pids.tmp"), "w") as f:
+        json.dump([p.p.pid for p in STARTED], f)
+    os.rename(os.path.join(work, "pids.tmp"), os.path.join(work, "pids"))
+    if how == "fail":
+        check(False, "failing on purpose, with benchd, the emulator and the receiver running")
+    if how == "error":
+        return {}["an unexpected exception, not a Fail"]
+    time.sleep(60)  # "term": the parent sends SIGTERM meanwhile
+    raise Fail("no SIGTERM came")
+
+
+def t_harness(work):
+    """A test that fails (a failed check, an exception, SIGTERM) leaves no process behind."""
+    for how, want_rc in (("fail", 1), ("error", 1), ("term", 128 + signal.SIGTERM)):
+        cw = os.path.join(work, how)
+        os.makedirs(cw)
+        child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--bin", A.bin, "--work", cw,
+                                  "harness-child-" + how], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        pidfile = os.path.join(cw, "pids")
+        try:
+            wait_for("the child test to start its processes",
+                     lambda: os.path.exists(pidfile) or child.poll() is not None, 60)
+            if not os.path.exists(pidfile):
+                raise Fail("the child test ended before starting anything:\n" +
+                           child.stdout.read().decode(errors="replace"))
+            with open(pidfile) as f:
+                groups = json.load(f)
+            check(len(groups) == 3, "the child started %d processes, want 3" % len(groups))
+            if how == "term":
+                child.send_signal(signal.SIGTERM)
+            out, _ = child.communicate(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        check(child.returncode == want_rc, "%s: the failing test exited %d, want %d:\n%s" %
+              (how, child.returncode, want_rc, out.decode(errors="replace")[-3000:]))
+        if how != "term":
+            check(b"FAIL: harness-child" in out or b"Traceback" in out,
+                  "%s: the failing test did not say why:\n%s" % (how, out.decode(errors="replace")[-3000:]))
+
+        def gone(pgid):
+            try:
+                os.killpg(pgid, 0)
+                return False
+            except ProcessLookupError:
+                return True
+
+        left = [g for g in groups if not gone(g)]
+        if left:
+            for g in left:  # never leave them to the next test
+                os.killpg(g, signal.SIGKILL)
+            raise Fail("%s: process groups %s outlived the failed test" % (how, left))
+        log("%s: the test exited %d and left nothing running (%d process groups checked)" %
+            (how, child.returncode, len(groups)))
+
+
+CHILD_TESTS = {"harness-child-fail": lambda w: harness_child(w, "fail"),
+               "harness-child-error": lambda w: harness_child(w, "error"),
+               "harness-child-term": lambda w: harness_child(w, "term")}
+
+TESTS = {"timeout": t_timeout, "token": t_token, "statedir": t_statedir, "harness": t_harness, "probes": t_probes, "usb": t_usb, "drain": t_drain, "tls": t_tls, "devices": t_devices, "hotplug": t_hotplug, "upload": t_upload, "crash": t_crash, "control": t_control, "check-config": t_check_config,
          "disk": t_disk, "readonly": t_readonly}
 
 
@@ -999,8 +1238,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", required=True, help="the build's bin/ directory")
     p.add_argument("--work", default="", help="keep the work directory here (default: a temp dir, removed)")
-    p.add_argument("test", choices=sorted(TESTS))
+    p.add_argument("test", choices=sorted(TESTS) + sorted(CHILD_TESTS))
     A = p.parse_args()
+    TESTS.update(CHILD_TESTS)
     work = A.work or tempfile.mkdtemp(prefix="benchd-test-")
     os.makedirs(work, exist_ok=True)
     ok = False
@@ -1021,10 +1261,9 @@ def main():
                     print("---- %s\n%s" % (name, f.read()[-6000:]))
         return 1
     finally:
+        kill_started()  # whatever the test left running, passed or failed
         if not A.work and os.environ.get("BENCHD_TEST_IN_NS") != "1":
             shutil.rmtree(work, ignore_errors=True)
-        elif ok and not A.work:
-            pass
 
 
 if __name__ == "__main__":

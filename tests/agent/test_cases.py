@@ -36,17 +36,7 @@ from test_benchd import Fail, check, log, wait_for  # noqa: E402
 TOP = os.path.dirname(os.path.dirname(HERE))
 PROFILES = os.path.join(TOP, "tests", "profiles")
 SKIP = 77
-STARTED = []  # every Proc a test started: killed when it fails
-
-_proc_init = tb.Proc.__init__
-
-
-def _tracked_init(self, *a, **k):
-    _proc_init(self, *a, **k)
-    STARTED.append(self)
-
-
-tb.Proc.__init__ = _tracked_init
+STARTED = tb.STARTED  # every Proc a test started: the harness kills each one's process group
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +191,8 @@ class Watch:
 
     def __init__(self, b):
         argv = [os.path.join(tb.A.bin, "benchctl"), "--state-dir", b.state, "--json", "watch", "--socket", b.sock]
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
         STARTED.append(self)
         self.events = []
         self.lock = threading.Lock()
@@ -222,6 +213,14 @@ class Watch:
 
     def alive(self):
         return self.p.poll() is None
+
+    def kill(self):
+        """What the harness calls however the test ends (tb.kill_started)."""
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.p.wait()
 
     def stop(self, sig=signal.SIGINT):
         if self.p.poll() is None:
@@ -696,11 +695,7 @@ def main():
                     print("---- %s\n%s" % (name, f.read()[-6000:]))
         return 1
     finally:
-        for p in STARTED:  # whatever the test left running
-            proc = getattr(p, "p", p)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        tb.kill_started()  # whatever the test left running, and their process groups
         if not tb.A.work:
             shutil.rmtree(work, ignore_errors=True)
 

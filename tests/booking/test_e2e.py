@@ -409,6 +409,7 @@ def main():
         kill_running()
         for s in tk.STARTED:
             s.stop()
+        tb.kill_started()  # and their process groups
         if rc == 0 and not a.work:
             shutil.rmtree(work, ignore_errors=True)
         elif rc:

@@ -7,7 +7,12 @@ if(TARGET idevice-emu AND TARGET emu-core-check)
   find_program(IDEVICESYSLOG idevicesyslog)
   find_program(IDEVICECRASHREPORT idevicecrashreport)
   if(NOT IDEVICEDIAGNOSTICS OR NOT IDEVICESYSLOG OR NOT IDEVICECRASHREPORT OR NOT CMOCKA_FOUND)
-    message(WARNING "libimobiledevice-utils or cmocka missing: idevice-emu service tests skipped")
+    # Registered as skipped (exit 77, the reason), never vanished (core.cmake's emu_skipped_test).
+    foreach(_t diag-ioreg diag-gasgauge diag-gestalt diag-locked diag-disconnect diag-latency
+        syslog-stream syslog-disconnect syslog-detach crash-keep crash-move crash-empty crash-edge
+        crash-disconnect profiles)
+      emu_skipped_test(emu-svc-${_t} "the stock tools (idevicediagnostics, idevicesyslog, idevicecrashreport: libimobiledevice-utils) or cmocka are not installed: scripts/deps --test, then cmake again")
+    endforeach()
   else()
     add_executable(emu-svc-check ${CMAKE_CURRENT_SOURCE_DIR}/t/svc-check.c)
     target_link_libraries(emu-svc-check PRIVATE PkgConfig::IMOBILEDEVICE PkgConfig::PLIST

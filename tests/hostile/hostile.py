@@ -340,16 +340,62 @@ def x_latency(r, snap):
           (snap or {}).get("errors"))
 
 
+# What junk_crashes puts on the phone, and what the copy must make of each file: read (the
+# readable ones, however odd), or noted in raw.crashes_skipped with a reason. Nothing vanishes
+# unnoted, except the name with a control character, which never reaches the snapshot at all.
+JUNK_READ = {"panic-full-2026-11-21-000003.000.ips": True,  # truncated JSON: read, marked truncated
+             "panic-full-2026-11-21-000004.000.ips": False, "panic-full-2026-11-21-000005.000.ips": False,
+             "Retired/" + "x" * 200 + ".ips": False}
+JUNK_SKIPPED = {"panic-full-2026-11-21-000001.000.ips": "not a crash report",
+                "panic-full-2026-11-21-000002.000.ips": "empty",
+                "panic-full-2026-11-21-000006.000.ips": "not a crash report",
+                "panic-full-2026-11-21-000007.000.ips": "not a crash report",
+                "panic-base-2026-11-21-000008.plist": "not a crash report",
+                "panic-base-2026-11-21-000009.plist": "not a crash report",
+                "/".join("d%d" % k for k in range(9)): "nested too deep"}
+
+
+def crashes_of(snap):
+    got = {c.get("name"): c for c in snap.get("crashes", [])}
+    skipped = {x.get("name"): x.get("reason", "") for x in snap.get("raw", {}).get("crashes_skipped", [])}
+    return got, skipped
+
+
 def x_junk(r, snap):
     check(snap is not None, "no report for a device with junk crash files")
+    got, skipped = crashes_of(snap)
+    log("junk-crashes: read %s; skipped %s" % (sorted(got), skipped))
+    for name, truncated in JUNK_READ.items():
+        check(name in got, "the readable crash report %s is missing from the snapshot (read: %s, skipped: %s)" %
+              (name[:60], sorted(got), skipped))
+        check(bool(got[name].get("truncated")) == truncated, "%s: truncated %r, want %r" %
+              (name[:60], got[name].get("truncated"), truncated))
+    check(got["Retired/" + "x" * 200 + ".ips"].get("panic_string") == "long name",
+          "the long-named panic's text was not read: %r" % got["Retired/" + "x" * 200 + ".ips"])
+    for name, why in JUNK_SKIPPED.items():
+        check(why in skipped.get(name, ""), "%s vanished: want it noted as %r in crashes_skipped, have %s" %
+              (name, why, skipped))
+    extra = set(got) - set(JUNK_READ)
+    check(not extra, "crash reports nobody put on the phone: %s" % extra)
+    check(not any(ord(ch) < 0x20 for n in list(got) + list(skipped) for ch in n),
+          "a name with a control character reached the snapshot")
 
 
 def x_oversized(r, snap):
     check(snap is not None, "no report")
-    names = json.dumps(snap.get("crashes", [])) + json.dumps(snap.get("crashes_skipped", snap.get("errors", [])))
-    check("120001" in names, "the 6 MiB panic is not in the snapshot")
-    big = [c for c in snap.get("crashes", []) if "120000" in c.get("name", "")]
-    check(not big or big[0].get("truncated"), "the 40 MiB report was parsed whole: %s" % big)
+    got, skipped = crashes_of(snap)
+    # The 6 MiB panic is read (its head, marked truncated), with its panic text.
+    six = got.get("panic-full-2026-11-21-120001.000.ips")
+    check(six is not None, "the 6 MiB panic is not in the snapshot (read %s, skipped %s)" % (sorted(got), skipped))
+    check(six.get("truncated") is True and six.get("bug_type") == "210" and
+          (six.get("panic_string") or "").startswith("panic(cpu 1 caller 0x1): big one"),
+          "the 6 MiB panic was not read as a truncated panic: %s" % {k: str(v)[:80] for k, v in six.items()})
+    # The 40 MiB one (over the 32 MiB cap) is not copied, and the snapshot says so.
+    check("panic-full-2026-11-21-120000.000.ips" not in got, "the 40 MiB report was copied")
+    check("larger than 32 MiB" in skipped.get("panic-full-2026-11-21-120000.000.ips", ""),
+          "the 40 MiB report vanished: want it noted in crashes_skipped, have %s" % skipped)
+    # The profile's own four panics are still read beside them.
+    check(sum(1 for n in got if n.startswith("panic-full-2026-11-")) == 5, "crash reports read: %s" % sorted(got))
 
 
 def x_huge(r, snap):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the bundled idevice-emu profiles (tests/profiles/<name>/): device.plist, syslog.txt and
 crashes/. The output is committed; rerun after editing this file. Values follow
-shared/docs/DOMAIN.md and PROTOCOL.md section 7. Crash dates are written as of AS_OF (the bench
+docs/DOMAIN.md and docs/PROTOCOL.md section 7. Crash dates are written as of AS_OF (the bench
 "today", 2026-11-22 10:00 UTC) and every device.plist says so in Clock/CrashDatesAsOf: the
 emulator moves them to its own start, so the demo's panics are recent on any date. Each profile's DevicePublicKey is generated once
 with openssl and kept on later runs."""

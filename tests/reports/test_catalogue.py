@@ -23,7 +23,15 @@ def four(v):
     return isinstance(v, dict) and all(isinstance(v.get(lang), str) and v[lang] for lang in LANGS)
 
 
-named = {e["part"] if isinstance(e["part"], str) else e["part"]["en"] for e in cat.values()}
+# A code with no part to replace has "part": null and the reason in part_note (CONTRACTS 1); the
+# pages show it through the glossary's "none (<part_note>)", so that name must be there too.
+nopart = {c: e for c, e in cat.items() if e["part"] is None}
+check(all(isinstance(e.get("part_note"), str) and e["part_note"] for e in nopart.values()),
+      "every code with a null part gives part_note")
+check(not [c for c, e in cat.items() if isinstance(e["part"], str) and e["part"].startswith("none")],
+      "no code names a part called 'none ...' (null and part_note instead)")
+named = {e["part"] if isinstance(e["part"], str) else e["part"]["en"] for e in cat.values() if e["part"] is not None}
+named |= {"none (%s)" % e["part_note"] for e in nopart.values()}
 for m in models.values():
     named |= set((m.get("i2c_buses") or {}).values())
     named |= {v for k, v in m.items() if k.endswith("_part") and isinstance(v, str)}
@@ -52,8 +60,10 @@ def wellformed(page, what):
 
 
 with TempDir() as tmp:
-    faults = [{"code": c, "severity": e["severity"], "part": e["part"] if isinstance(e["part"], str) else e["part"]["en"],
-               "title": e["title"]["en"], "evidence": {"test": True}, "tree": "t", "node": "n"}
+    faults = [dict({"code": c, "severity": e["severity"],
+                    "part": e["part"] if isinstance(e["part"], str) or e["part"] is None else e["part"]["en"],
+                    "title": e["title"]["en"], "evidence": {"test": True}, "tree": "t", "node": "n"},
+                   **({"part_note": e["part_note"]} if e["part"] is None else {}))
               for c, e in sorted(cat.items())]
     eng = os.path.join(tmp, "engine.json")
     json.dump({"faults": faults, "trace": [], "trees": [], "outcome": "fail"}, open(eng, "w"))
@@ -82,5 +92,7 @@ with TempDir() as tmp:
                            "/nonexistent-state")
         missing = [c for c, e in cat.items() if e["action"][lang] not in out]
         check(rc == 0 and not missing, "text %s has every code's %s action (missing: %s)" % (lang, lang, missing))
+        notes = [c for c, e in nopart.items() if full["parts"]["none (%s)" % e["part_note"]][lang] not in out]
+        check(not notes, "text %s says why there is no part to replace, in %s (missing: %s)" % (lang, lang, notes))
 
 finish()

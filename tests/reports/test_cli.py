@@ -180,10 +180,10 @@ with TempDir() as tmp:
     check(rc == 0 and json.loads(out)["ok"] is True, "verify --json of a good report says ok true")
     # One parser for both: an unknown option is one line, not the whole help.
     rc, out, err = run(["report", "show", goodfile, "--colour"], state)
-    check(rc == 2 and err.strip() == "benchctl: report show: unknown option '--colour' (see benchctl report --help)",
+    check(rc == 2 and err.strip() == "benchctl: report show: unknown option '--colour': see benchctl report --help",
           "show with an unknown option: one line and where help is")
     rc, out, err = run(["report", "verify", goodfile, "--format", "html"], state)
-    check(rc == 2 and len(err.strip().splitlines()) == 1 and "report verify takes only --key" in err,
+    check(rc == 2 and len(err.strip().splitlines()) == 1 and "report verify: --format is for report show; verify takes only --key" in err,
           "verify refuses the options of show, in one line")
     rc, out, err = run(["report", "verify", goodfile, "--key"], state)
     check(rc == 2 and "--key needs a value" in err, "an option without its value says so")

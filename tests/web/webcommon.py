@@ -219,11 +219,12 @@ def run_main(tests, argv=None):
                     print("---- %s\n%s" % (name, f.read()[-6000:]))
         return 1
     finally:
-        # Nothing a test started outlives it, whatever happened.
+        # Nothing a test started outlives it, whatever happened (process groups included).
         for p in _procs:
             if p.alive():
                 p.p.kill()
                 p.p.wait()
+        T.kill_started()
         if ok and not a.work:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -47,6 +47,14 @@
     return p ? pick(p, part) : part;
   }
 
+  // Why a fault has no part to replace ("part": null, "part_note": "ask the customer"), in the
+  // page's language: the glossary's "none (ask the customer)" holds it in parentheses.
+  function partNote(note) {
+    const p = note && catalogue && catalogue.parts && catalogue.parts['none (' + note + ')'];
+    const m = p && /[(（](.*)[)）]\s*$/.exec(pick(p, ''));
+    return m ? m[1] : (note || '');
+  }
+
   function faultTitle(f) {
     const c = catalogue && catalogue.codes && catalogue.codes[f.code];
     return c && c.title ? pick(c.title, f.title) : (f.title || f.code);
@@ -490,7 +498,7 @@
       } else {
         set(p.result, head, h('ul', {class: 'faults'}, ...faults.map((f) => h('li', {class: 'sev-' + (f.severity || 'info')},
           h('span', {class: 'code', text: f.code}), ' ', h('span', {class: 'ftitle', text: faultTitle(f)}),
-          h('span', {class: 'part', text: f.part ? t('replace', {part: partName(f.part)}) : t('no_part', {note: f.part_note || ''})})))));
+          h('span', {class: 'part', text: f.part ? t('replace', {part: partName(f.part)}) : t('no_part', {note: partNote(f.part_note)})})))));
       }
       if (c.waiting && !(c.questions && c.questions.length)) p.result.append(h('p', {class: 'waiting', text: c.waiting}));
     } else {

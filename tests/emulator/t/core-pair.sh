@@ -10,8 +10,12 @@ emu_profile "$T/p1" $U1 '<key>Behaviour</key><dict><key>Paired</key><false/></di
 emu_profile "$T/p2" $U2 '<key>Behaviour</key><dict><key>Paired</key><false/><key>TrustPending</key><true/></dict>'
 emu_start "$T/p1" "$T/p2"
 
-# before any pairing usbmuxd has no record and the device rejects a session from a host it does not know
-timeout 20 "$EMU_CHECK" record $U1 2>/dev/null && fail "an unpaired profile has a pair record"
+# before any pairing usbmuxd has no record and the device rejects a session from a host it does not know.
+# The refusal itself is checked: exit 1 with "no pair record", not any failure (a crash is 139,
+# a hang 124).
+rc=0; out=$(timeout 20 "$EMU_CHECK" record $U1 2>&1) || rc=$?
+[ "$rc" = 1 ] && [ "$out" = "no pair record for $U1" ] ||
+	fail "an unpaired profile: want exit 1 and 'no pair record for $U1', got $rc: $out"
 timeout 20 "$EMU_CHECK" bad-host $U1 || fail "an unpaired device did not answer InvalidHostID"
 
 out=$(timeout 20 idevicepair -u $U1 pair) || fail "idevicepair pair failed: $out"
@@ -23,7 +27,9 @@ out=$(timeout 20 idevicepair -u $U1 validate) || fail "validate after pair faile
 
 out=$(timeout 20 idevicepair -u $U2 pair 2>&1) && fail "pairing a TrustPending device succeeded: $out"
 grep -q "accept the trust dialog" <<<"$out" || fail "TrustPending pair said: $out"
-timeout 20 ideviceinfo -u $U2 -k ProductType >/dev/null 2>&1 && fail "a TrustPending device answered a session"
+rc=0; out=$(timeout 20 ideviceinfo -u $U2 -k ProductType 2>&1) || rc=$?
+[ "$rc" = 255 ] && grep -q "Could not connect to lockdownd: Pairing dialog response pending" <<<"$out" ||
+	fail "a TrustPending device: want ideviceinfo's exit 255 (its -1 for a lockdown error) and the pairing-pending error, got $rc: $out"
 
 out=$(timeout 20 idevicepair -u $U1 unpair) || fail "unpair failed: $out"
 grep -q "SUCCESS: Unpaired" <<<"$out" || fail "unpair said: $out"
