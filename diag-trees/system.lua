@@ -44,19 +44,6 @@ local WHY = {
                           fr = "la demande de confiance est affichée sur le téléphone : touchez Se fier, puis relancez le diagnostic",
                           zh = "手机上正显示“信任”对话框：请轻点“信任”，然后重新诊断" },
 }
--- The info probe failed (a lockdown GetValue answer refused as hostile, a dropped connection):
--- model, serial and iOS are unknown, so the other trees' model-specific rules cannot hold and
--- a "pass" would be a claim nobody checked (issue 11: a 100,000-deep GetValue answer gave a
--- report with no word of it). The report is incomplete and says why.
-local info_failed = probe_failed("info")
-if info_failed ~= nil then
-  node("info", { probe_error = info_failed }, "not read")
-  incomplete{ key = "device_info_not_read", detail = info_failed,
-              text = { en = "the phone's identity (model, serial, iOS) could not be read: reconnect it and diagnose again",
-                       it = "non è stato possibile leggere l'identità del telefono (modello, numero di serie, iOS): ricollegalo e ripeti la diagnosi",
-                       fr = "l'identité du téléphone (modèle, numéro de série, iOS) n'a pas pu être lue : reconnectez-le et relancez le diagnostic",
-                       zh = "无法读取手机的身份信息（型号、序列号、iOS）：请重新连接手机后重新诊断" } }
-end
 node("lockdown", { lockdown = lockdown }, lockdown or "unknown")
 if lockdown ~= nil and WHY[lockdown] ~= nil then
   fault("SYS-003", { lockdown = lockdown, product_type = id.product_type })
@@ -67,4 +54,19 @@ elseif lockdown ~= nil and lockdown ~= "ok" then
                        it = "lockdownd non ha risposto: ricollega il telefono e ripeti la diagnosi",
                        fr = "lockdownd n'a pas répondu : reconnectez le téléphone et relancez le diagnostic",
                        zh = "lockdownd 没有响应：请重新连接手机后重新诊断" } }
+end
+
+-- The info probe failed (a lockdown GetValue answer refused as hostile, a dropped connection):
+-- model, serial and iOS are unknown, so the other trees' model-specific rules cannot hold and
+-- a "pass" would be a claim nobody checked (issue 11: a 100,000-deep GetValue answer gave a
+-- report with no word of it). The report is incomplete and says why.
+-- A locked or untrusted phone refuses the info probe too: its own reason above says what to do.
+local info_failed = probe_failed("info")
+if info_failed ~= nil and (lockdown == nil or lockdown == "ok") then
+  node("info", { probe_error = info_failed }, "not read")
+  incomplete{ key = "device_info_not_read", detail = info_failed,
+              text = { en = "the phone's identity (model, serial, iOS) could not be read: reconnect it and diagnose again",
+                       it = "non è stato possibile leggere l'identità del telefono (modello, numero di serie, iOS): ricollegalo e ripeti la diagnosi",
+                       fr = "l'identité du téléphone (modèle, numéro de série, iOS) n'a pas pu être lue : reconnectez-le et relancez le diagnostic",
+                       zh = "无法读取手机的身份信息（型号、序列号、iOS）：请重新连接手机后重新诊断" } }
 end
