@@ -967,8 +967,23 @@ crash_walk_dir(struct idev_session *s, afc_client_t afc, const char *dir, int de
 		/* the budget holds per entry: 30,000 slow entries in one folder once took 188 s */
 		if (cancelled(s) || crash_late(w))
 			break;
-		if (b == NULL)
+		if (b == NULL) {
+			/* "." and "..": nothing to say; any other refused name is noted, cleaned (a
+			 * control character never reaches the snapshot), so nothing vanishes unsaid */
+			const char *raw = strrchr(list[i], '/');
+			raw = raw ? raw + 1 : list[i];
+			if (*raw != '\0' && strcmp(raw, ".") != 0 && strcmp(raw, "..") != 0) {
+				char clean[256];
+				size_t n = 0;
+				for (const char *q = raw; *q && n + 1 < sizeof(clean); q++)
+					clean[n++] = (unsigned char)*q < 0x20 ? '?' : *q;
+				clean[n] = '\0';
+				skip_note(w, clean,
+				          strlen(raw) > 255 ? "a name over 255 bytes: not copied"
+				                            : "a name with a control character: not copied");
+			}
 			continue;
+		}
 		path = strcmp(dir, ".") == 0 ? xstrdup(b) : xasprintf("%s/%s", dir, b);
 		e = afc_get_file_info(afc, path, &info);
 		if (e != AFC_E_SUCCESS) {

@@ -342,7 +342,8 @@ def x_latency(r, snap):
 
 # What junk_crashes puts on the phone, and what the copy must make of each file: read (the
 # readable ones, however odd), or noted in raw.crashes_skipped with a reason. Nothing vanishes
-# unnoted, except the name with a control character, which never reaches the snapshot at all.
+# unnoted: the name with a control character is noted with '?' in its place (the character itself
+# never reaches the snapshot).
 JUNK_READ = {"panic-full-2026-11-21-000003.000.ips": True,  # truncated JSON: read, marked truncated
              "panic-full-2026-11-21-000004.000.ips": False, "panic-full-2026-11-21-000005.000.ips": False,
              "Retired/" + "x" * 200 + ".ips": False}
@@ -379,6 +380,9 @@ def x_junk(r, snap):
     check(not extra, "crash reports nobody put on the phone: %s" % extra)
     check(not any(ord(ch) < 0x20 for n in list(got) + list(skipped) for ch in n),
           "a name with a control character reached the snapshot")
+    check(any(n.startswith("panic-full-2026-11-21-00000") and "?" in n and "control character" in why
+              for n, why in skipped.items()),
+          "the file whose name has a control character vanished unnoted: crashes_skipped %s" % skipped)
 
 
 def x_oversized(r, snap):
