@@ -188,30 +188,6 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-/* Does line `lineno` of text set `key`? (inih gives handlers no line numbers.) */
-static int
-line_sets_key(const char *text, int lineno, const char *key)
-{
-	const char *s = text;
-	size_t klen = strlen(key);
-
-	for (int n = 1; n < lineno && s; n++) {
-		s = strchr(s, '\n');
-		if (s)
-			s++;
-	}
-	if (s == NULL)
-		return 0;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (strncmp(s, key, klen) != 0)
-		return 0;
-	s += klen;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	return *s == '=' || *s == ':';
-}
-
 int
 fleetconf_load_string(const char *name, const char *text, struct fleetconf **out, char *err, size_t errlen)
 {
@@ -241,7 +217,7 @@ fleetconf_load_string(const char *name, const char *text, struct fleetconf **out
 		*out = p.c;
 		return FLEETCONF_OK;
 	}
-	if (line > 0 && (p.err == FLEETCONF_OK || !line_sets_key(text, line, p.key))) {
+	if (line > 0 && (p.err == FLEETCONF_OK || !config_line_sets_key(text, line, p.key))) {
 		snprintf(err, errlen,
 		         "%s line %d: syntax error: expected '[section]', 'key = value' or a comment", name,
 		         line);

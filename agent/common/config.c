@@ -524,9 +524,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-/* Does the text of line `lineno` set key `key`? (inih does not pass line numbers to handlers.) */
-static int
-line_sets_key(const char *text, int lineno, const char *key)
+int
+config_line_sets_key(const char *text, int lineno, const char *key)
 {
 	const char *s = text;
 	size_t klen = strlen(key);
@@ -590,7 +589,7 @@ config_load_string(const char *name, const char *text, struct config **out, char
 		*out = p.cfg;
 		return CONFIG_OK;
 	}
-	if (line > 0 && (p.err == CONFIG_OK || !line_sets_key(text, line, p.key))) {
+	if (line > 0 && (p.err == CONFIG_OK || !config_line_sets_key(text, line, p.key))) {
 		snprintf(err, errlen,
 		         "%s line %d: syntax error: expected '[section]', 'key = value' or a comment", name,
 		         line);

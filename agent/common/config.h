@@ -96,6 +96,12 @@ const char *config_strerror(int err);
  * localhost or [::1]. Returns 0, or -1 with a one-line reason in why.
  */
 int config_check_url(const char *url, char *why, size_t whylen);
+/*
+ * Does line `lineno` of an INI text set `key` (blanks, then key, then '=' or ':')? inih passes
+ * no line numbers to handlers: a loader matches the line inih reports to the key that failed,
+ * to tell a syntax error from a bad value. Shared by benchd's and benchfleet's loaders.
+ */
+int config_line_sets_key(const char *text, int lineno, const char *key);
 /* Split a [web] listen value "HOST:PORT" / "[V6]:PORT" into host (no brackets) and port
  * (0..65535; 0 lets the kernel pick a free port, for tests: benchd logs the one it got).
  * Returns 0, or -1 when it is not of that form. */
