@@ -172,30 +172,6 @@ check_files(const struct config *cfg, char *why, size_t whylen)
 }
 
 /* systemd Type=notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void
-notify(const char *msg)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa;
-	socklen_t salen;
-	int fd;
-
-	if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
-		return;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';
-	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0)
-		log_debug("notify: %s", strerror(errno));
-	close(fd);
-}
-
 /* One benchd per state directory: an flock on benchd.lock, holding our pid. */
 static int
 lock_state_dir(struct daemon *d, char *why, size_t whylen)
@@ -552,7 +528,7 @@ main(int argc, char **argv)
 	         BENCHD_VERSION, d.cfg->bench_id, d.state_dir, d.sock,
 	         d.cfg->upload_url[0] ? d.cfg->upload_url : "off (reports kept locally)",
 	         d.cfg->max_sessions);
-	notify("READY=1");
+	util_sd_notify("READY=1");
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
@@ -564,7 +540,7 @@ main(int argc, char **argv)
 		break;
 	}
 	log_info("stopping (%s)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	notify("STOPPING=1");
+	util_sd_notify("STOPPING=1");
 	rc = 0;
 out:
 	/* Sessions drain first, while status/sessions still answer and the outbox still uploads. */

@@ -105,30 +105,6 @@ print_json(const json_t *doc)
 }
 
 /* systemd Type=notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void
-notify(const char *msg)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa;
-	socklen_t salen;
-	int fd;
-
-	if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
-		return;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';
-	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0)
-		log_debug("notify: %s", strerror(errno));
-	close(fd);
-}
-
 static int
 open_db(const struct opts *o, const struct fleetconf *cfg, int migrate, struct fleetdb **db)
 {
@@ -172,11 +148,11 @@ cmd_serve(const struct opts *o, const struct fleetconf *cfg)
 	log_info("listening on %s://%s%s%s:%d (%d threads, at most %d connections)",
 	         cfg->tls_cert[0] ? "https" : "http", strchr(cfg->host, ':') ? "[" : "", cfg->host,
 	         strchr(cfg->host, ':') ? "]" : "", server_port(srv), cfg->threads, cfg->max_connections);
-	notify("READY=1");
+	util_sd_notify("READY=1");
 	while (sigwait(&set, &sig) != 0)
 		;
 	log_info("signal %d: stopping", sig);
-	notify("STOPPING=1");
+	util_sd_notify("STOPPING=1");
 	server_stop(srv);
 	fleetpool_free(pool);
 	log_info("stopped");

@@ -54,4 +54,8 @@ char *util_state_dir(const char *opt);
  */
 int util_state_dir_check(const char *dir, char *why, size_t whylen);
 
+/* Tell systemd (sd_notify's datagram to $NOTIFY_SOCKET, when set) "READY=1", "STOPPING=1", ...;
+ * silent when there is no such socket. Used by benchd and benchfleet. */
+void util_sd_notify(const char *msg);
+
 #endif
