@@ -115,30 +115,6 @@ reader_path(void)
 
 /* ---------------------------------------------------------------- temp crash folder */
 
-static void
-rm_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			char *p;
-			struct stat st;
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			p = xasprintf("%s/%s", path, de->d_name);
-			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				rm_tree(p);
-			else
-				unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 /* ---------------------------------------------------------------- spawning */
 
 /* A copy of fd at 10 or above, close-on-exec: the file actions below never clobber it. */
@@ -697,7 +673,7 @@ out:
 	buf_free(&su.evline);
 	buf_free(&su.errline);
 	if (tmpdir) {
-		rm_tree(tmpdir);
+		local_rm_tree(tmpdir);
 		free(tmpdir);
 	}
 	free(path);

@@ -82,9 +82,8 @@ usb_matches(const struct usbdev_info *u, const char *id)
 	return 0;
 }
 
-/* Remove a temp crash folder we made (only files and folders we wrote). */
-static void
-rm_tree(const char *path)
+void
+local_rm_tree(const char *path)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
@@ -97,7 +96,7 @@ rm_tree(const char *path)
 				continue;
 			p = xasprintf("%s/%s", path, de->d_name);
 			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				rm_tree(p);
+				local_rm_tree(p);
 			else
 				unlink(p);
 			free(p);
@@ -235,7 +234,7 @@ capture_local(const char *id, const struct capture_opts *opts, char **bytes, siz
 			idev_session_free(s);
 		}
 		if (tmpdir) {
-			rm_tree(tmpdir);
+			local_rm_tree(tmpdir);
 			free(tmpdir);
 		}
 		free(crash_tmpl);

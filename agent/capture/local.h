@@ -16,4 +16,7 @@ int capture_local(const char *id, const struct capture_opts *opts, char **bytes,
  * (capture.c). */
 const char *capture_trees_dir(const struct capture_opts *opts);
 
+/* Remove a temp crash folder we made (only the files and folders we wrote in it). */
+void local_rm_tree(const char *path);
+
 #endif
